@@ -1,0 +1,242 @@
+//! The result of a run, as every reporter sees it. Platform clients fill it in; reporters
+//! (summary, outputs, annotations, dotenv, JUnit, JSON) only read it. Every string in here
+//! that came from the platform is untrusted data.
+
+use serde::Serialize;
+use std::time::Duration;
+
+/// Which platform ran the pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlatformKind {
+    /// Matillion Data Productivity Cloud.
+    Matillion,
+    /// Datalab pipelines.
+    Datalab,
+}
+
+impl PlatformKind {
+    /// The name shown to people.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            PlatformKind::Matillion => "Matillion",
+            PlatformKind::Datalab => "Datalab",
+        }
+    }
+}
+
+/// How the run ended, from this program's point of view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Outcome {
+    /// The execution ended successfully.
+    Succeeded,
+    /// The execution ended in another terminal status (see `RunReport::status`).
+    Failed,
+    /// Triggered with `wait: false`; not followed.
+    Triggered,
+    /// The wait timed out.
+    TimedOut {
+        /// What became of the execution.
+        cancel: CancelResult,
+    },
+    /// Interrupted by a signal.
+    Interrupted {
+        /// "SIGINT" or "SIGTERM".
+        signal: String,
+        /// What became of the execution.
+        cancel: CancelResult,
+    },
+    /// The platform refused, or could not be reached (the message says which).
+    Refused {
+        /// A sentence saying what went wrong.
+        reason: String,
+    },
+    /// A dry run: every check passed, nothing was triggered.
+    DryRun,
+    /// Cancel mode: the cancel request was accepted.
+    CancelRequested,
+}
+
+/// What happened to a running execution when this program stopped waiting for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CancelResult {
+    /// Cancelled; the platform confirmed CANCELLED.
+    Cancelled,
+    /// The cancel request was accepted; the execution had not reached CANCELLED yet.
+    Requested,
+    /// Not cancelled because `cancel-on-timeout` is false, or nothing was running.
+    NotAttempted,
+    /// The platform has no way to cancel; the execution goes on there.
+    Unsupported,
+    /// The cancel request failed (the message says why).
+    Failed(String),
+}
+
+/// One step of an execution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct Step {
+    /// The step's name (remote text).
+    pub name: String,
+    /// The platform's status for the step, as sent (e.g. SUCCESS, FAILED, completed).
+    pub status: String,
+    /// Whether the step failed (Matillion: result status FAILED; Datalab: `failed`).
+    pub failed: bool,
+    /// The step's message, if any (remote text, may be long and multi-line).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// When it started (RFC 3339, as sent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    /// When it finished (RFC 3339, as sent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    /// finished - started, when both parse.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        rename = "duration_seconds",
+        serialize_with = "ser_secs"
+    )]
+    pub duration: Option<Duration>,
+    /// The child pipeline this step ran, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub child_pipeline: Option<String>,
+}
+
+/// Everything known about the run when the program ends. Fields are filled as they
+/// become known, so an interrupted run still reports what it knew.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunReport {
+    /// The platform.
+    pub platform: PlatformKind,
+    /// The pipeline asked for (name, or Datalab `pl_...` id).
+    pub pipeline: String,
+    /// Matillion project (as given: id or name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// Matillion environment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// The version asked for, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// The execution tag, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub execution_tag: Option<String>,
+    /// Names of the variables overridden (never their values).
+    pub overridden_variables: Vec<String>,
+    /// The execution id, once triggered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub execution_id: Option<String>,
+    /// How the run ended.
+    pub outcome: Outcome,
+    /// The platform's last known status for the execution (e.g. SUCCESS, RUNNING).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// The platform's message for the execution (remote text).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// What triggered it (API, SCHEDULE, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
+    /// When it started (RFC 3339, as sent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    /// When it finished (RFC 3339, as sent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    /// finished - started when both are known; else the time this program waited.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        rename = "duration_seconds",
+        serialize_with = "ser_secs"
+    )]
+    pub duration: Option<Duration>,
+    /// All steps, in the platform's order.
+    pub steps: Vec<Step>,
+    /// Things worth saying in the summary and log (adopted a run, waited for a tag, ...).
+    pub notes: Vec<String>,
+}
+
+fn ser_secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_f64((d.as_millis() as f64) / 1000.0),
+        None => s.serialize_none(),
+    }
+}
+
+impl RunReport {
+    /// A report for `pipeline` on `platform` with nothing known yet.
+    pub fn new(platform: PlatformKind, pipeline: impl Into<String>) -> Self {
+        Self {
+            platform,
+            pipeline: pipeline.into(),
+            project: None,
+            environment: None,
+            version: None,
+            execution_tag: None,
+            overridden_variables: Vec::new(),
+            execution_id: None,
+            outcome: Outcome::Triggered,
+            status: None,
+            message: None,
+            trigger: None,
+            started_at: None,
+            finished_at: None,
+            duration: None,
+            steps: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    /// The failed steps, in order.
+    pub fn failed_steps(&self) -> impl Iterator<Item = &Step> {
+        self.steps.iter().filter(|s| s.failed)
+    }
+
+    /// How many steps failed.
+    pub fn steps_failed(&self) -> usize {
+        self.failed_steps().count()
+    }
+
+    /// Whole seconds of `duration`, for outputs.
+    pub fn duration_secs(&self) -> Option<u64> {
+        self.duration.map(|d| d.as_secs())
+    }
+}
+
+/// A small report with steps, for reporters' tests.
+#[cfg(test)]
+pub fn sample() -> RunReport {
+    let mut r = RunReport::new(PlatformKind::Matillion, "Load orders");
+    r.project = Some("Analytics".into());
+    r.environment = Some("prod".into());
+    r.execution_id = Some("7c4c0f5e-0a1b-4a8e-9d3c-1f2e3d4c5b6a".into());
+    r.outcome = Outcome::Failed;
+    r.status = Some("FAILED".into());
+    r.message = Some("\"Load\": table missing".into());
+    r.trigger = Some("API".into());
+    r.started_at = Some("2026-11-22T05:00:00Z".into());
+    r.finished_at = Some("2026-11-22T05:01:30Z".into());
+    r.duration = Some(Duration::from_secs(90));
+    r.overridden_variables = vec!["region".into()];
+    r.steps = vec![
+        Step {
+            name: "Start".into(),
+            status: "SUCCESS".into(),
+            duration: Some(Duration::from_secs(1)),
+            ..Step::default()
+        },
+        Step {
+            name: "Load".into(),
+            status: "FAILED".into(),
+            failed: true,
+            message: Some("table missing".into()),
+            duration: Some(Duration::from_secs(89)),
+            child_pipeline: Some("load-child".into()),
+            ..Step::default()
+        },
+    ];
+    r
+}
