@@ -7,3 +7,6 @@ pub mod clock;
 pub mod exit;
 pub mod report;
 pub mod sim;
+pub mod config;
+pub mod inputs;
+pub mod secret;

@@ -1,0 +1,780 @@
+//! Inputs → a validated [`Config`]. Every check happens here, before any request: a bad
+//! input becomes an [`InputErrors`] naming each input, its value (never a secret's) and
+//! what is accepted. The environment is read through a lookup function, so tests never
+//! touch the process environment.
+
+use crate::inputs::{self, Given, Input, Scope};
+use crate::secret::Secret;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Default OAuth token endpoint.
+pub const DEFAULT_TOKEN_URL: &str = "https://id.core.matillion.com/oauth/dpc/token";
+/// Default Datalab base URL.
+pub const DEFAULT_DATALAB_URL: &str = "https://www.datalab.to";
+/// `timeout` on GitLab, when not given, is the job's timeout less this margin.
+pub const GITLAB_TIMEOUT_MARGIN: Duration = Duration::from_secs(60);
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// What to run, on which platform.
+    pub platform: PlatformConfig,
+    /// Wait for the run to end (`false`: trigger and exit).
+    pub wait: bool,
+    /// The overall deadline for triggering and waiting.
+    pub timeout: Duration,
+    /// Where `timeout` came from (for messages).
+    pub timeout_source: TimeoutSource,
+    /// First wait between status polls.
+    pub poll_interval: Duration,
+    /// Largest wait between status polls.
+    pub max_poll_interval: Duration,
+    /// Cancel the execution when the timeout passes.
+    pub cancel_on_timeout: bool,
+    /// Check everything, trigger nothing.
+    pub dry_run: bool,
+    /// Report files asked for.
+    pub files: ReportFiles,
+    /// For `cancel` mode: the execution id given as an input.
+    pub execution_id: Option<String>,
+}
+
+/// Where the timeout came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimeoutSource {
+    /// The `timeout` input.
+    Input,
+    /// GitLab's `CI_JOB_TIMEOUT`, less a margin.
+    GitLabJob,
+    /// The built-in default.
+    Default,
+}
+
+/// Report files to write.
+#[derive(Debug, Clone, Default)]
+pub struct ReportFiles {
+    /// GitLab dotenv report.
+    pub dotenv: Option<PathBuf>,
+    /// JUnit XML.
+    pub junit: Option<PathBuf>,
+    /// JSON result.
+    pub result: Option<PathBuf>,
+}
+
+/// The platform and everything specific to it.
+#[derive(Debug, Clone)]
+pub enum PlatformConfig {
+    /// Matillion DPC.
+    Matillion(MatillionConfig),
+    /// Datalab pipelines.
+    Datalab(DatalabConfig),
+}
+
+/// How to authenticate to Matillion.
+#[derive(Debug, Clone)]
+pub enum MatillionAuth {
+    /// OAuth client credentials: a token is fetched (and fetched again before it expires).
+    ClientCredentials {
+        /// Client id.
+        client_id: Secret,
+        /// Client secret.
+        client_secret: Secret,
+        /// Token endpoint.
+        token_url: String,
+    },
+    /// A ready bearer token.
+    Token(Secret),
+}
+
+/// A project, by id or by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProjectRef {
+    /// A UUID.
+    Id(String),
+    /// A name, resolved through the project list (exact match).
+    Name(String),
+}
+
+impl fmt::Display for ProjectRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProjectRef::Id(s) | ProjectRef::Name(s) => f.write_str(s),
+        }
+    }
+}
+
+/// What to do when the execution tag is held by another run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnConflict {
+    /// Wait for the holder to end, then trigger.
+    Wait,
+    /// Fail at once (exit 4), naming the holder.
+    Fail,
+}
+
+/// Matillion-specific configuration.
+#[derive(Debug, Clone)]
+pub struct MatillionConfig {
+    /// API base URL, without a trailing slash (e.g. `https://eu1.api.matillion.com/dpc`).
+    pub base_url: String,
+    /// Credentials.
+    pub auth: MatillionAuth,
+    /// Project id or name.
+    pub project: ProjectRef,
+    /// Environment name.
+    pub environment: String,
+    /// Pipeline name.
+    pub pipeline: String,
+    /// `versionName`.
+    pub version: Option<String>,
+    /// `agentId`.
+    pub agent_id: Option<String>,
+    /// `executionTag`.
+    pub execution_tag: Option<String>,
+    /// `scalarVariables`.
+    pub variables: BTreeMap<String, String>,
+    /// `gridVariables`.
+    pub grid_variables: BTreeMap<String, Vec<Vec<String>>>,
+    /// 409 handling.
+    pub on_conflict: OnConflict,
+}
+
+/// The document a Datalab run processes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatalabInput {
+    /// A local file, uploaded.
+    File(PathBuf),
+    /// A URL Datalab fetches.
+    Url(String),
+}
+
+/// Datalab-specific configuration.
+#[derive(Debug, Clone)]
+pub struct DatalabConfig {
+    /// API base URL, without a trailing slash.
+    pub base_url: String,
+    /// `X-API-Key`.
+    pub api_key: Secret,
+    /// Pipeline id (`pl_...`).
+    pub pipeline: String,
+    /// The document.
+    pub input: DatalabInput,
+    /// `version`.
+    pub version: Option<String>,
+    /// `output_format`.
+    pub output_format: Option<String>,
+    /// `page_range`.
+    pub page_range: Option<String>,
+    /// `skip_cache`.
+    pub skip_cache: Option<bool>,
+    /// `run_evals`.
+    pub run_evals: Option<bool>,
+    /// `webhook_url`.
+    pub webhook_url: Option<String>,
+    /// Where to download step results.
+    pub result_dir: Option<PathBuf>,
+    /// Exit 0 on `completed_with_errors`.
+    pub allow_completed_with_errors: bool,
+}
+
+impl Config {
+    /// The pipeline, whatever the platform.
+    pub fn pipeline(&self) -> &str {
+        match &self.platform {
+            PlatformConfig::Matillion(m) => &m.pipeline,
+            PlatformConfig::Datalab(d) => &d.pipeline,
+        }
+    }
+}
+
+/// One bad input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputError {
+    /// The input's id.
+    pub input: &'static str,
+    /// A sentence: the bad value (never a secret) and what is accepted.
+    pub message: String,
+}
+
+/// Every bad input found (all are reported at once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputErrors(pub Vec<InputError>);
+
+impl fmt::Display for InputErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "input '{}': {}", e.input, e.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for InputErrors {}
+
+/// Reads inputs and collects errors.
+struct Reader<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+    errors: Vec<InputError>,
+}
+
+/// Shorten a value for a message.
+fn show(v: &str) -> String {
+    const MAX: usize = 80;
+    let one_line: String = v
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if one_line.chars().count() > MAX {
+        let cut: String = one_line.chars().take(MAX).collect();
+        format!("'{cut}…'")
+    } else {
+        format!("'{one_line}'")
+    }
+}
+
+fn spec(id: &str) -> &'static Input {
+    match inputs::find(id) {
+        Some(i) => i,
+        // The ids used below are all in the table; a unit test reads every one.
+        None => &inputs::INPUTS[0],
+    }
+}
+
+impl<'a> Reader<'a> {
+    fn err(&mut self, input: &'static str, message: impl Into<String>) {
+        self.errors.push(InputError {
+            input,
+            message: message.into(),
+        });
+    }
+
+    fn raw(&self, id: &str) -> Option<Given> {
+        inputs::read(spec(id), self.lookup)
+    }
+
+    /// The value given, else the default.
+    fn get(&self, id: &str) -> Option<String> {
+        self.raw(id)
+            .map(|g| g.value)
+            .or_else(|| spec(id).default.map(str::to_string))
+    }
+
+    fn string(&self, id: &str) -> Option<String> {
+        self.get(id)
+    }
+
+    fn required(&mut self, id: &'static str, what: &str) -> String {
+        match self.get(id) {
+            Some(v) => v,
+            None => {
+                self.err(id, format!("is required: {what}."));
+                String::new()
+            }
+        }
+    }
+
+    fn secret(&mut self, id: &'static str) -> Option<Secret> {
+        let v = self.raw(id)?.value;
+        if v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            self.err(
+                id,
+                "contains white space or control characters (value not shown: it is a secret).",
+            );
+        }
+        Some(Secret::new(v))
+    }
+
+    fn boolean(&mut self, id: &'static str) -> Option<bool> {
+        let v = self.get(id)?;
+        match v.to_ascii_lowercase().as_str() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => {
+                self.err(
+                    id,
+                    format!("got {}; expected `true` or `false`.", show(&v)),
+                );
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, id: &'static str) -> Option<Duration> {
+        let v = self.get(id)?;
+        match humantime::parse_duration(&v) {
+            Ok(d) if d.is_zero() => {
+                self.err(id, format!("got {}; it must be longer than zero.", show(&v)));
+                None
+            }
+            Ok(d) => Some(d),
+            Err(_) => {
+                self.err(
+                    id,
+                    format!(
+                        "got {}; expected a duration with a unit, such as `30s`, `90m` or `2h`.",
+                        show(&v)
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn url(&mut self, id: &'static str, v: &str) -> Option<String> {
+        let lower = v.to_ascii_lowercase();
+        let rest = lower
+            .strip_prefix("https://")
+            .or_else(|| lower.strip_prefix("http://"));
+        match rest {
+            Some(r) if !r.is_empty() && !r.starts_with('/') && !v.contains(char::is_whitespace) => {
+                Some(v.trim_end_matches('/').to_string())
+            }
+            _ => {
+                self.err(
+                    id,
+                    format!(
+                        "got {}; expected an http:// or https:// URL with a host.",
+                        show(v)
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn path(&mut self, id: &'static str) -> Option<PathBuf> {
+        self.get(id).map(PathBuf::from)
+    }
+}
+
+fn is_uuid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// Parse `variables`: a JSON object of strings, or `name=value` lines.
+fn parse_variables(v: &str) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    if v.starts_with('{') {
+        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(v)
+            .map_err(|e| {
+                format!("is not a valid JSON object ({e}); expected {{\"name\": \"value\", ...}} or name=value lines.")
+            })?;
+        for (k, val) in map {
+            match val {
+                serde_json::Value::String(s) => {
+                    check_var_name(&k)?;
+                    out.insert(k, s);
+                }
+                _ => {
+                    return Err(format!(
+                        "variable '{k}' is not a string; every value must be a JSON string (quote numbers and booleans)."
+                    ));
+                }
+            }
+        }
+        return Ok(out);
+    }
+    for (n, line) in v.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((name, value)) = line.split_once('=') else {
+            return Err(format!(
+                "line {} has no `=`; expected name=value lines (or a JSON object).",
+                n + 1
+            ));
+        };
+        let name = name.trim();
+        check_var_name(name)?;
+        if out.insert(name.to_string(), value.to_string()).is_some() {
+            return Err(format!("variable '{name}' is given twice."));
+        }
+    }
+    Ok(out)
+}
+
+fn check_var_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("a variable has an empty name.".into());
+    }
+    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "variable name {} contains white space; names are single words.",
+            show(name)
+        ));
+    }
+    Ok(())
+}
+
+/// Parse `grid-variables`: name → array of rows, each an array of strings.
+fn parse_grid(v: &str) -> Result<BTreeMap<String, Vec<Vec<String>>>, String> {
+    let map: BTreeMap<String, serde_json::Value> = serde_json::from_str(v).map_err(|e| {
+        format!("is not a valid JSON object ({e}); expected {{\"grid\": [[\"a\", \"b\"], [\"c\", \"d\"]]}}.")
+    })?;
+    let mut out = BTreeMap::new();
+    for (k, val) in map {
+        check_var_name(&k)?;
+        let rows: Vec<Vec<String>> = serde_json::from_value(val).map_err(|_| {
+            format!("grid variable '{k}' must be an array of rows, each an array of strings.")
+        })?;
+        out.insert(k, rows);
+    }
+    Ok(out)
+}
+
+/// Build and validate the configuration from inputs read through `lookup`.
+pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, InputErrors> {
+    let mut r = Reader {
+        lookup,
+        errors: Vec::new(),
+    };
+
+    let platform_name = r.get("platform").unwrap_or_default().to_ascii_lowercase();
+    let platform_scope = match platform_name.as_str() {
+        "matillion" => Some(Scope::Matillion),
+        "datalab" => Some(Scope::Datalab),
+        _ => {
+            let shown = r.get("platform").unwrap_or_default();
+            r.err(
+                "platform",
+                format!("got {}; expected `matillion` or `datalab`.", show(&shown)),
+            );
+            None
+        }
+    };
+
+    // Inputs of the other platform are an error, unless given with their default value
+    // (a GitHub runner passes every input that has a default in action.yml).
+    if let Some(scope) = platform_scope {
+        for i in inputs::INPUTS {
+            if i.scope == Scope::Common || i.scope == scope {
+                continue;
+            }
+            if let Some(g) = inputs::read(i, lookup) {
+                if i.default.is_some_and(|d| d.eq_ignore_ascii_case(&g.value)) {
+                    continue;
+                }
+                r.err(
+                    i.id,
+                    format!(
+                        "does not apply to platform '{platform_name}' (set by {}); remove it or choose another platform.",
+                        g.from
+                    ),
+                );
+            }
+        }
+    }
+
+    let wait = r.boolean("wait").unwrap_or(true);
+    let cancel_on_timeout = r.boolean("cancel-on-timeout").unwrap_or(true);
+    let dry_run = r.boolean("dry-run").unwrap_or(false);
+
+    let (timeout, timeout_source) = if r.raw("timeout").is_some() {
+        (r.duration("timeout"), TimeoutSource::Input)
+    } else if let Some(t) = gitlab_job_timeout(lookup) {
+        (Some(t), TimeoutSource::GitLabJob)
+    } else {
+        (r.duration("timeout"), TimeoutSource::Default)
+    };
+    let poll_interval = r.duration("poll-interval");
+    let max_poll_interval = r.duration("max-poll-interval");
+    if let (Some(p), Some(m)) = (poll_interval, max_poll_interval) {
+        if m < p {
+            r.err(
+                "max-poll-interval",
+                format!(
+                    "is {} but poll-interval is {}; it must be at least poll-interval.",
+                    humantime::format_duration(m),
+                    humantime::format_duration(p)
+                ),
+            );
+        }
+    }
+
+    let files = ReportFiles {
+        dotenv: r.path("dotenv-file"),
+        junit: r.path("junit-file"),
+        result: r.path("result-file"),
+    };
+    let execution_id = r.string("execution-id");
+
+    let platform = match platform_scope {
+        Some(Scope::Datalab) => datalab(&mut r).map(PlatformConfig::Datalab),
+        Some(_) => matillion(&mut r).map(PlatformConfig::Matillion),
+        None => None,
+    };
+
+    match (platform, timeout, poll_interval, max_poll_interval) {
+        (Some(platform), Some(timeout), Some(poll_interval), Some(max_poll_interval))
+            if r.errors.is_empty() =>
+        {
+            Ok(Config {
+                platform,
+                wait,
+                timeout,
+                timeout_source,
+                poll_interval,
+                max_poll_interval,
+                cancel_on_timeout,
+                dry_run,
+                files,
+                execution_id,
+            })
+        }
+        _ => Err(InputErrors(r.errors)),
+    }
+}
+
+/// On GitLab, a timeout a little under the job's own (`CI_JOB_TIMEOUT`, seconds).
+fn gitlab_job_timeout(lookup: &dyn Fn(&str) -> Option<String>) -> Option<Duration> {
+    if lookup("GITLAB_CI").as_deref() != Some("true") {
+        return None;
+    }
+    let secs: u64 = lookup("CI_JOB_TIMEOUT")?.trim().parse().ok()?;
+    let job = Duration::from_secs(secs);
+    // A minute under the job's timeout, or 90% of it for very short jobs.
+    let t = job
+        .checked_sub(GITLAB_TIMEOUT_MARGIN)
+        .filter(|t| *t >= job / 2)
+        .unwrap_or(job * 9 / 10);
+    (!t.is_zero()).then_some(t)
+}
+
+fn matillion(r: &mut Reader<'_>) -> Option<MatillionConfig> {
+    let base_url = match (r.get("api-url"), r.get("region")) {
+        (Some(u), _) => r.url("api-url", &u),
+        (None, Some(region)) => match region.to_ascii_lowercase().as_str() {
+            reg @ ("eu1" | "us1") => Some(format!("https://{reg}.api.matillion.com/dpc")),
+            _ => {
+                r.err(
+                    "region",
+                    format!("got {}; expected `eu1` or `us1`.", show(&region)),
+                );
+                None
+            }
+        },
+        (None, None) => {
+            r.err(
+                "region",
+                "is required: give `region` (`eu1` or `us1`) or `api-url`.",
+            );
+            None
+        }
+    };
+    let token_url = match r.get("token-url") {
+        Some(u) => r.url("token-url", &u),
+        None => Some(DEFAULT_TOKEN_URL.to_string()),
+    };
+
+    let client_id = r.secret("client-id");
+    let client_secret = r.secret("client-secret");
+    let token = r.secret("access-token");
+    let auth = match (client_id, client_secret, token) {
+        (Some(_), Some(_), Some(_)) | (Some(_), None, Some(_)) | (None, Some(_), Some(_)) => {
+            r.err(
+                "access-token",
+                "is given together with client credentials; give either `access-token` or `client-id` and `client-secret`.",
+            );
+            None
+        }
+        (None, None, Some(t)) => Some(MatillionAuth::Token(t)),
+        (Some(id), Some(secret), None) => token_url.map(|token_url| MatillionAuth::ClientCredentials {
+            client_id: id,
+            client_secret: secret,
+            token_url,
+        }),
+        (Some(_), None, None) => {
+            r.err("client-secret", "is required with `client-id`.");
+            None
+        }
+        (None, Some(_), None) => {
+            r.err("client-id", "is required with `client-secret`.");
+            None
+        }
+        (None, None, None) => {
+            r.err(
+                "client-id",
+                "is required: give `client-id` and `client-secret`, or `access-token`.",
+            );
+            None
+        }
+    };
+
+    let project = r.required("project", "the project's id (UUID) or exact name");
+    let project = if is_uuid(&project) {
+        ProjectRef::Id(project.to_ascii_lowercase())
+    } else {
+        ProjectRef::Name(project)
+    };
+    let environment = r.required("environment", "the environment the pipeline is published to");
+    let pipeline = r.required("pipeline", "the published pipeline's name");
+    if environment.chars().count() > 255 {
+        r.err("environment", "is longer than 255 characters.");
+    }
+    let version = r.string("version");
+    let agent_id = r.string("agent-id");
+    let execution_tag = r.string("execution-tag");
+
+    let variables = match r.get("variables") {
+        Some(v) => match parse_variables(&v) {
+            Ok(m) => m,
+            Err(e) => {
+                r.err("variables", e);
+                BTreeMap::new()
+            }
+        },
+        None => BTreeMap::new(),
+    };
+    let grid_variables = match r.get("grid-variables") {
+        Some(v) => match parse_grid(&v) {
+            Ok(m) => m,
+            Err(e) => {
+                r.err("grid-variables", e);
+                BTreeMap::new()
+            }
+        },
+        None => BTreeMap::new(),
+    };
+    let on_conflict = match r.get("on-conflict").unwrap_or_default().to_ascii_lowercase().as_str() {
+        "wait" => OnConflict::Wait,
+        "fail" => OnConflict::Fail,
+        _ => {
+            let v = r.get("on-conflict").unwrap_or_default();
+            r.err(
+                "on-conflict",
+                format!("got {}; expected `wait` or `fail`.", show(&v)),
+            );
+            OnConflict::Wait
+        }
+    };
+
+    Some(MatillionConfig {
+        base_url: base_url?,
+        auth: auth?,
+        project,
+        environment,
+        pipeline,
+        version,
+        agent_id,
+        execution_tag,
+        variables,
+        grid_variables,
+        on_conflict,
+    })
+}
+
+fn datalab(r: &mut Reader<'_>) -> Option<DatalabConfig> {
+    let base_url = match r.get("api-url") {
+        Some(u) => r.url("api-url", &u),
+        None => Some(DEFAULT_DATALAB_URL.to_string()),
+    };
+    let api_key = r.secret("api-key");
+    if api_key.is_none() {
+        r.err(
+            "api-key",
+            "is required with platform 'datalab' (or set DATALAB_API_KEY).",
+        );
+    }
+    let pipeline = r.required("pipeline", "the Datalab pipeline id, `pl_...`");
+    if !pipeline.is_empty() && !pipeline.starts_with("pl_") {
+        r.err(
+            "pipeline",
+            format!("got {}; a Datalab pipeline id starts with `pl_`.", show(&pipeline)),
+        );
+    }
+    let input = match (r.get("file"), r.get("file-url")) {
+        (Some(_), Some(_)) => {
+            r.err("file-url", "is given together with `file`; give exactly one.");
+            None
+        }
+        (Some(f), None) => {
+            let p = PathBuf::from(&f);
+            match std::fs::metadata(&p) {
+                Ok(m) if m.is_file() => Some(DatalabInput::File(p)),
+                Ok(_) => {
+                    r.err("file", format!("got {}; it is not a regular file.", show(&f)));
+                    None
+                }
+                Err(e) => {
+                    r.err("file", format!("got {}; cannot read it ({e}).", show(&f)));
+                    None
+                }
+            }
+        }
+        (None, Some(u)) => r.url("file-url", &u).map(DatalabInput::Url),
+        (None, None) => {
+            r.err("file", "is required: give `file` (a path) or `file-url`.");
+            None
+        }
+    };
+    let version = r.string("pipeline-version");
+    if let Some(v) = &version {
+        if v.parse::<u32>().is_err() {
+            r.err(
+                "pipeline-version",
+                format!("got {}; expected a whole number (`0` = draft).", show(v)),
+            );
+        }
+    }
+    let output_format = r.string("output-format");
+    if let Some(f) = &output_format {
+        if !["json", "html", "markdown", "chunks"].contains(&f.as_str()) {
+            r.err(
+                "output-format",
+                format!("got {}; expected `json`, `html`, `markdown` or `chunks`.", show(f)),
+            );
+        }
+    }
+    let page_range = r.string("page-range");
+    if let Some(p) = &page_range {
+        let ok = p.split(',').all(|part| {
+            let mut it = part.trim().splitn(2, '-');
+            let a = it.next().map(|s| s.trim().parse::<u32>().is_ok()).unwrap_or(false);
+            let b = it.next().map(|s| s.trim().parse::<u32>().is_ok()).unwrap_or(true);
+            a && b
+        });
+        if !ok {
+            r.err(
+                "page-range",
+                format!("got {}; expected page numbers and ranges such as `0,2-4`.", show(p)),
+            );
+        }
+    }
+    let skip_cache = r.boolean("skip-cache");
+    let run_evals = r.boolean("run-evals");
+    let webhook_url = match r.get("webhook-url") {
+        Some(u) => r.url("webhook-url", &u),
+        None => None,
+    };
+    let result_dir = r.path("result-dir");
+    let allow_completed_with_errors = r.boolean("allow-completed-with-errors").unwrap_or(false);
+    Some(DatalabConfig {
+        base_url: base_url?,
+        api_key: api_key?,
+        pipeline,
+        input: input?,
+        version,
+        output_format,
+        page_range,
+        skip_cache,
+        run_evals,
+        webhook_url,
+        result_dir,
+        allow_completed_with_errors,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,388 @@
+//! The one table of inputs: every input's id, default, scope and help text, and how its
+//! value is looked up in the environment. `action.yml` and the README mirror this table (a
+//! test checks that `action.yml` agrees).
+
+/// Which platform an input belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Used whatever the platform.
+    Common,
+    /// Only with `platform: matillion`.
+    Matillion,
+    /// Only with `platform: datalab`.
+    Datalab,
+}
+
+/// One input.
+#[derive(Debug, Clone, Copy)]
+pub struct Input {
+    /// The kebab-case id, as in `action.yml`.
+    pub id: &'static str,
+    /// The default used when the input is not given (`None`: no default).
+    pub default: Option<&'static str>,
+    /// The platform it belongs to.
+    pub scope: Scope,
+    /// Whether the value is a secret (never shown, in any message).
+    pub secret: bool,
+    /// One or two sentences for `action.yml` and the README.
+    pub help: &'static str,
+}
+
+const fn input(
+    id: &'static str,
+    default: Option<&'static str>,
+    scope: Scope,
+    help: &'static str,
+) -> Input {
+    Input {
+        id,
+        default,
+        scope,
+        secret: false,
+        help,
+    }
+}
+
+const fn secret(id: &'static str, scope: Scope, help: &'static str) -> Input {
+    Input {
+        id,
+        default: None,
+        scope,
+        secret: true,
+        help,
+    }
+}
+
+use Scope::{Common, Datalab, Matillion};
+
+/// Default for `timeout`.
+pub const DEFAULT_TIMEOUT: &str = "2h";
+/// Default for `poll-interval`.
+pub const DEFAULT_POLL_INTERVAL: &str = "5s";
+/// Default for `max-poll-interval`.
+pub const DEFAULT_MAX_POLL_INTERVAL: &str = "30s";
+
+/// Every input, once.
+pub const INPUTS: &[Input] = &[
+    input(
+        "platform",
+        Some("matillion"),
+        Common,
+        "Which platform runs the pipeline: `matillion` or `datalab`.",
+    ),
+    secret(
+        "client-id",
+        Matillion,
+        "OAuth client id of a Matillion API credential. Give it with `client-secret`, or give `access-token` instead.",
+    ),
+    secret(
+        "client-secret",
+        Matillion,
+        "OAuth client secret of the Matillion API credential.",
+    ),
+    secret(
+        "access-token",
+        Matillion,
+        "A ready Matillion bearer token, instead of `client-id` and `client-secret`.",
+    ),
+    input(
+        "region",
+        None,
+        Matillion,
+        "Matillion region, `eu1` or `us1`; picks the API base URL. Give this or `api-url`.",
+    ),
+    input(
+        "api-url",
+        None,
+        Common,
+        "Overrides the API base URL (e.g. `https://eu1.api.matillion.com/dpc`, or `https://www.datalab.to` for Datalab).",
+    ),
+    input(
+        "token-url",
+        None,
+        Matillion,
+        "Overrides the OAuth token endpoint (default `https://id.core.matillion.com/oauth/dpc/token`).",
+    ),
+    input(
+        "project",
+        None,
+        Matillion,
+        "Matillion project id (UUID) or exact project name.",
+    ),
+    input(
+        "environment",
+        None,
+        Matillion,
+        "Matillion environment the pipeline is published to.",
+    ),
+    input(
+        "pipeline",
+        None,
+        Common,
+        "The published pipeline's name (Matillion) or id `pl_...` (Datalab).",
+    ),
+    input(
+        "version",
+        None,
+        Matillion,
+        "Published artifact version to run (`versionName`); default: the latest.",
+    ),
+    input(
+        "agent-id",
+        None,
+        Matillion,
+        "Agent to run on (`agentId`); default: the environment's agent.",
+    ),
+    input(
+        "execution-tag",
+        None,
+        Matillion,
+        "Execution tag: only one execution per tag runs at a time in an environment.",
+    ),
+    input(
+        "variables",
+        None,
+        Matillion,
+        "Scalar variable overrides: a JSON object of strings, or `name=value` lines.",
+    ),
+    input(
+        "grid-variables",
+        None,
+        Matillion,
+        "Grid variable overrides: a JSON object, name to an array of rows, each an array of strings.",
+    ),
+    input(
+        "on-conflict",
+        Some("wait"),
+        Matillion,
+        "When the execution tag is held by another run: `wait` for it, or `fail` at once.",
+    ),
+    input(
+        "wait",
+        Some("true"),
+        Common,
+        "`true`: wait for the run to end. `false`: trigger, print the execution id, exit 0.",
+    ),
+    input(
+        "timeout",
+        Some(DEFAULT_TIMEOUT),
+        Common,
+        "How long to wait in all (e.g. `90m`, `2h`). On GitLab, default: a minute under the job's timeout.",
+    ),
+    input(
+        "poll-interval",
+        Some(DEFAULT_POLL_INTERVAL),
+        Common,
+        "First wait between status polls; the wait grows from this to `max-poll-interval`.",
+    ),
+    input(
+        "max-poll-interval",
+        Some(DEFAULT_MAX_POLL_INTERVAL),
+        Common,
+        "Largest wait between status polls.",
+    ),
+    input(
+        "cancel-on-timeout",
+        Some("true"),
+        Common,
+        "Cancel the execution when `timeout` passes (`true` or `false`).",
+    ),
+    input(
+        "dry-run",
+        Some("false"),
+        Common,
+        "`true`: check credentials, project, environment and pipeline, print what would be sent, trigger nothing.",
+    ),
+    input(
+        "dotenv-file",
+        None,
+        Common,
+        "Write a GitLab dotenv report (`PIPELINE_RUN_*` variables) to this path.",
+    ),
+    input(
+        "junit-file",
+        None,
+        Common,
+        "Write a JUnit XML report (one test case per step) to this path.",
+    ),
+    input(
+        "result-file",
+        None,
+        Common,
+        "Write the whole result as JSON to this path.",
+    ),
+    input(
+        "execution-id",
+        None,
+        Common,
+        "For `pipeline-run cancel`: the execution to cancel (else read from `result-file` or `dotenv-file`).",
+    ),
+    secret(
+        "api-key",
+        Datalab,
+        "Datalab API key (also read from `DATALAB_API_KEY`).",
+    ),
+    input(
+        "file",
+        None,
+        Datalab,
+        "Datalab: path of the document to upload. Give this or `file-url`.",
+    ),
+    input(
+        "file-url",
+        None,
+        Datalab,
+        "Datalab: URL of the document to process. Give this or `file`.",
+    ),
+    input(
+        "pipeline-version",
+        None,
+        Datalab,
+        "Datalab: pipeline version to run (`0` = draft); default: the active published version.",
+    ),
+    input(
+        "output-format",
+        None,
+        Datalab,
+        "Datalab: `json`, `html`, `markdown` or `chunks`.",
+    ),
+    input(
+        "page-range",
+        None,
+        Datalab,
+        "Datalab: pages to process, e.g. `0,2-4`.",
+    ),
+    input(
+        "skip-cache",
+        None,
+        Datalab,
+        "Datalab: `true` to skip the cache.",
+    ),
+    input(
+        "run-evals",
+        None,
+        Datalab,
+        "Datalab: `true` to run evaluations.",
+    ),
+    input(
+        "webhook-url",
+        None,
+        Datalab,
+        "Datalab: URL to call when the execution ends.",
+    ),
+    input(
+        "result-dir",
+        None,
+        Datalab,
+        "Datalab: download each completed step's result into this directory.",
+    ),
+    input(
+        "allow-completed-with-errors",
+        Some("false"),
+        Datalab,
+        "Datalab: `true` to exit 0 when the execution ends `completed_with_errors`.",
+    ),
+];
+
+/// The input with this id.
+pub fn find(id: &str) -> Option<&'static Input> {
+    INPUTS.iter().find(|i| i.id == id)
+}
+
+/// The environment variable names an input is read from, in order of precedence:
+/// `INPUT_<ID>` with dashes kept (GitHub), the same with underscores, then
+/// `MATILLION_<ID>` (or `DATALAB_<ID>` for Datalab inputs) in upper snake case.
+pub fn env_names(input: &Input) -> Vec<String> {
+    let upper = input.id.to_ascii_uppercase();
+    let snake = upper.replace('-', "_");
+    let mut names = vec![format!("INPUT_{upper}")];
+    if snake != upper {
+        names.push(format!("INPUT_{snake}"));
+    }
+    match input.scope {
+        Scope::Datalab => names.push(format!("DATALAB_{snake}")),
+        Scope::Common => {
+            names.push(format!("MATILLION_{snake}"));
+            names.push(format!("DATALAB_{snake}"));
+        }
+        Scope::Matillion => names.push(format!("MATILLION_{snake}")),
+    }
+    names
+}
+
+/// Where a value came from, for messages: the variable's name.
+#[derive(Debug, Clone)]
+pub struct Given {
+    /// The trimmed, non-empty value.
+    pub value: String,
+    /// The environment variable it was read from.
+    pub from: String,
+}
+
+/// Read an input through `lookup` (the environment in production, a map in tests):
+/// trimmed, and an empty value counts as not given.
+pub fn read(input: &Input, lookup: &dyn Fn(&str) -> Option<String>) -> Option<Given> {
+    env_names(input).into_iter().find_map(|name| {
+        let v = lookup(&name)?;
+        let v = v.trim();
+        (!v.is_empty()).then(|| Given {
+            value: v.to_string(),
+            from: name,
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn ids_are_unique_kebab_case() {
+        let mut seen = std::collections::HashSet::new();
+        for i in INPUTS {
+            assert!(seen.insert(i.id), "duplicate {}", i.id);
+            assert!(
+                i.id
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+                "{}",
+                i.id
+            );
+            assert!(!(i.secret && i.default.is_some()), "{}", i.id);
+        }
+    }
+
+    #[test]
+    fn env_names_follow_the_runner_and_fallbacks() {
+        let i = find("client-id").unwrap();
+        assert_eq!(
+            env_names(i),
+            ["INPUT_CLIENT-ID", "INPUT_CLIENT_ID", "MATILLION_CLIENT_ID"]
+        );
+        let i = find("api-key").unwrap();
+        assert_eq!(
+            env_names(i),
+            ["INPUT_API-KEY", "INPUT_API_KEY", "DATALAB_API_KEY"]
+        );
+        let i = find("timeout").unwrap();
+        assert_eq!(
+            env_names(i),
+            ["INPUT_TIMEOUT", "MATILLION_TIMEOUT", "DATALAB_TIMEOUT"]
+        );
+    }
+
+    #[test]
+    fn read_trims_and_treats_empty_as_absent() {
+        let env: HashMap<&str, &str> = [
+            ("INPUT_CLIENT-ID", "   "),
+            ("MATILLION_CLIENT_ID", "  abc \n"),
+        ]
+        .into();
+        let look = |k: &str| env.get(k).map(|v| v.to_string());
+        let g = read(find("client-id").unwrap(), &look).unwrap();
+        assert_eq!(g.value, "abc");
+        assert_eq!(g.from, "MATILLION_CLIENT_ID");
+        assert!(read(find("project").unwrap(), &look).is_none());
+    }
+}
