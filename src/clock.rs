@@ -34,6 +34,9 @@ pub trait Clock: Send + Sync {
     fn sleep(&self, d: Duration) -> Wake;
     /// The signal received so far, if any (does not wait).
     fn pending_signal(&self) -> Option<Signal>;
+    /// Sleep for `d` whatever happens (for the short waits of the clean-up that follows a
+    /// signal; a second signal ends the process from the signal thread).
+    fn pause(&self, d: Duration);
 }
 
 /// Signals received so far, shared between the signal thread and sleepers.
@@ -122,6 +125,9 @@ impl Clock for RealClock {
     fn pending_signal(&self) -> Option<Signal> {
         self.signals.first()
     }
+    fn pause(&self, d: Duration) {
+        std::thread::sleep(d);
+    }
 }
 
 /// Simulated time: `sleep` advances the clock at once instead of waiting. Shared (via
@@ -206,6 +212,11 @@ impl Clock for SimClock {
     }
     fn pending_signal(&self) -> Option<Signal> {
         self.signals.first()
+    }
+    fn pause(&self, d: Duration) {
+        let mut st = self.lock();
+        st.slept.push(d);
+        st.offset += d;
     }
 }
 

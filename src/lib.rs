@@ -9,4 +9,6 @@ pub mod report;
 pub mod sim;
 pub mod config;
 pub mod inputs;
+pub mod auth;
+pub mod http;
 pub mod secret;
