@@ -228,13 +228,14 @@ fn reason(status: u16) -> Option<&'static str> {
     })
 }
 
-/// Remote text made safe for one log line: control characters become spaces.
+/// Remote text made safe for one log line: control characters become spaces, and the
+/// legacy `##[` command marker is broken up.
 pub fn clean(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect::<String>()
         .trim()
-        .to_string()
+        .replace("##[", "# #[")
 }
 
 /// The first 200 characters of a body, on one line; `None` when empty.

@@ -12,3 +12,6 @@ pub mod inputs;
 pub mod auth;
 pub mod http;
 pub mod secret;
+pub mod orchestrate;
+pub mod platform;
+pub mod timefmt;

@@ -1,3 +1,6 @@
+//! `pipeline-run`: see the README. Everything lives in the library; this only exits with
+//! the code `run()` chose.
+
 fn main() {
-    println!("Hello, world!");
+    std::process::exit(pipeline_run::cli::main_entry());
 }

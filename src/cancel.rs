@@ -1,0 +1,110 @@
+//! `pipeline-run cancel`: cancel an execution by id, for clean-up steps such as GitLab's
+//! `after_script` on a cancelled job. The id comes from the `execution-id` input, else from
+//! the main step's `result-file` (JSON) or `dotenv-file`. The other inputs are the same as
+//! for the run (the job's variables), so the project resolves the same way.
+
+use crate::cli;
+use crate::clock::{Clock, RealClock, SignalState};
+use crate::config::Config;
+use crate::exit::Exit;
+use crate::http::Http;
+use crate::report::CancelResult;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long the cancel request may take.
+pub const CANCEL_BUDGET: Duration = Duration::from_secs(20);
+/// How long to follow the run to CANCELLED.
+pub const CANCEL_FOLLOW: Duration = Duration::from_secs(20);
+
+/// Where the id came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The execution id.
+    pub id: String,
+    /// "input execution-id", "result-file x.json", ...
+    pub source: String,
+}
+
+/// Find the execution to cancel. `Ok(None)`: there is none (the run never started).
+pub fn find_target(cfg: &Config) -> Result<Option<Target>, String> {
+    if let Some(id) = &cfg.execution_id {
+        return Ok(Some(Target {
+            id: id.clone(),
+            source: "input 'execution-id'".into(),
+        }));
+    }
+    if let Some(path) = &cfg.files.result {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            let v: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| format!("result-file {} is not JSON: {e}", path.display()))?;
+            if let Some(id) = v.get("execution_id").and_then(|x| x.as_str()) {
+                return Ok(Some(Target {
+                    id: id.to_string(),
+                    source: format!("result-file {}", path.display()),
+                }));
+            }
+        }
+    }
+    if let Some(path) = &cfg.files.dotenv {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            if let Some(id) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("PIPELINE_RUN_EXECUTION_ID="))
+                .map(str::trim)
+                .filter(|id| !id.is_empty())
+            {
+                return Ok(Some(Target {
+                    id: id.to_string(),
+                    source: format!("dotenv-file {}", path.display()),
+                }));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Run cancel mode.
+pub fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
+    let ci = crate::ci::detect(env);
+    crate::logging::init(env, ci);
+    let cfg = match cli::load_config(env, ci) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let target = match find_target(&cfg) {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            log::info!(
+                "nothing to cancel: no execution id in input 'execution-id', result-file or dotenv-file (the run may never have started)"
+            );
+            return Exit::Success;
+        }
+        Err(e) => {
+            log::error!("{e}");
+            return Exit::BadInput;
+        }
+    };
+    let clock: Arc<dyn Clock> = Arc::new(RealClock::new(SignalState::new()));
+    let platform = cli::platform_for(&cfg, Http::new(clock.clone()), ci);
+    let mut report = crate::orchestrate::initial_report(&cfg);
+    let budget = crate::http::Budget::until(clock.now() + CANCEL_BUDGET);
+    if let Err(f) = platform.prepare(budget, &mut report) {
+        log::error!("{f}");
+        return Exit::Refused;
+    }
+    log::info!("cancelling execution {} (from {})", target.id, target.source);
+    match crate::orchestrate::cancel_and_follow(
+        platform.as_ref(),
+        &target.id,
+        clock.as_ref(),
+        CANCEL_BUDGET,
+        CANCEL_FOLLOW,
+        true,
+    ) {
+        CancelResult::Cancelled | CancelResult::Requested | CancelResult::NotAttempted => {
+            Exit::Success
+        }
+        CancelResult::Unsupported | CancelResult::Failed(_) => Exit::Refused,
+    }
+}

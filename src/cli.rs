@@ -1,0 +1,244 @@
+//! The recipe: read inputs → validated config → trigger and wait (on a worker thread, so
+//! a signal can be answered even while a request is in flight) → reporters → exit code.
+
+use crate::auth::BearerAuth;
+use crate::ci::CiKind;
+use crate::clock::{Clock, RealClock, Signal, SignalState};
+use crate::config::{self, Config, MatillionAuth, PlatformConfig};
+use crate::exit::Exit;
+use crate::http::Http;
+use crate::orchestrate::{self, Progress, SharedProgress};
+use crate::platform::Platform;
+use crate::platform::matillion::Matillion;
+use crate::report::{CancelResult, Outcome, RunReport};
+use crate::{emit, inputs, logging};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// After a signal, how long to wait for the worker to stop by itself.
+pub const SIGNAL_SETTLE: Duration = Duration::from_millis(1500);
+/// After a signal, how long the cancel request may take (SIGTERM follows SIGINT by 7.5 s).
+pub const SIGNAL_CANCEL_BUDGET: Duration = Duration::from_secs(4);
+/// After a signal's cancel, how long to follow the run to CANCELLED.
+pub const SIGNAL_CANCEL_FOLLOW: Duration = Duration::from_millis(1500);
+
+/// The process environment as a lookup function.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// Entry point: returns the exit code.
+pub fn main_entry() -> i32 {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let env = process_env;
+    match args.first().map(String::as_str) {
+        None | Some("run") => run(&env).code(),
+        Some("cancel") => crate::cancel::run(&env).code(),
+        Some("--version" | "-V" | "version") => {
+            println!("pipeline-run {}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        Some("--help" | "-h" | "help") => {
+            print!("{}", help());
+            0
+        }
+        Some(other) => {
+            eprintln!(
+                "pipeline-run: unknown command '{}'; expected `run` (the default) or `cancel`. Inputs come from environment variables: see --help.",
+                crate::http::clean(other)
+            );
+            Exit::BadInput.code()
+        }
+    }
+}
+
+fn help() -> String {
+    let mut s = format!(
+        "pipeline-run {}: trigger a published data pipeline, wait for it, report its steps.\n\n\
+         Usage: pipeline-run [run|cancel|--help|--version]\n\n\
+         Inputs are environment variables: INPUT_<ID> (GitHub Actions), or MATILLION_<ID> /\n\
+         DATALAB_<ID> with the id in upper snake case (e.g. MATILLION_CLIENT_ID).\n\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    for i in inputs::INPUTS {
+        s.push_str(&format!(
+            "  {:<28} {}{}\n",
+            i.id,
+            i.help,
+            i.default.map(|d| format!(" [default: {d}]")).unwrap_or_default()
+        ));
+    }
+    s.push_str("\nExit codes: 0 success, 1 the run failed, 2 bad input, 3 timed out, 4 refused or unreachable, 130/143 interrupted.\n");
+    s
+}
+
+/// Build the platform client for `cfg`.
+pub fn platform_for(cfg: &Config, http: Http, ci: CiKind) -> Arc<dyn Platform> {
+    match &cfg.platform {
+        PlatformConfig::Matillion(m) => {
+            let auth = match &m.auth {
+                MatillionAuth::Token(t) => BearerAuth::token(t.clone()),
+                MatillionAuth::ClientCredentials {
+                    client_id,
+                    client_secret,
+                    token_url,
+                } => BearerAuth::client_credentials(
+                    client_id.clone(),
+                    client_secret.clone(),
+                    token_url.clone(),
+                )
+                .with_hook(emit::mask_hook(ci)),
+            };
+            Arc::new(Matillion::new(m.clone(), http, auth))
+        }
+        PlatformConfig::Datalab(d) => Arc::new(crate::platform::datalab::Datalab::new(d.clone(), http)),
+    }
+}
+
+/// Read and validate the inputs; print every problem (exit 2) when they are bad.
+pub fn load_config(env: &dyn Fn(&str) -> Option<String>, ci: CiKind) -> Result<Config, Exit> {
+    config::from_lookup(env).map_err(|errs| {
+        for e in &errs.0 {
+            log::error!("input '{}': {}", e.input, e.message);
+        }
+        emit::input_errors(ci, &errs);
+        log::error!("nothing was triggered: fix the input(s) above.");
+        Exit::BadInput
+    })
+}
+
+/// The exit code for a finished report.
+pub fn exit_for(report: &RunReport) -> Exit {
+    match &report.outcome {
+        Outcome::Succeeded | Outcome::Triggered | Outcome::DryRun | Outcome::CancelRequested => {
+            Exit::Success
+        }
+        Outcome::Failed => Exit::RunFailed,
+        Outcome::TimedOut { .. } => Exit::TimedOut,
+        Outcome::Refused { .. } => Exit::Refused,
+        Outcome::Interrupted { signal, .. } if signal == "SIGINT" => Exit::Interrupted,
+        Outcome::Interrupted { .. } => Exit::Terminated,
+    }
+}
+
+/// `pipeline-run run`.
+pub fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
+    let ci = crate::ci::detect(env);
+    logging::init(env, ci);
+    let cfg = match load_config(env, ci) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+
+    let signals = SignalState::new();
+    let (sig_tx, sig_rx) = mpsc::channel::<Signal>();
+    if let Err(e) = crate::signals::install(signals.clone(), sig_tx) {
+        log::warn!("could not install signal handlers ({e}); a cancelled job may leave the run going");
+    }
+    let clock: Arc<dyn Clock> = Arc::new(RealClock::new(signals.clone()));
+    let http = Http::new(clock.clone());
+    let platform = platform_for(&cfg, http, ci);
+    let progress: SharedProgress = Arc::new(Mutex::new(Progress::default()));
+
+    let report = run_with(platform, &cfg, clock, progress, sig_rx, env, ci);
+    emit::all(&cfg, &report, ci, env);
+    exit_for(&report)
+}
+
+/// The run on a worker thread; the calling thread answers signals.
+pub fn run_with(
+    platform: Arc<dyn Platform>,
+    cfg: &Config,
+    clock: Arc<dyn Clock>,
+    progress: SharedProgress,
+    sig_rx: mpsc::Receiver<Signal>,
+    env: &dyn Fn(&str) -> Option<String>,
+    ci: CiKind,
+) -> RunReport {
+    let (done_tx, done_rx) = mpsc::channel::<RunReport>();
+    let state_file = emit::state_saver(ci, env);
+    {
+        let platform = platform.clone();
+        let cfg = cfg.clone();
+        let clock = clock.clone();
+        let progress = progress.clone();
+        let spawned = std::thread::Builder::new()
+            .name("run".into())
+            .spawn(move || {
+                let on_triggered = |id: &str| state_file(id);
+                let report = orchestrate::run(platform.as_ref(), &cfg, clock.as_ref(), &progress, &on_triggered);
+                let _ = done_tx.send(report);
+            });
+        if let Err(e) = spawned {
+            let mut r = orchestrate::initial_report(cfg);
+            r.outcome = Outcome::Refused {
+                reason: format!("could not start the worker thread: {e}"),
+            };
+            return r;
+        }
+    }
+
+    // Wait for the worker, or for a signal.
+    let signal = loop {
+        match done_rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(report) => return report,
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                let mut r = orchestrate::initial_report(cfg);
+                r.outcome = Outcome::Refused {
+                    reason: "the run stopped unexpectedly".into(),
+                };
+                return r;
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if let Ok(s) = sig_rx.try_recv() {
+            break s;
+        }
+        if let Some(s) = clock.pending_signal() {
+            break s;
+        }
+    };
+    let name = orchestrate::signal_name(signal);
+    log::warn!("received {name}: stopping");
+
+    // Give the worker a moment to stop by itself (it wakes from any sleep at once).
+    let finished = done_rx.recv_timeout(SIGNAL_SETTLE).ok();
+    if let Some(r) = &finished {
+        if !matches!(r.outcome, Outcome::Interrupted { .. }) {
+            // It ended on its own (the run finished just as the signal came).
+            return r.clone();
+        }
+    }
+    let (snapshot, running) = {
+        let p = progress.lock().unwrap_or_else(|e| e.into_inner());
+        (p.report.clone(), p.running.clone())
+    };
+    let mut report = finished
+        .or(snapshot)
+        .unwrap_or_else(|| orchestrate::initial_report(cfg));
+
+    // A run still going is cancelled (never with wait: false).
+    let cancel = match running.filter(|_| cfg.wait) {
+        Some(id) => {
+            log::warn!("cancelling execution {id}");
+            orchestrate::cancel_and_follow(
+                platform.as_ref(),
+                &id,
+                clock.as_ref(),
+                SIGNAL_CANCEL_BUDGET,
+                SIGNAL_CANCEL_FOLLOW,
+                false,
+            )
+        }
+        None => CancelResult::NotAttempted,
+    };
+    if matches!(cancel, CancelResult::Cancelled) {
+        report.status = Some("CANCELLED".into());
+    }
+    report.outcome = Outcome::Interrupted {
+        signal: name.into(),
+        cancel,
+    };
+    report
+}

@@ -1,0 +1,653 @@
+//! Matillion Data Productivity Cloud: resolve the project, trigger a published pipeline at
+//! most once (adopting a run whose reply was lost, waiting out a held execution tag),
+//! poll its status, read its details and steps, cancel it.
+
+use super::{CancelAck, Failure, Phase, Platform, RunState};
+use crate::auth::BearerAuth;
+use crate::config::{MatillionConfig, OnConflict, ProjectRef};
+use crate::http::{clean, Body, Budget, Http, HttpError, Method, Request};
+use crate::orchestrate::Waiter;
+use crate::report::{PlatformKind, RunReport, Step};
+use crate::timefmt;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// Page size for every paged list (the API's maximum).
+pub const PAGE_SIZE: usize = 100;
+/// When looking for a run whose trigger reply was lost: how far before the first attempt
+/// to look (clock skew between this machine and the platform).
+pub const ADOPT_SKEW: Duration = Duration::from_secs(120);
+
+/// Statuses that end an execution.
+pub fn phase_of(status: &str) -> Phase {
+    match status {
+        "SUCCESS" => Phase::Succeeded,
+        "FAILED" | "CANCELLED" | "SKIPPED" | "FORBIDDEN" => Phase::Failed,
+        _ => Phase::Running,
+    }
+}
+
+/// The Matillion client.
+pub struct Matillion {
+    cfg: MatillionConfig,
+    http: Http,
+    auth: BearerAuth,
+    project_id: OnceLock<String>,
+}
+
+#[derive(Deserialize)]
+struct Page<T> {
+    #[serde(default)]
+    total: Option<u64>,
+    #[serde(default = "Vec::new")]
+    results: Vec<T>,
+}
+
+#[derive(Deserialize)]
+struct ProjectItem {
+    id: String,
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct NameItem {
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TriggerReply {
+    pipeline_execution_id: String,
+}
+
+#[derive(Deserialize)]
+struct StatusReply {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    result: Option<NestedStatus>,
+}
+
+#[derive(Deserialize)]
+struct NestedStatus {
+    #[serde(default)]
+    status: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct Details {
+    status: Option<String>,
+    message: Option<String>,
+    started_at: Option<String>,
+    finished_at: Option<String>,
+    trigger: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct StepItem {
+    name: Option<String>,
+    result: Option<StepResult>,
+    child_pipeline: Option<ChildPipeline>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct StepResult {
+    status: Option<String>,
+    message: Option<String>,
+    started_at: Option<String>,
+    finished_at: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ChildPipeline {
+    name: Option<String>,
+    id: Option<String>,
+}
+
+/// An execution in the list of executions.
+#[derive(Deserialize, Debug, Clone, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Listed {
+    /// Id.
+    pub pipeline_execution_id: String,
+    /// Pipeline.
+    pub pipeline_name: String,
+    /// Environment.
+    pub environment_name: String,
+    /// Status.
+    pub status: String,
+    /// Started.
+    pub started_at: Option<String>,
+    /// Trigger.
+    pub trigger: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ListReply {
+    #[serde(default)]
+    results: Vec<Listed>,
+    #[serde(default)]
+    more: Option<Value>,
+}
+
+impl Matillion {
+    /// A client for `cfg`, over `http`, authenticating with `auth`.
+    pub fn new(cfg: MatillionConfig, http: Http, auth: BearerAuth) -> Self {
+        Self {
+            cfg,
+            http,
+            auth,
+            project_id: OnceLock::new(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.cfg.base_url, path)
+    }
+
+    fn project(&self) -> &str {
+        self.project_id.get().map(String::as_str).unwrap_or_default()
+    }
+
+    fn exec_url(&self, id: &str) -> String {
+        self.url(&format!(
+            "/v1/projects/{}/pipeline-executions/{}",
+            enc(self.project()),
+            enc(id)
+        ))
+    }
+
+    fn get<T: serde::de::DeserializeOwned>(&self, req: &Request, budget: Budget) -> Result<T, HttpError> {
+        self.http.json(req, &self.auth, budget)
+    }
+
+    /// Every page of a paged list.
+    fn all_pages<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        extra: &[(&str, &str)],
+        what: &str,
+        budget: Budget,
+    ) -> Result<Vec<T>, HttpError> {
+        let mut out = Vec::new();
+        for page in 0.. {
+            let mut req = Request::get(self.url(path), what)
+                .query("page", page.to_string())
+                .query("size", PAGE_SIZE.to_string());
+            for (k, v) in extra {
+                req = req.query(k, *v);
+            }
+            let p: Page<T> = self.get(&req, budget)?;
+            let n = p.results.len();
+            out.extend(p.results);
+            let done = match p.total {
+                Some(t) => out.len() as u64 >= t,
+                None => n < PAGE_SIZE,
+            };
+            if done || n == 0 {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn resolve_project(&self, budget: Budget) -> Result<String, Failure> {
+        let name = match &self.cfg.project {
+            ProjectRef::Id(id) => return Ok(id.clone()),
+            ProjectRef::Name(n) => n,
+        };
+        let projects: Vec<ProjectItem> = self
+            .all_pages("/v1/projects", &[], "the project list", budget)
+            .map_err(|e| Failure::from_http(e, "Matillion refused the project list", auth_hint))?;
+        let matches: Vec<&ProjectItem> = projects.iter().filter(|p| &p.name == name).collect();
+        match matches.as_slice() {
+            [one] => {
+                log::info!("project '{name}' is {}", one.id);
+                Ok(one.id.clone())
+            }
+            [] => Err(Failure::Refused(format!(
+                "no project is named '{name}'. {}",
+                candidates(
+                    "Projects these credentials can see",
+                    projects.iter().map(|p| p.name.as_str())
+                )
+            ))),
+            several => Err(Failure::Refused(format!(
+                "{} projects are named '{name}' (ids {}); give the project's id instead.",
+                several.len(),
+                several
+                    .iter()
+                    .map(|p| clean(&p.id))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+
+    /// The trigger body: exactly the fields given.
+    pub fn trigger_body(&self) -> Value {
+        let c = &self.cfg;
+        let mut m = Map::new();
+        m.insert("pipelineName".into(), c.pipeline.clone().into());
+        m.insert("environmentName".into(), c.environment.clone().into());
+        if let Some(v) = &c.version {
+            m.insert("versionName".into(), v.clone().into());
+        }
+        if let Some(v) = &c.agent_id {
+            m.insert("agentId".into(), v.clone().into());
+        }
+        if let Some(v) = &c.execution_tag {
+            m.insert("executionTag".into(), v.clone().into());
+        }
+        if !c.variables.is_empty() {
+            m.insert(
+                "scalarVariables".into(),
+                Value::Object(
+                    c.variables
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                        .collect(),
+                ),
+            );
+        }
+        if !c.grid_variables.is_empty() {
+            m.insert(
+                "gridVariables".into(),
+                serde_json::to_value(&c.grid_variables).unwrap_or(Value::Null),
+            );
+        }
+        Value::Object(m)
+    }
+
+    fn trigger_hint(&self, status: u16) -> Option<String> {
+        let c = &self.cfg;
+        let version = c
+            .version
+            .as_ref()
+            .map(|v| format!(" (version '{v}')"))
+            .unwrap_or_default();
+        match status {
+            404 => Some(format!(
+                "is pipeline '{}'{version} published to environment '{}' in project '{}'?",
+                c.pipeline, c.environment, c.project
+            )),
+            410 => Some(format!("pipeline '{}' is disabled.", c.pipeline)),
+            400 => Some("check the pipeline, environment, agent and variables given.".into()),
+            other => auth_hint(other),
+        }
+    }
+
+    /// The executions of this project matching the filters, newest first (a few pages).
+    fn list_executions(&self, filters: &[(&str, String)], budget: Budget) -> Result<Vec<Listed>, HttpError> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        for _ in 0..5 {
+            let mut req = Request::get(self.url("/v1/pipeline-executions"), "the list of executions")
+                .query("projectId", self.project())
+                .query("limit", PAGE_SIZE.to_string());
+            for (k, v) in filters {
+                req = req.query(k, v.clone());
+            }
+            if let Some(t) = &token {
+                req = req.query("paginationToken", t.clone());
+            }
+            let reply: ListReply = self.get(&req, budget)?;
+            out.extend(reply.results);
+            token = match reply.more {
+                Some(Value::String(s)) if !s.is_empty() => Some(s),
+                Some(Value::Number(n)) => Some(n.to_string()),
+                _ => None,
+            };
+            if token.is_none() {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// After a lost trigger reply: the execution it created, if any.
+    fn find_own(&self, since: std::time::SystemTime, budget: Budget) -> Result<Option<Listed>, Failure> {
+        let filters = [
+            ("pipelineName", self.cfg.pipeline.clone()),
+            ("environmentName", self.cfg.environment.clone()),
+            ("startedAfter", timefmt::format_rfc3339(since)),
+        ];
+        let listed = self
+            .list_executions(&filters, budget)
+            .map_err(|e| Failure::from_http(e, "Matillion refused the list of executions", auth_hint))?;
+        // Exact name and environment, triggered through the API; newest first, so the
+        // oldest candidate is the first one started after our first attempt.
+        Ok(listed
+            .into_iter()
+            .filter(|e| {
+                e.pipeline_name == self.cfg.pipeline
+                    && e.environment_name == self.cfg.environment
+                    && e.trigger.as_deref().is_none_or(|t| t == "API")
+                    && e.started_at
+                        .as_deref()
+                        .and_then(timefmt::parse_rfc3339)
+                        .is_none_or(|t| t >= since)
+            })
+            .last())
+    }
+
+    /// The execution that holds the tag, and whether the match is a guess.
+    fn find_holder(&self, budget: Budget) -> Result<Option<(Listed, bool)>, Failure> {
+        let mut running = Vec::new();
+        for status in ["RUNNING", "CANCELLING"] {
+            let filters = [
+                ("environmentName", self.cfg.environment.clone()),
+                ("status", status.to_string()),
+            ];
+            running.extend(
+                self.list_executions(&filters, budget).map_err(|e| {
+                    Failure::from_http(e, "Matillion refused the list of executions", auth_hint)
+                })?,
+            );
+        }
+        running.retain(|e| e.environment_name == self.cfg.environment && phase_of(&e.status) == Phase::Running);
+        if let Some(same) = running.iter().find(|e| e.pipeline_name == self.cfg.pipeline) {
+            // Another run of the same pipeline is the likely holder, but the tag itself is
+            // not returned: it is a guess when other runs are going too.
+            return Ok(Some((same.clone(), running.len() > 1)));
+        }
+        Ok(running.into_iter().next().map(|e| (e, true)))
+    }
+
+    fn describe(e: &Listed, tag: &str, guess: bool) -> String {
+        format!(
+            "execution tag '{}' is held by execution {} (pipeline {}, started {}, by {}){}",
+            clean(tag),
+            clean(&e.pipeline_execution_id),
+            clean(&e.pipeline_name),
+            e.started_at.as_deref().map(clean).unwrap_or_else(|| "at an unknown time".into()),
+            e.trigger.as_deref().map(clean).unwrap_or_else(|| "an unknown trigger".into()),
+            if guess {
+                " — a guess: the platform does not say which run holds a tag"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+fn auth_hint(status: u16) -> Option<String> {
+    match status {
+        401 => Some("authentication failed: check client-id and client-secret (or access-token).".into()),
+        403 => Some("the credentials lack access: check the API credential's role and project access.".into()),
+        _ => None,
+    }
+}
+
+fn candidates<'a>(label: &str, names: impl Iterator<Item = &'a str>) -> String {
+    let names: Vec<String> = names.map(|n| format!("'{}'", clean(n))).collect();
+    if names.is_empty() {
+        return format!("{label}: none.");
+    }
+    let shown: Vec<String> = names.iter().take(20).cloned().collect();
+    let more = names.len().saturating_sub(shown.len());
+    format!(
+        "{label}: {}{}.",
+        shown.join(", "),
+        if more > 0 { format!(" and {more} more") } else { String::new() }
+    )
+}
+
+/// Percent-encode a path segment.
+pub fn enc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+impl Platform for Matillion {
+    fn kind(&self) -> PlatformKind {
+        PlatformKind::Matillion
+    }
+
+    fn prepare(&self, budget: Budget, report: &mut RunReport) -> Result<(), Failure> {
+        let id = self.resolve_project(budget)?;
+        report.project = Some(match &self.cfg.project {
+            ProjectRef::Id(id) => id.clone(),
+            ProjectRef::Name(n) => format!("{n} ({id})"),
+        });
+        let _ = self.project_id.set(id);
+        Ok(())
+    }
+
+    fn check(&self, budget: Budget) -> Result<Vec<String>, Failure> {
+        let c = &self.cfg;
+        let envs: Vec<NameItem> = self
+            .all_pages(
+                &format!("/v1/projects/{}/environments", enc(self.project())),
+                &[],
+                "the environment list",
+                budget,
+            )
+            .map_err(|e| Failure::from_http(e, "Matillion refused the environment list", auth_hint))?;
+        if !envs.iter().any(|e| e.name == c.environment) {
+            return Err(Failure::Refused(format!(
+                "environment '{}' does not exist in project '{}'. {}",
+                c.environment,
+                c.project,
+                candidates("Its environments", envs.iter().map(|e| e.name.as_str()))
+            )));
+        }
+        let published: Vec<NameItem> = self
+            .all_pages(
+                &format!("/v1/projects/{}/published-pipelines", enc(self.project())),
+                &[("environmentName", c.environment.as_str())],
+                "the published pipeline list",
+                budget,
+            )
+            .map_err(|e| Failure::from_http(e, "Matillion refused the published pipeline list", auth_hint))?;
+        if !published.iter().any(|p| p.name == c.pipeline) {
+            return Err(Failure::Refused(format!(
+                "pipeline '{}' is not published to environment '{}'. {}",
+                c.pipeline,
+                c.environment,
+                candidates("Pipelines published there", published.iter().map(|p| p.name.as_str()))
+            )));
+        }
+        let mut lines = vec![
+            format!("dry run: project '{}', environment '{}' and pipeline '{}' exist", c.project, c.environment, c.pipeline),
+        ];
+        if let Some(v) = &c.version {
+            lines.push(format!(
+                "dry run: version '{v}' is not checked (the published pipeline list does not give versions)"
+            ));
+        }
+        let mut body = self.trigger_body();
+        if let Some(Value::Object(vars)) = body.get_mut("scalarVariables") {
+            // Values may be secret: show names only.
+            for v in vars.values_mut() {
+                *v = Value::String("***".into());
+            }
+        }
+        if let Some(Value::Object(vars)) = body.get_mut("gridVariables") {
+            for v in vars.values_mut() {
+                *v = Value::String("***".into());
+            }
+        }
+        lines.push(format!(
+            "dry run: would send POST {} with {}",
+            self.url(&format!("/v1/projects/{}/pipeline-executions", enc(self.project()))),
+            body
+        ));
+        Ok(lines)
+    }
+
+    fn trigger(&self, w: &Waiter<'_>, report: &mut RunReport) -> Result<String, Failure> {
+        let req = Request {
+            method: Method::Post,
+            url: self.url(&format!("/v1/projects/{}/pipeline-executions", enc(self.project()))),
+            query: Vec::new(),
+            body: Body::Json(self.trigger_body()),
+            repeatable: false,
+            what: "the trigger".into(),
+        };
+        let first_attempt = w.clock.wall();
+        let mut retry_wait = w.intervals();
+        loop {
+            match self.http.json::<TriggerReply>(&req, &self.auth, w.budget()) {
+                Ok(r) => return Ok(r.pipeline_execution_id),
+                Err(HttpError::Ambiguous(m)) => {
+                    log::warn!("{m}; checking whether the execution was created before trying again");
+                    let since = first_attempt - ADOPT_SKEW;
+                    match self.find_own(since, w.budget())? {
+                        Some(e) => {
+                            let note = format!(
+                                "The trigger's reply was lost; adopted execution {} (started {}), which it created.",
+                                clean(&e.pipeline_execution_id),
+                                e.started_at.as_deref().map(clean).unwrap_or_default()
+                            );
+                            log::warn!("{note}");
+                            report.notes.push(note);
+                            return Ok(e.pipeline_execution_id);
+                        }
+                        None => {
+                            log::info!("no execution was created; triggering again");
+                            w.sleep(retry_wait()).map_err(Failure::Interrupted)?;
+                            if w.clock.now() >= w.deadline {
+                                return Err(Failure::Unreachable(format!(
+                                    "Matillion could not take the trigger before the deadline; last error: {m}"
+                                )));
+                            }
+                        }
+                    }
+                }
+                Err(HttpError::Refused(p)) if p.status == 409 => {
+                    let tag = self.cfg.execution_tag.clone().unwrap_or_default();
+                    let holder = self.find_holder(w.budget())?;
+                    let said = match &holder {
+                        Some((e, guess)) => Self::describe(e, &tag, *guess),
+                        None => format!(
+                            "execution tag '{}' is held by another execution (none could be identified)",
+                            clean(&tag)
+                        ),
+                    };
+                    if self.cfg.on_conflict == OnConflict::Fail {
+                        return Err(Failure::Refused(format!("Matillion refused the trigger: {p} — {said}.")));
+                    }
+                    log::info!("{said}; waiting for it");
+                    report.notes.push(format!("Waited for another run: {said}."));
+                    match holder {
+                        Some((e, _)) => {
+                            match w.until_end(self, &e.pipeline_execution_id, |s| {
+                                log::info!("holder {}: {}", clean(&e.pipeline_execution_id), clean(&s.status));
+                            }) {
+                                Ok(_) => log::info!("execution tag '{}' is free; triggering", clean(&tag)),
+                                Err(crate::orchestrate::WaitStop::TimedOut(_)) => {
+                                    return Err(Failure::TimedOut(format!("timed out waiting for the execution tag: {said}")));
+                                }
+                                Err(crate::orchestrate::WaitStop::Failed(f)) => return Err(f),
+                            }
+                        }
+                        None => {
+                            w.sleep(retry_wait()).map_err(Failure::Interrupted)?;
+                        }
+                    }
+                    if w.clock.now() >= w.deadline {
+                        return Err(Failure::TimedOut(format!("timed out waiting for the execution tag: {said}")));
+                    }
+                }
+                Err(e) => {
+                    return Err(Failure::from_http(e, "Matillion refused the trigger", |s| self.trigger_hint(s)));
+                }
+            }
+        }
+    }
+
+    fn status(&self, id: &str, budget: Budget) -> Result<RunState, Failure> {
+        let req = Request::get(format!("{}/status", self.exec_url(id)), "the status poll");
+        let r: StatusReply = self
+            .get(&req, budget)
+            .map_err(|e| Failure::from_http(e, "Matillion refused the status poll", auth_hint))?;
+        let status = r
+            .status
+            .or(r.result.and_then(|n| n.status))
+            .unwrap_or_else(|| "UNKNOWN".into());
+        Ok(RunState {
+            phase: phase_of(&status),
+            status,
+        })
+    }
+
+    fn collect(&self, id: &str, budget: Budget, report: &mut RunReport) -> Result<(), Failure> {
+        let d: Details = self
+            .get(&Request::get(self.exec_url(id), "the execution details"), budget)
+            .map_err(|e| Failure::from_http(e, "Matillion refused the execution details", auth_hint))?;
+        if let Some(s) = d.status {
+            report.status = Some(s);
+        }
+        report.message = d.message;
+        report.trigger = d.trigger;
+        report.started_at = d.started_at;
+        report.finished_at = d.finished_at;
+        report.duration = timefmt::between(report.started_at.as_deref(), report.finished_at.as_deref());
+        let items: Vec<StepItem> = self
+            .all_pages(
+                &format!(
+                    "/v1/projects/{}/pipeline-executions/{}/steps",
+                    enc(self.project()),
+                    enc(id)
+                ),
+                &[],
+                "the step list",
+                budget,
+            )
+            .map_err(|e| Failure::from_http(e, "Matillion refused the step list", auth_hint))?;
+        report.steps = items
+            .into_iter()
+            .map(|s| {
+                let r = s.result.unwrap_or_default();
+                let status = r.status.unwrap_or_else(|| "UNKNOWN".into());
+                Step {
+                    name: s.name.unwrap_or_default(),
+                    failed: status == "FAILED",
+                    status,
+                    message: r.message.filter(|m| !m.is_empty()),
+                    duration: timefmt::between(r.started_at.as_deref(), r.finished_at.as_deref()),
+                    started_at: r.started_at,
+                    finished_at: r.finished_at,
+                    child_pipeline: s.child_pipeline.and_then(|c| c.name.or(c.id)),
+                }
+            })
+            .collect();
+        Ok(())
+    }
+
+    fn cancel(&self, id: &str, budget: Budget) -> Result<CancelAck, Failure> {
+        let req = Request {
+            method: Method::Patch,
+            url: self.exec_url(id),
+            query: Vec::new(),
+            body: Body::Json(serde_json::json!({"status": "CANCELLED", "forceUpdate": false})),
+            // Asking twice to cancel is harmless.
+            repeatable: true,
+            what: "the cancel request".into(),
+        };
+        match self.http.send(&req, &self.auth, budget) {
+            Ok(_) => Ok(CancelAck::Accepted),
+            Err(HttpError::Refused(p)) if p.status == 400 || p.status == 409 => {
+                // Refused because it already ended? Check before calling it a failure.
+                match self.status(id, budget) {
+                    Ok(s) if s.phase != Phase::Running => Ok(CancelAck::AlreadyEnded),
+                    _ => Err(Failure::Refused(format!("Matillion refused the cancel request: {p}"))),
+                }
+            }
+            Err(e) => Err(Failure::from_http(e, "Matillion refused the cancel request", auth_hint)),
+        }
+    }
+}
