@@ -3,6 +3,7 @@
 //! `run()` in [`cli`] reads as the recipe: inputs → validated [`config::Config`] → trigger
 //! and wait ([`orchestrate`]) → reporters ([`report`]) → exit code ([`exit::Exit`]).
 
+pub mod ci;
 pub mod clock;
 pub mod exit;
 pub mod report;

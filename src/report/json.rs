@@ -1,0 +1,124 @@
+//! The whole result as JSON, for scripts and cron wrappers.
+//!
+//! Shape (`"schema": "pipeline-run/result/v1"`; fields marked ? are left out when
+//! unknown, durations are seconds as numbers with millisecond precision):
+//!
+//! ```text
+//! { "schema", "platform" ("matillion"|"datalab"), "pipeline", "project"?, "environment"?,
+//!   "version"?, "execution_tag"?, "overridden_variables" [names], "execution_id"?,
+//!   "outcome" { "kind": "succeeded"|"failed"|"triggered"|"timed-out"|"interrupted"|
+//!               "refused"|"dry-run"|"cancel-requested", "cancel"?, "signal"?, "reason"? },
+//!   "status"?, "message"?, "trigger"?, "started_at"?, "finished_at"?, "duration_seconds"?,
+//!   "steps" [{ "name", "status", "failed", "message"?, "started_at"?, "finished_at"?,
+//!              "duration_seconds"?, "child_pipeline"? }],
+//!   "notes" [strings] }
+//! ```
+//!
+//! `cancel` is `"cancelled"`, `"requested"`, `"not-attempted"`, `"unsupported"` or
+//! `{"failed": "why"}`. New fields may be added in v1; removing or changing one needs v2.
+
+use super::RunReport;
+use serde::Serialize;
+
+/// The schema identifier written first in every document.
+pub const SCHEMA: &str = "pipeline-run/result/v1";
+
+#[derive(Serialize)]
+struct Document<'a> {
+    schema: &'static str,
+    #[serde(flatten)]
+    report: &'a RunReport,
+}
+
+/// The result as pretty-printed JSON (no trailing newline).
+pub fn render(report: &RunReport) -> String {
+    let doc = Document {
+        schema: SCHEMA,
+        report,
+    };
+    // Serialising plain strings, numbers and enums into a String cannot fail; the fallback
+    // keeps the promise of valid JSON all the same.
+    serde_json::to_string_pretty(&doc).unwrap_or_else(|e| {
+        format!(
+            "{{\"schema\": \"{SCHEMA}\", \"error\": {:?}}}",
+            e.to_string()
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::model::{CancelResult, Outcome, sample};
+    use serde_json::json;
+
+    #[test]
+    fn sample_shape() {
+        let text = render(&sample());
+        assert!(text.starts_with(
+            "{\n  \"schema\": \"pipeline-run/result/v1\",\n  \"platform\": \"matillion\","
+        ));
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            value,
+            json!({
+                "schema": "pipeline-run/result/v1",
+                "platform": "matillion",
+                "pipeline": "Load orders",
+                "project": "Analytics",
+                "environment": "prod",
+                "overridden_variables": ["region"],
+                "execution_id": "7c4c0f5e-0a1b-4a8e-9d3c-1f2e3d4c5b6a",
+                "outcome": {"kind": "failed"},
+                "status": "FAILED",
+                "message": "\"Load\": table missing",
+                "trigger": "API",
+                "started_at": "2026-11-22T05:00:00Z",
+                "finished_at": "2026-11-22T05:01:30Z",
+                "duration_seconds": 90.0,
+                "steps": [
+                    {"name": "Start", "status": "SUCCESS", "failed": false, "duration_seconds": 1.0},
+                    {
+                        "name": "Load",
+                        "status": "FAILED",
+                        "failed": true,
+                        "message": "table missing",
+                        "duration_seconds": 89.0,
+                        "child_pipeline": "load-child"
+                    }
+                ],
+                "notes": []
+            })
+        );
+    }
+
+    #[test]
+    fn outcome_shapes() {
+        let mut r = sample();
+        let shape = |r: &RunReport| {
+            let v: serde_json::Value = serde_json::from_str(&render(r)).unwrap();
+            v["outcome"].clone()
+        };
+        r.outcome = Outcome::TimedOut {
+            cancel: CancelResult::Unsupported,
+        };
+        assert_eq!(
+            shape(&r),
+            json!({"kind": "timed-out", "cancel": "unsupported"})
+        );
+        r.outcome = Outcome::Interrupted {
+            signal: "SIGTERM".into(),
+            cancel: CancelResult::Failed("HTTP 500".into()),
+        };
+        assert_eq!(
+            shape(&r),
+            json!({"kind": "interrupted", "signal": "SIGTERM", "cancel": {"failed": "HTTP 500"}})
+        );
+        r.outcome = Outcome::Refused {
+            reason: "no".into(),
+        };
+        assert_eq!(shape(&r), json!({"kind": "refused", "reason": "no"}));
+        r.outcome = Outcome::DryRun;
+        assert_eq!(shape(&r), json!({"kind": "dry-run"}));
+    }
+}
