@@ -442,12 +442,15 @@ pub(crate) fn handle(state: &State, req: &Request, route: Route) -> Response {
         return unknown_route(req, &instance);
     }
     if !authorized(state, req) {
-        return problem(
+        let mut resp = problem(
             401,
             "Unauthorized",
             "Full authentication is required to access this resource",
             &instance,
         );
+        resp.headers
+            .push(("WWW-Authenticate".into(), "Bearer".into()));
+        return resp;
     }
     let segs = req.segments();
     let seg = |i: usize| segs.get(i).map(String::as_str).unwrap_or_default();
