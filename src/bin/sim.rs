@@ -1,1 +1,270 @@
-fn main(){}
+//! `pipeline-run-sim`: run the bundled Matillion/Datalab simulator on loopback.
+//!
+//! - `serve [--port N] [--scenario success|failure|slow|hostile]` serves the demo world
+//!   until Ctrl-C.
+//! - `demo [pipeline-name]` starts the simulator in-process, runs the sibling
+//!   `pipeline-run` binary against it as a CI job would, then shows the job summary and
+//!   the outputs it wrote.
+
+use pipeline_run::clock::{RealClock, SignalState};
+use pipeline_run::sim::{
+    DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_DATALAB_KEY, DEMO_DATALAB_PIPELINE, DEMO_PROJECT_ID,
+    DEMO_PROJECT_NAME, Scenario, SimConfig, SimHandle, Simulator,
+};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::sync::Arc;
+
+const USAGE: &str = "\
+pipeline-run-sim: a local simulator of the Matillion DPC API (and a small Datalab API)
+
+USAGE:
+    pipeline-run-sim serve [--port N] [--scenario success|failure|slow|hostile]
+    pipeline-run-sim demo [pipeline-name]
+
+serve   Serve the demo project until Ctrl-C.
+demo    Run `pipeline-run` against an in-process simulator and show what it wrote.
+        Pipelines: nightly-load (default), broken-load, hostile, slow-load, legacy-load.";
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rest = args.get(1..).unwrap_or_default();
+    let result = match args.first().map(String::as_str) {
+        Some("serve") => serve(rest),
+        Some("demo") => demo(rest),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(0)
+        }
+        None => {
+            eprintln!("{USAGE}");
+            Ok(2)
+        }
+        Some(other) => Err(format!("unknown command {other:?}\n\n{USAGE}")),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(msg) => {
+            eprintln!("pipeline-run-sim: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn real_clock() -> Arc<RealClock> {
+    Arc::new(RealClock::new(SignalState::new()))
+}
+
+/// Parse `serve` options: `--port N`, `--scenario S` (also `--opt=value`).
+fn serve_options(args: &[String]) -> Result<(u16, Scenario), String> {
+    let mut port = 0u16;
+    let mut scenario = Scenario::Success;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (arg.as_str(), None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| it.next().cloned())
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match name {
+            "--port" => {
+                let v = value()?;
+                port = v.parse().map_err(|_| format!("invalid port {v:?}"))?;
+            }
+            "--scenario" => scenario = value()?.parse()?,
+            other => return Err(format!("unknown option {other:?}\n\n{USAGE}")),
+        }
+    }
+    Ok((port, scenario))
+}
+
+fn serve(args: &[String]) -> Result<u8, String> {
+    let (port, scenario) = serve_options(args)?;
+    let sim = Simulator::start(SimConfig::demo(scenario).port(port), real_clock())
+        .map_err(|e| format!("cannot start the simulator: {e}"))?;
+    print_banner(&sim, scenario);
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])
+    .map_err(|e| format!("cannot listen for signals: {e}"))?;
+    let _ = signals.forever().next();
+    eprintln!("\nstopping ({} connections served)", sim.connections());
+    sim.stop();
+    Ok(0)
+}
+
+fn print_banner(sim: &SimHandle, scenario: Scenario) {
+    println!("pipeline-run-sim serving scenario {scenario:?} (Ctrl-C to stop)");
+    println!();
+    println!("  MATILLION_API_URL={}", sim.base_url());
+    println!("  MATILLION_TOKEN_URL={}", sim.token_url());
+    println!("  MATILLION_CLIENT_ID={DEMO_CLIENT_ID}");
+    println!("  MATILLION_CLIENT_SECRET={DEMO_CLIENT_SECRET}");
+    println!("  MATILLION_PROJECT={DEMO_PROJECT_NAME}   (id {DEMO_PROJECT_ID})");
+    println!("  MATILLION_ENVIRONMENT=dev");
+    println!("  pipelines: nightly-load, broken-load, hostile, slow-load, legacy-load (disabled)");
+    println!();
+    println!(
+        "  Datalab: {}  X-API-Key: {DEMO_DATALAB_KEY}",
+        sim.datalab_url()
+    );
+    println!("           pipeline {DEMO_DATALAB_PIPELINE}");
+}
+
+/// Where the main binary should be: next to this one.
+fn find_pipeline_run(this_exe: &Path) -> Result<PathBuf, String> {
+    let path = this_exe.with_file_name(format!("pipeline-run{}", std::env::consts::EXE_SUFFIX));
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "cannot find the pipeline-run binary at {}; run `cargo build` first",
+            path.display()
+        ))
+    }
+}
+
+/// A fresh, empty temporary directory.
+fn fresh_temp_dir() -> Result<PathBuf, String> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let dir =
+        std::env::temp_dir().join(format!("pipeline-run-demo-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+const PROXY_VARS: [&str; 6] = [
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+];
+
+fn demo(args: &[String]) -> Result<u8, String> {
+    if args.len() > 1 {
+        return Err(format!("demo takes at most one pipeline name\n\n{USAGE}"));
+    }
+    let pipeline = args.first().map(String::as_str).unwrap_or("nightly-load");
+    let exe = std::env::current_exe().map_err(|e| format!("cannot locate myself: {e}"))?;
+    let main_bin = find_pipeline_run(&exe)?;
+
+    let sim = Simulator::start(SimConfig::demo(Scenario::Success), real_clock())
+        .map_err(|e| format!("cannot start the simulator: {e}"))?;
+    let dir = fresh_temp_dir()?;
+    let summary = dir.join("step-summary.md");
+    let outputs = dir.join("github-output.txt");
+    for f in [&summary, &outputs] {
+        std::fs::write(f, "").map_err(|e| format!("cannot create {}: {e}", f.display()))?;
+    }
+
+    // Ctrl-C reaches the child through the terminal; we keep running to show its results.
+    let signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ]);
+    if let Ok(mut signals) = signals {
+        std::thread::spawn(move || for _ in signals.forever() {});
+    }
+
+    eprintln!(
+        "== pipeline-run-sim demo: simulator at {}, running {} for pipeline {pipeline}\n",
+        sim.base_url(),
+        main_bin.display()
+    );
+    let mut cmd = Command::new(&main_bin);
+    for v in PROXY_VARS {
+        cmd.env_remove(v);
+    }
+    cmd.env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost")
+        .env("MATILLION_API_URL", sim.base_url())
+        .env("MATILLION_TOKEN_URL", sim.token_url())
+        .env("MATILLION_CLIENT_ID", DEMO_CLIENT_ID)
+        .env("MATILLION_CLIENT_SECRET", DEMO_CLIENT_SECRET)
+        .env("MATILLION_PROJECT", DEMO_PROJECT_NAME)
+        .env("MATILLION_ENVIRONMENT", "dev")
+        .env("MATILLION_PIPELINE", pipeline)
+        .env("MATILLION_VARIABLES", "run_date=2026-11-22")
+        .env("MATILLION_POLL_INTERVAL", "1s")
+        .env("MATILLION_MAX_POLL_INTERVAL", "2s")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env("GITHUB_OUTPUT", &outputs);
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", main_bin.display()))?;
+
+    for (title, path) in [("Job summary", &summary), ("Outputs", &outputs)] {
+        println!(
+            "\n==================== {title} ({}) ====================",
+            path.display()
+        );
+        match std::fs::read_to_string(path) {
+            Ok(s) if s.trim().is_empty() => println!("(empty)"),
+            Ok(s) => println!("{}", s.trim_end()),
+            Err(e) => println!("(cannot read: {e})"),
+        }
+    }
+    let code = exit_code(&status);
+    println!("\n== pipeline-run exited with code {code}");
+    println!("   (files kept in {})", dir.display());
+    sim.stop();
+    Ok(code)
+}
+
+/// The child's exit code (128 + signal number if it was killed by a signal).
+fn exit_code(status: &std::process::ExitStatus) -> u8 {
+    if let Some(c) = status.code() {
+        return u8::try_from(c).unwrap_or(1);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig) = status.signal() {
+            return u8::try_from(128 + sig).unwrap_or(1);
+        }
+    }
+    1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_without_main_binary_says_to_build() {
+        let err = find_pipeline_run(Path::new("/nonexistent-dir/pipeline-run-sim")).unwrap_err();
+        assert!(err.contains("cargo build"), "{err}");
+        assert!(err.contains("/nonexistent-dir/pipeline-run"), "{err}");
+    }
+
+    #[test]
+    fn parses_serve_options() {
+        let args = |s: &[&str]| s.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            serve_options(&args(&["--port", "8080", "--scenario=hostile"])),
+            Ok((8080, Scenario::Hostile))
+        );
+        assert!(serve_options(&args(&["--port"])).is_err());
+        assert!(serve_options(&args(&["--port", "x"])).is_err());
+        assert!(serve_options(&args(&["--scenario", "weird"])).is_err());
+        assert!(serve_options(&args(&["--bogus"])).is_err());
+    }
+
+    #[test]
+    fn demo_rejects_extra_arguments() {
+        let args = vec!["a".to_string(), "b".to_string()];
+        assert!(demo(&args).is_err());
+    }
+}

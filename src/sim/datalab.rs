@@ -1,0 +1,471 @@
+//! The simulated Datalab pipelines API: run a pipeline on an uploaded file (multipart) or
+//! a file URL, poll the execution (pending → running → completed / completed_with_errors /
+//! failed on the pipeline's timing), and fetch a step's result. FastAPI-style errors.
+
+use super::http::{Request, Response};
+use super::multipart;
+use super::util::{iso_python, random_u64};
+use super::{Route, State};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant, SystemTime};
+
+/// A Datalab pipeline and how its executions unfold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatalabPipeline {
+    /// Its id (`pl_...`).
+    pub id: String,
+    /// The active published version (`version` absent runs this one).
+    pub version: u32,
+    /// How long an execution stays `pending` (clock time).
+    pub pending_for: Duration,
+    /// Clock time from start to the final status.
+    pub duration: Duration,
+    /// Its steps, in order.
+    pub steps: Vec<DatalabStep>,
+    /// The final status: `completed`, `completed_with_errors` or `failed`.
+    pub final_status: String,
+}
+
+/// One step of a Datalab pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatalabStep {
+    /// `step_type`, e.g. `convert`, `extract`.
+    pub step_type: String,
+    /// If set, the step ends `failed` with this `error_message`.
+    pub error_message: Option<String>,
+}
+
+impl DatalabPipeline {
+    /// A pipeline with steps `convert`, `extract` that completes after `duration`, pending
+    /// for the first second.
+    pub fn new(id: &str, duration: Duration) -> Self {
+        Self {
+            id: id.into(),
+            version: 1,
+            pending_for: Duration::from_secs(1).min(duration),
+            duration,
+            steps: vec![
+                DatalabStep {
+                    step_type: "convert".into(),
+                    error_message: None,
+                },
+                DatalabStep {
+                    step_type: "extract".into(),
+                    error_message: None,
+                },
+            ],
+            final_status: "completed".into(),
+        }
+    }
+
+    /// Set the active version.
+    pub fn version(mut self, v: u32) -> Self {
+        self.version = v;
+        self
+    }
+
+    /// Set how long it stays pending.
+    pub fn pending_for(mut self, d: Duration) -> Self {
+        self.pending_for = d;
+        self
+    }
+
+    /// Replace the steps with these step types (all succeed).
+    pub fn steps(mut self, types: &[&str]) -> Self {
+        self.steps = types
+            .iter()
+            .map(|t| DatalabStep {
+                step_type: t.to_string(),
+                error_message: None,
+            })
+            .collect();
+        self
+    }
+
+    /// Make step `index` fail with `message`.
+    pub fn fail_step(mut self, index: usize, message: &str) -> Self {
+        if let Some(s) = self.steps.get_mut(index) {
+            s.error_message = Some(message.into());
+        }
+        self
+    }
+
+    /// Set the final status.
+    pub fn final_status(mut self, status: &str) -> Self {
+        self.final_status = status.into();
+        self
+    }
+
+    fn step_window(&self, i: usize) -> (Duration, Duration) {
+        let start = self.pending_for.min(self.duration);
+        let span = self.duration.saturating_sub(start).as_nanos();
+        let n = self.steps.len().max(1) as u128;
+        let at = |k: usize| {
+            let nanos = span * k as u128 / n;
+            start + Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+        };
+        (at(i), at(i + 1))
+    }
+}
+
+/// An uploaded file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upload {
+    /// The file name sent.
+    pub filename: Option<String>,
+    /// The part's content type, if sent.
+    pub content_type: Option<String>,
+    /// The exact bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// A Datalab run as tests see it.
+#[derive(Debug, Clone)]
+pub struct DatalabRunInfo {
+    /// `execution_id` (`pex_...`).
+    pub execution_id: String,
+    /// `pipeline_id`.
+    pub pipeline_id: String,
+    /// The version run.
+    pub pipeline_version: u32,
+    /// The uploaded file, if any.
+    pub file: Option<Upload>,
+    /// `file_url`, if sent.
+    pub file_url: Option<String>,
+    /// Every other text field sent (`page_range`, `output_format`, ...).
+    pub fields: Vec<(String, String)>,
+    /// The status now.
+    pub status: String,
+    /// Clock instant it was created.
+    pub started: Instant,
+}
+
+/// A stored run.
+pub(crate) struct DatalabRun {
+    id: String,
+    pipeline: DatalabPipeline,
+    version: u32,
+    file: Option<Upload>,
+    file_url: Option<String>,
+    fields: Vec<(String, String)>,
+    started: Instant,
+    started_wall: SystemTime,
+}
+
+impl DatalabRun {
+    fn elapsed(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.started)
+    }
+
+    fn status(&self, now: Instant) -> String {
+        let t = self.elapsed(now);
+        if t >= self.pipeline.duration {
+            self.pipeline.final_status.clone()
+        } else if t >= self.pipeline.pending_for {
+            "running".into()
+        } else {
+            "pending".into()
+        }
+    }
+
+    pub(crate) fn info(&self, now: Instant) -> DatalabRunInfo {
+        DatalabRunInfo {
+            execution_id: self.id.clone(),
+            pipeline_id: self.pipeline.id.clone(),
+            pipeline_version: self.version,
+            file: self.file.clone(),
+            file_url: self.file_url.clone(),
+            fields: self.fields.clone(),
+            status: self.status(now),
+            started: self.started,
+        }
+    }
+
+    fn wall(&self, offset: Duration) -> String {
+        iso_python(self.started_wall + offset)
+    }
+
+    fn field(&self, k: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The status of step `i` now, and when it started/finished.
+    fn step_state(
+        &self,
+        i: usize,
+        now: Instant,
+    ) -> (&'static str, Option<Duration>, Option<Duration>) {
+        let e = self.elapsed(now);
+        let (start, end) = self.pipeline.step_window(i);
+        let failed = self.pipeline.steps[i].error_message.is_some();
+        let done = if failed { "failed" } else { "completed" };
+        if e < self.pipeline.pending_for {
+            ("pending", None, None)
+        } else if e >= self.pipeline.duration || end <= e {
+            (done, Some(start), Some(end))
+        } else if start <= e {
+            ("running", Some(start), None)
+        } else {
+            ("pending", None, None)
+        }
+    }
+
+    fn object(&self, now: Instant, root: &str) -> Value {
+        let steps: Vec<Value> = (0..self.pipeline.steps.len())
+            .map(|i| {
+                let step = &self.pipeline.steps[i];
+                let (status, started, finished) = self.step_state(i, now);
+                let done = status == "completed";
+                json!({
+                    "step_index": i,
+                    "step_type": step.step_type,
+                    "status": status,
+                    "lookup_key": done.then(|| format!("{}/{i}", self.id)),
+                    "result_url": done.then(|| format!(
+                        "{root}/api/v1/pipelines/executions/{}/steps/{i}/result", self.id
+                    )),
+                    "started_at": started.map(|d| self.wall(d)),
+                    "finished_at": finished.map(|d| self.wall(d)),
+                    "error_message": if status == "failed" { step.error_message.clone() } else { None },
+                    "source_step_type": null,
+                    "checkpoint_id": null,
+                })
+            })
+            .collect();
+        let t = self.elapsed(now);
+        let started =
+            (t >= self.pipeline.pending_for).then(|| self.wall(self.pipeline.pending_for));
+        let completed = (t >= self.pipeline.duration).then(|| self.wall(self.pipeline.duration));
+        let mut input = serde_json::Map::new();
+        if let Some(f) = &self.file {
+            input.insert("file_name".into(), json!(f.filename));
+        }
+        if let Some(u) = &self.file_url {
+            input.insert("file_url".into(), json!(u));
+        }
+        for (k, v) in &self.fields {
+            input.insert(k.clone(), json!(v));
+        }
+        json!({
+            "execution_id": self.id,
+            "pipeline_id": self.pipeline.id,
+            "pipeline_version": self.version,
+            "status": self.status(now),
+            "steps": steps,
+            "started_at": started,
+            "completed_at": completed,
+            "created": self.wall(Duration::ZERO),
+            "config_snapshot": {
+                "steps": self.pipeline.steps.iter().map(|s| json!({"step_type": s.step_type})).collect::<Vec<_>>(),
+                "output_format": self.field("output_format").unwrap_or("json"),
+            },
+            "input_config": input,
+            "rate_breakdown": null,
+        })
+    }
+}
+
+fn detail(status: u16, msg: &str) -> Response {
+    Response::json(status, &json!({"detail": msg}))
+}
+
+fn unprocessable(loc: &[&str], msg: &str, kind: &str) -> Response {
+    Response::json(
+        422,
+        &json!({"detail": [{"loc": loc, "msg": msg, "type": kind}]}),
+    )
+}
+
+/// Route an `/api/...` request.
+pub(crate) fn handle(state: &State, req: &Request, route: Route) -> Response {
+    if route == Route::Unknown {
+        return detail(404, "Not Found");
+    }
+    match req.header("x-api-key") {
+        None => return detail(401, "Not authenticated"),
+        Some(k) if k != state.config.datalab_api_key => return detail(401, "Invalid API key"),
+        Some(_) => {}
+    }
+    let segs = req.segments();
+    let seg = |i: usize| segs.get(i).map(String::as_str).unwrap_or_default();
+    match route {
+        Route::DatalabRun => run(state, req, seg(3)),
+        Route::DatalabExecution => get_execution(state, seg(4)),
+        Route::DatalabResult => step_result(state, seg(4), seg(6)),
+        Route::DatalabList => list(state, req, seg(3)),
+        _ => detail(404, "Not Found"),
+    }
+}
+
+fn run(state: &State, req: &Request, pipeline_id: &str) -> Response {
+    let Some(pipeline) = state
+        .config
+        .datalab_pipelines
+        .iter()
+        .find(|p| p.id == pipeline_id)
+    else {
+        return detail(404, &format!("Pipeline {pipeline_id} not found"));
+    };
+    let ctype = req.header("content-type").unwrap_or_default();
+    let parts = match multipart::parse(ctype, &req.body) {
+        Ok(p) => p,
+        Err(e) => return unprocessable(&["body"], &e, "value_error"),
+    };
+    let mut file = None;
+    let mut file_url = None;
+    let mut fields = Vec::new();
+    for p in parts {
+        match p.name.as_str() {
+            "file" => {
+                file = Some(Upload {
+                    filename: p.filename,
+                    content_type: p.content_type,
+                    bytes: p.data,
+                })
+            }
+            "file_url" => file_url = Some(String::from_utf8_lossy(&p.data).into_owned()),
+            _ => fields.push((p.name, String::from_utf8_lossy(&p.data).into_owned())),
+        }
+    }
+    if file.is_some() == file_url.is_some() {
+        return unprocessable(
+            &["body"],
+            "Provide exactly one of file or file_url",
+            "value_error",
+        );
+    }
+    let field = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    if let Some(f) = field("output_format") {
+        if !["json", "html", "markdown", "chunks"].contains(&f) {
+            return unprocessable(
+                &["body", "output_format"],
+                "Input should be 'json', 'html', 'markdown' or 'chunks'",
+                "enum",
+            );
+        }
+    }
+    for k in ["run_evals", "skip_cache"] {
+        if let Some(v) = field(k) {
+            if !["true", "false", "1", "0", "True", "False"].contains(&v) {
+                return unprocessable(
+                    &["body", k],
+                    "Input should be a valid boolean",
+                    "bool_parsing",
+                );
+            }
+        }
+    }
+    let version = match field("version") {
+        None | Some("") => pipeline.version,
+        Some(v) => match v.parse::<u32>() {
+            Ok(n) if n <= pipeline.version => n,
+            Ok(n) => return detail(404, &format!("Pipeline version {n} not found")),
+            Err(_) => {
+                return unprocessable(
+                    &["body", "version"],
+                    "Input should be a valid integer",
+                    "int_parsing",
+                );
+            }
+        },
+    };
+    let run = DatalabRun {
+        id: format!("pex_{:016x}", random_u64()),
+        pipeline: pipeline.clone(),
+        version,
+        file,
+        file_url,
+        fields,
+        started: state.clock.now(),
+        started_wall: state.clock.wall(),
+    };
+    let body = run.object(state.clock.now(), &state.root());
+    state.lock().datalab_runs.push(run);
+    Response::json(200, &body)
+}
+
+fn get_execution(state: &State, id: &str) -> Response {
+    let now = state.clock.now();
+    let inner = state.lock();
+    match inner.datalab_runs.iter().find(|r| r.id == id) {
+        Some(r) => Response::json(200, &r.object(now, &state.root())),
+        None => detail(404, &format!("Execution {id} not found")),
+    }
+}
+
+fn step_result(state: &State, id: &str, index: &str) -> Response {
+    let now = state.clock.now();
+    let inner = state.lock();
+    let Some(r) = inner.datalab_runs.iter().find(|r| r.id == id) else {
+        return detail(404, &format!("Execution {id} not found"));
+    };
+    let Some(i) = index
+        .parse::<usize>()
+        .ok()
+        .filter(|i| *i < r.pipeline.steps.len())
+    else {
+        return detail(404, &format!("Step {index} not found"));
+    };
+    match r.step_state(i, now).0 {
+        "completed" => Response::json(
+            200,
+            &json!({
+                "execution_id": r.id,
+                "step_index": i,
+                "step_type": r.pipeline.steps[i].step_type,
+                "output": {
+                    "markdown": format!("# Result of step {i}\n\nSimulated output."),
+                    "page_count": 1,
+                },
+            }),
+        ),
+        "failed" => detail(404, "Step failed; no result"),
+        _ => detail(404, "Step result not ready"),
+    }
+}
+
+fn list(state: &State, req: &Request, pipeline_id: &str) -> Response {
+    if !state
+        .config
+        .datalab_pipelines
+        .iter()
+        .any(|p| p.id == pipeline_id)
+    {
+        return detail(404, &format!("Pipeline {pipeline_id} not found"));
+    }
+    let q = req.query_pairs();
+    let num = |k: &str, default: usize| -> Result<usize, Response> {
+        match q.iter().find(|(n, _)| n == k) {
+            None => Ok(default),
+            Some((_, v)) => v.parse().map_err(|_| {
+                unprocessable(
+                    &["query", k],
+                    "Input should be a valid integer",
+                    "int_parsing",
+                )
+            }),
+        }
+    };
+    let (limit, offset) = match (num("limit", 20), num("offset", 0)) {
+        (Ok(l), Ok(o)) => (l, o),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let now = state.clock.now();
+    let inner = state.lock();
+    let all: Vec<&DatalabRun> = inner
+        .datalab_runs
+        .iter()
+        .rev()
+        .filter(|r| r.pipeline.id == pipeline_id)
+        .collect();
+    let executions: Vec<Value> = all
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|r| r.object(now, &state.root()))
+        .collect();
+    Response::json(200, &json!({"executions": executions, "total": all.len()}))
+}
