@@ -93,7 +93,11 @@ pub fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
         log::error!("{f}");
         return Exit::Refused;
     }
-    log::info!("cancelling execution {} (from {})", target.id, target.source);
+    log::info!(
+        "cancelling execution {} (from {})",
+        target.id,
+        target.source
+    );
     match crate::orchestrate::cancel_and_follow(
         platform.as_ref(),
         &target.id,

@@ -66,7 +66,9 @@ fn help() -> String {
             "  {:<28} {}{}\n",
             i.id,
             i.help,
-            i.default.map(|d| format!(" [default: {d}]")).unwrap_or_default()
+            i.default
+                .map(|d| format!(" [default: {d}]"))
+                .unwrap_or_default()
         ));
     }
     s.push_str("\nExit codes: 0 success, 1 the run failed, 2 bad input, 3 timed out, 4 refused or unreachable, 130/143 interrupted.\n");
@@ -92,7 +94,9 @@ pub fn platform_for(cfg: &Config, http: Http, ci: CiKind) -> Arc<dyn Platform> {
             };
             Arc::new(Matillion::new(m.clone(), http, auth))
         }
-        PlatformConfig::Datalab(d) => Arc::new(crate::platform::datalab::Datalab::new(d.clone(), http)),
+        PlatformConfig::Datalab(d) => {
+            Arc::new(crate::platform::datalab::Datalab::new(d.clone(), http))
+        }
     }
 }
 
@@ -134,7 +138,9 @@ pub fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
     let signals = SignalState::new();
     let (sig_tx, sig_rx) = mpsc::channel::<Signal>();
     if let Err(e) = crate::signals::install(signals.clone(), sig_tx) {
-        log::warn!("could not install signal handlers ({e}); a cancelled job may leave the run going");
+        log::warn!(
+            "could not install signal handlers ({e}); a cancelled job may leave the run going"
+        );
     }
     let clock: Arc<dyn Clock> = Arc::new(RealClock::new(signals.clone()));
     let http = Http::new(clock.clone());
@@ -157,17 +163,23 @@ pub fn run_with(
     ci: CiKind,
 ) -> RunReport {
     let (done_tx, done_rx) = mpsc::channel::<RunReport>();
-    let state_file = emit::state_saver(ci, env);
+    let state_file = emit::state_saver(ci, env, cfg.wait);
     {
         let platform = platform.clone();
-        let cfg = cfg.clone();
+        let worker_cfg = cfg.clone();
         let clock = clock.clone();
         let progress = progress.clone();
         let spawned = std::thread::Builder::new()
             .name("run".into())
             .spawn(move || {
                 let on_triggered = |id: &str| state_file(id);
-                let report = orchestrate::run(platform.as_ref(), &cfg, clock.as_ref(), &progress, &on_triggered);
+                let report = orchestrate::run(
+                    platform.as_ref(),
+                    &worker_cfg,
+                    clock.as_ref(),
+                    &progress,
+                    &on_triggered,
+                );
                 let _ = done_tx.send(report);
             });
         if let Err(e) = spawned {

@@ -256,7 +256,10 @@ mod tests {
         });
         let clock = RealClock::new(s.clone());
         let started = Instant::now();
-        assert_eq!(clock.sleep(Duration::from_secs(30)), Wake::Signal(Signal::Int));
+        assert_eq!(
+            clock.sleep(Duration::from_secs(30)),
+            Wake::Signal(Signal::Int)
+        );
         assert!(started.elapsed() < Duration::from_secs(10));
         t.join().ok();
         // The first signal wins.

@@ -296,10 +296,7 @@ impl<'a> Reader<'a> {
             "true" => Some(true),
             "false" => Some(false),
             _ => {
-                self.err(
-                    id,
-                    format!("got {}; expected `true` or `false`.", show(&v)),
-                );
+                self.err(id, format!("got {}; expected `true` or `false`.", show(&v)));
                 None
             }
         }
@@ -309,7 +306,10 @@ impl<'a> Reader<'a> {
         let v = self.get(id)?;
         match humantime::parse_duration(&v) {
             Ok(d) if d.is_zero() => {
-                self.err(id, format!("got {}; it must be longer than zero.", show(&v)));
+                self.err(
+                    id,
+                    format!("got {}; it must be longer than zero.", show(&v)),
+                );
                 None
             }
             Ok(d) => Some(d),
@@ -590,11 +590,13 @@ fn matillion(r: &mut Reader<'_>) -> Option<MatillionConfig> {
             None
         }
         (None, None, Some(t)) => Some(MatillionAuth::Token(t)),
-        (Some(id), Some(secret), None) => token_url.map(|token_url| MatillionAuth::ClientCredentials {
-            client_id: id,
-            client_secret: secret,
-            token_url,
-        }),
+        (Some(id), Some(secret), None) => {
+            token_url.map(|token_url| MatillionAuth::ClientCredentials {
+                client_id: id,
+                client_secret: secret,
+                token_url,
+            })
+        }
         (Some(_), None, None) => {
             r.err("client-secret", "is required with `client-id`.");
             None
@@ -618,7 +620,10 @@ fn matillion(r: &mut Reader<'_>) -> Option<MatillionConfig> {
     } else {
         ProjectRef::Name(project)
     };
-    let environment = r.required("environment", "the environment the pipeline is published to");
+    let environment = r.required(
+        "environment",
+        "the environment the pipeline is published to",
+    );
     let pipeline = r.required("pipeline", "the published pipeline's name");
     if environment.chars().count() > 255 {
         r.err("environment", "is longer than 255 characters.");
@@ -647,7 +652,12 @@ fn matillion(r: &mut Reader<'_>) -> Option<MatillionConfig> {
         },
         None => BTreeMap::new(),
     };
-    let on_conflict = match r.get("on-conflict").unwrap_or_default().to_ascii_lowercase().as_str() {
+    let on_conflict = match r
+        .get("on-conflict")
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+        .as_str()
+    {
         "wait" => OnConflict::Wait,
         "fail" => OnConflict::Fail,
         _ => {
@@ -691,12 +701,18 @@ fn datalab(r: &mut Reader<'_>) -> Option<DatalabConfig> {
     if !pipeline.is_empty() && !pipeline.starts_with("pl_") {
         r.err(
             "pipeline",
-            format!("got {}; a Datalab pipeline id starts with `pl_`.", show(&pipeline)),
+            format!(
+                "got {}; a Datalab pipeline id starts with `pl_`.",
+                show(&pipeline)
+            ),
         );
     }
     let input = match (r.get("file"), r.get("file-url")) {
         (Some(_), Some(_)) => {
-            r.err("file-url", "is given together with `file`; give exactly one.");
+            r.err(
+                "file-url",
+                "is given together with `file`; give exactly one.",
+            );
             None
         }
         (Some(f), None) => {
@@ -704,7 +720,10 @@ fn datalab(r: &mut Reader<'_>) -> Option<DatalabConfig> {
             match std::fs::metadata(&p) {
                 Ok(m) if m.is_file() => Some(DatalabInput::File(p)),
                 Ok(_) => {
-                    r.err("file", format!("got {}; it is not a regular file.", show(&f)));
+                    r.err(
+                        "file",
+                        format!("got {}; it is not a regular file.", show(&f)),
+                    );
                     None
                 }
                 Err(e) => {
@@ -733,7 +752,10 @@ fn datalab(r: &mut Reader<'_>) -> Option<DatalabConfig> {
         if !["json", "html", "markdown", "chunks"].contains(&f.as_str()) {
             r.err(
                 "output-format",
-                format!("got {}; expected `json`, `html`, `markdown` or `chunks`.", show(f)),
+                format!(
+                    "got {}; expected `json`, `html`, `markdown` or `chunks`.",
+                    show(f)
+                ),
             );
         }
     }
@@ -741,14 +763,23 @@ fn datalab(r: &mut Reader<'_>) -> Option<DatalabConfig> {
     if let Some(p) = &page_range {
         let ok = p.split(',').all(|part| {
             let mut it = part.trim().splitn(2, '-');
-            let a = it.next().map(|s| s.trim().parse::<u32>().is_ok()).unwrap_or(false);
-            let b = it.next().map(|s| s.trim().parse::<u32>().is_ok()).unwrap_or(true);
+            let a = it
+                .next()
+                .map(|s| s.trim().parse::<u32>().is_ok())
+                .unwrap_or(false);
+            let b = it
+                .next()
+                .map(|s| s.trim().parse::<u32>().is_ok())
+                .unwrap_or(true);
             a && b
         });
         if !ok {
             r.err(
                 "page-range",
-                format!("got {}; expected page numbers and ranges such as `0,2-4`.", show(p)),
+                format!(
+                    "got {}; expected page numbers and ranges such as `0,2-4`.",
+                    show(p)
+                ),
             );
         }
     }

@@ -385,7 +385,9 @@ impl Http {
                     "{} answered {} with a body that is not the JSON expected ({e}){}",
                     req.what,
                     r.status,
-                    excerpt(&r.body).map(|x| format!(": {x}")).unwrap_or_default()
+                    excerpt(&r.body)
+                        .map(|x| format!(": {x}"))
+                        .unwrap_or_default()
                 )
             })
         })
@@ -424,40 +426,52 @@ impl Http {
             }
             let header = auth.header(self, budget)?;
             let remaining = budget.deadline - now;
-            let (retry_after, problem) = match self.attempt(req, header, remaining.min(ATTEMPT_TIMEOUT)) {
-                Attempt::Reply(r, retry_after) => match r.status {
-                    200..=299 => match accept(&r) {
-                        Ok(v) => return Ok(v),
-                        Err(m) if req.repeatable => (None, m),
-                        Err(m) => return Err(HttpError::Ambiguous(m)),
+            let (retry_after, problem) =
+                match self.attempt(req, header, remaining.min(ATTEMPT_TIMEOUT)) {
+                    Attempt::Reply(r, retry_after) => match r.status {
+                        200..=299 => match accept(&r) {
+                            Ok(v) => return Ok(v),
+                            Err(m) if req.repeatable => (None, m),
+                            Err(m) => return Err(HttpError::Ambiguous(m)),
+                        },
+                        401 if !refreshed && auth.invalidate() => {
+                            refreshed = true;
+                            log::debug!(
+                                "{}: 401; fetching a new token and trying once more",
+                                req.what
+                            );
+                            continue;
+                        }
+                        429 => (
+                            retry_after,
+                            format!(
+                                "{} answered {}",
+                                req.what,
+                                Problem::parse(r.status, &r.body)
+                            ),
+                        ),
+                        500..=599 => {
+                            let m = format!(
+                                "{} answered {}",
+                                req.what,
+                                Problem::parse(r.status, &r.body)
+                            );
+                            if !req.repeatable {
+                                return Err(HttpError::Ambiguous(m));
+                            }
+                            (retry_after, m)
+                        }
+                        s => return Err(HttpError::Refused(Problem::parse(s, &r.body))),
                     },
-                    401 if !refreshed && auth.invalidate() => {
-                        refreshed = true;
-                        log::debug!("{}: 401; fetching a new token and trying once more", req.what);
-                        continue;
-                    }
-                    429 => (
-                        retry_after,
-                        format!("{} answered {}", req.what, Problem::parse(r.status, &r.body)),
-                    ),
-                    500..=599 => {
-                        let m = format!("{} answered {}", req.what, Problem::parse(r.status, &r.body));
+                    Attempt::NotSent(m) => (None, format!("{} failed: {m}", req.what)),
+                    Attempt::Lost(m) => {
+                        let m = format!("{} failed: {m}", req.what);
                         if !req.repeatable {
                             return Err(HttpError::Ambiguous(m));
                         }
-                        (retry_after, m)
+                        (None, m)
                     }
-                    s => return Err(HttpError::Refused(Problem::parse(s, &r.body))),
-                },
-                Attempt::NotSent(m) => (None, format!("{} failed: {m}", req.what)),
-                Attempt::Lost(m) => {
-                    let m = format!("{} failed: {m}", req.what);
-                    if !req.repeatable {
-                        return Err(HttpError::Ambiguous(m));
-                    }
-                    (None, m)
-                }
-            };
+                };
             last = problem;
             let delay = match retry_after {
                 Some(d) => d,
@@ -543,7 +557,12 @@ impl Http {
                     .get("retry-after")
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| parse_retry_after(v, self.clock.wall()));
-                match resp.body_mut().with_config().limit(64 << 20).read_to_string() {
+                match resp
+                    .body_mut()
+                    .with_config()
+                    .limit(64 << 20)
+                    .read_to_string()
+                {
                     Ok(body) => Attempt::Reply(Response { status, body }, retry_after),
                     Err(e) => Attempt::Lost(format!("reading the reply: {e}")),
                 }

@@ -343,8 +343,7 @@ mod tests {
         for i in INPUTS {
             assert!(seen.insert(i.id), "duplicate {}", i.id);
             assert!(
-                i.id
-                    .chars()
+                i.id.chars()
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
                 "{}",
                 i.id

@@ -3,16 +3,21 @@
 //! `run()` in [`cli`] reads as the recipe: inputs → validated [`config::Config`] → trigger
 //! and wait ([`orchestrate`]) → reporters ([`report`]) → exit code ([`exit::Exit`]).
 
-pub mod ci;
-pub mod clock;
-pub mod exit;
-pub mod report;
-pub mod sim;
-pub mod config;
-pub mod inputs;
 pub mod auth;
+pub mod cancel;
+pub mod ci;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod emit;
+pub mod exit;
 pub mod http;
-pub mod secret;
+pub mod inputs;
+pub mod logging;
 pub mod orchestrate;
 pub mod platform;
+pub mod report;
+pub mod secret;
+pub mod signals;
+pub mod sim;
 pub mod timefmt;

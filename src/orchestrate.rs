@@ -211,8 +211,13 @@ pub fn run(
             };
             publish(progress, &report, None);
             if let Err(f) = platform.collect(&id, collect_budget, &mut report) {
-                log::warn!("the run ended {}, but its details could not be read: {f}", end.status);
-                report.notes.push(format!("Details and steps could not be read: {f}"));
+                log::warn!(
+                    "the run ended {}, but its details could not be read: {f}",
+                    end.status
+                );
+                report
+                    .notes
+                    .push(format!("Details and steps could not be read: {f}"));
             }
             // The details' status is authoritative only when it agrees it ended.
             report.status = Some(end.status);
@@ -222,7 +227,9 @@ pub fn run(
                 log::warn!(
                     "timed out after {} while the run was {}; cancelling it",
                     humantime::format_duration(cfg.timeout),
-                    last.as_ref().map(|s| s.status.as_str()).unwrap_or("running")
+                    last.as_ref()
+                        .map(|s| s.status.as_str())
+                        .unwrap_or("running")
                 );
                 cancel_and_follow(platform, &id, clock, CANCEL_BUDGET, CANCEL_FOLLOW, true)
             } else {

@@ -24,7 +24,11 @@ pub fn install(state: Arc<SignalState>, tx: Sender<Signal>) -> std::io::Result<(
         .name("signals".into())
         .spawn(move || {
             for raw in signals.forever() {
-                let sig = if raw == SIGINT { Signal::Int } else { Signal::Term };
+                let sig = if raw == SIGINT {
+                    Signal::Int
+                } else {
+                    Signal::Term
+                };
                 let n = state.raise(sig);
                 if n >= 2 {
                     eprintln!(

@@ -33,7 +33,11 @@ fn ok(e: &HashMap<String, String>) -> Config {
 fn errors(e: &HashMap<String, String>) -> Vec<String> {
     match parse(e) {
         Ok(_) => panic!("expected input errors"),
-        Err(errs) => errs.0.iter().map(|e| format!("{}: {}", e.input, e.message)).collect(),
+        Err(errs) => errs
+            .0
+            .iter()
+            .map(|e| format!("{}: {}", e.input, e.message))
+            .collect(),
     }
 }
 
@@ -145,7 +149,10 @@ fn variables_as_lines_split_on_first_equals() {
 #[test]
 fn variables_as_json_and_grid_variables() {
     let mut e = base();
-    e.insert("MATILLION_VARIABLES".into(), r#"{"a": "1", "b": "x=y"}"#.into());
+    e.insert(
+        "MATILLION_VARIABLES".into(),
+        r#"{"a": "1", "b": "x=y"}"#.into(),
+    );
     e.insert(
         "MATILLION_GRID_VARIABLES".into(),
         r#"{"g": [["a", "b"], ["c", "d"]]}"#.into(),
@@ -155,7 +162,10 @@ fn variables_as_json_and_grid_variables() {
     assert_eq!(m.variables["b"], "x=y");
     assert_eq!(
         m.grid_variables["g"],
-        vec![vec!["a".to_string(), "b".into()], vec!["c".into(), "d".into()]]
+        vec![
+            vec!["a".to_string(), "b".into()],
+            vec!["c".into(), "d".into()]
+        ]
     );
 }
 
@@ -171,7 +181,9 @@ fn bad_variables_name_the_problem_without_values() {
     e.insert("MATILLION_VARIABLES".into(), r#"{"n": 5}"#.into());
     assert_eq!(
         errors(&e),
-        ["variables: variable 'n' is not a string; every value must be a JSON string (quote numbers and booleans)."]
+        [
+            "variables: variable 'n' is not a string; every value must be a JSON string (quote numbers and booleans)."
+        ]
     );
     e.insert("MATILLION_VARIABLES".into(), "a=1\na=2".into());
     assert_eq!(errors(&e), ["variables: variable 'a' is given twice."]);
@@ -189,10 +201,7 @@ fn booleans_accept_only_true_and_false() {
     e.insert("MATILLION_WAIT".into(), "FALSE".into());
     assert!(!ok(&e).wait);
     e.insert("MATILLION_WAIT".into(), "yes".into());
-    assert_eq!(
-        errors(&e),
-        ["wait: got 'yes'; expected `true` or `false`."]
-    );
+    assert_eq!(errors(&e), ["wait: got 'yes'; expected `true` or `false`."]);
 }
 
 #[test]
@@ -239,8 +248,14 @@ fn secrets_are_never_shown() {
     e.insert("MATILLION_ACCESS_TOKEN".into(), "tok-s3cr3t".into());
     let errs = errors(&e).join("\n");
     assert!(!errs.contains("s3cr3t"), "{errs}");
-    assert!(errs.contains("client-secret: contains white space"), "{errs}");
-    assert!(errs.contains("access-token: is given together with client credentials"), "{errs}");
+    assert!(
+        errs.contains("client-secret: contains white space"),
+        "{errs}"
+    );
+    assert!(
+        errs.contains("access-token: is given together with client credentials"),
+        "{errs}"
+    );
 }
 
 #[test]
@@ -282,7 +297,9 @@ fn inputs_of_the_other_platform_are_errors_unless_default() {
     e.insert("INPUT_ALLOW-COMPLETED-WITH-ERRORS".into(), "false".into());
     assert_eq!(
         errors(&e),
-        ["file: does not apply to platform 'matillion' (set by INPUT_FILE); remove it or choose another platform."]
+        [
+            "file: does not apply to platform 'matillion' (set by INPUT_FILE); remove it or choose another platform."
+        ]
     );
 }
 

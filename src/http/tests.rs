@@ -57,7 +57,10 @@ fn retry_after_http_date() {
     );
     assert_eq!(parse_retry_after(" 7 ", now), Some(Duration::from_secs(7)));
     assert_eq!(parse_retry_after("soon", now), None);
-    assert_eq!(parse_retry_after("Sun, 06 Nov 1994 25:49:00 GMT", now), None);
+    assert_eq!(
+        parse_retry_after("Sun, 06 Nov 1994 25:49:00 GMT", now),
+        None
+    );
 }
 
 #[test]
@@ -137,11 +140,17 @@ fn non_repeatable_request_is_never_sent_twice() {
         .create();
     let (http, clock) = client();
     let err = http
-        .send(&post(format!("{}/t", server.url())), &NoAuth, budget(&clock, 600))
+        .send(
+            &post(format!("{}/t", server.url())),
+            &NoAuth,
+            budget(&clock, 600),
+        )
         .unwrap_err();
     assert_eq!(
         err,
-        HttpError::Ambiguous("the trigger answered 502 Bad Gateway (body: <html>bad gateway</html>)".into())
+        HttpError::Ambiguous(
+            "the trigger answered 502 Bad Gateway (body: <html>bad gateway</html>)".into()
+        )
     );
     m.assert();
     assert!(clock.sleeps().is_empty());
@@ -163,8 +172,12 @@ fn non_repeatable_request_is_retried_on_429() {
         .expect(1)
         .create();
     let (http, clock) = client();
-    http.send(&post(format!("{}/t", server.url())), &NoAuth, budget(&clock, 600))
-        .unwrap();
+    http.send(
+        &post(format!("{}/t", server.url())),
+        &NoAuth,
+        budget(&clock, 600),
+    )
+    .unwrap();
     ok.assert();
     assert_eq!(clock.sleeps(), vec![Duration::from_secs(1)]);
 }
@@ -180,7 +193,11 @@ fn problem_json_becomes_a_sentence() {
         .create();
     let (http, clock) = client();
     let err = http
-        .send(&post(format!("{}/t", server.url())), &NoAuth, budget(&clock, 600))
+        .send(
+            &post(format!("{}/t", server.url())),
+            &NoAuth,
+            budget(&clock, 600),
+        )
         .unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -233,7 +250,10 @@ struct CountingAuth {
 impl Authorizer for CountingAuth {
     fn header(&self, _: &Http, _: Budget) -> Result<Option<(String, Secret)>, HttpError> {
         let n = *self.fetched.lock().unwrap();
-        Ok(Some(("Authorization".into(), Secret::new(format!("Bearer t{n}")))))
+        Ok(Some((
+            "Authorization".into(),
+            Secret::new(format!("Bearer t{n}")),
+        )))
     }
     fn invalidate(&self) -> bool {
         *self.fetched.lock().unwrap() += 1;
@@ -265,8 +285,13 @@ fn one_401_gets_a_new_token_a_second_is_a_refusal() {
     let mut server = mockito::Server::new();
     server.mock("GET", "/s").with_status(401).expect(2).create();
     let req = Request::get(format!("{}/s", server.url()), "the status poll");
-    let err = http.json::<Status>(&req, &auth, budget(&clock, 60)).unwrap_err();
-    assert!(matches!(err, HttpError::Refused(Problem { status: 401, .. })), "{err:?}");
+    let err = http
+        .json::<Status>(&req, &auth, budget(&clock, 60))
+        .unwrap_err();
+    assert!(
+        matches!(err, HttpError::Refused(Problem { status: 401, .. })),
+        "{err:?}"
+    );
 }
 
 /// A server that resets the first connection after reading the request, then answers.
@@ -298,7 +323,11 @@ fn connection_reset_then_success() {
     let (url, h) = resetting_server(r#"{"status":"SUCCESS"}"#);
     let (http, clock) = client();
     let got: Status = http
-        .json(&Request::get(format!("{url}/s"), "the status poll"), &NoAuth, budget(&clock, 60))
+        .json(
+            &Request::get(format!("{url}/s"), "the status poll"),
+            &NoAuth,
+            budget(&clock, 60),
+        )
         .unwrap();
     assert_eq!(got.status, "SUCCESS");
     assert_eq!(clock.sleeps().len(), 1);
@@ -308,10 +337,18 @@ fn connection_reset_then_success() {
 #[test]
 fn connection_refused_is_retried_even_for_the_trigger() {
     // Bind then drop to get a port nobody listens on.
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let (http, clock) = client();
     let err = http
-        .send(&post(format!("http://127.0.0.1:{port}/t")), &NoAuth, budget(&clock, 5))
+        .send(
+            &post(format!("http://127.0.0.1:{port}/t")),
+            &NoAuth,
+            budget(&clock, 5),
+        )
         .unwrap_err();
     match err {
         HttpError::Deadline(m) => assert!(m.starts_with("the trigger failed: "), "{m}"),

@@ -5,7 +5,7 @@
 use super::{CancelAck, Failure, Phase, Platform, RunState};
 use crate::auth::ApiKeyAuth;
 use crate::config::{DatalabConfig, DatalabInput};
-use crate::http::{clean, Body, Budget, Http, HttpError, Method, Part, Request};
+use crate::http::{Body, Budget, Http, HttpError, Method, Part, Request, clean};
 use crate::orchestrate::Waiter;
 use crate::platform::matillion::enc;
 use crate::report::{PlatformKind, RunReport, Step};
@@ -129,9 +129,16 @@ impl Datalab {
     }
 
     /// After a lost reply: the execution the request created, if any.
-    fn find_own(&self, since: std::time::SystemTime, budget: Budget) -> Result<Option<Execution>, Failure> {
+    fn find_own(
+        &self,
+        since: std::time::SystemTime,
+        budget: Budget,
+    ) -> Result<Option<Execution>, Failure> {
         let req = Request::get(
-            self.url(&format!("/api/v1/pipelines/{}/executions", enc(&self.cfg.pipeline))),
+            self.url(&format!(
+                "/api/v1/pipelines/{}/executions",
+                enc(&self.cfg.pipeline)
+            )),
             "the list of executions",
         )
         .query("limit", "20")
@@ -153,11 +160,18 @@ impl Datalab {
             .min_by_key(|e| e.created.clone()))
     }
 
-    fn download_results(&self, exec: &Execution, dir: &Path, budget: Budget, report: &mut RunReport) {
+    fn download_results(
+        &self,
+        exec: &Execution,
+        dir: &Path,
+        budget: Budget,
+        report: &mut RunReport,
+    ) {
         if let Err(e) = std::fs::create_dir_all(dir) {
-            report
-                .notes
-                .push(format!("Could not create result-dir {}: {e}", dir.display()));
+            report.notes.push(format!(
+                "Could not create result-dir {}: {e}",
+                dir.display()
+            ));
             return;
         }
         let mut saved = 0;
@@ -196,10 +210,19 @@ impl Datalab {
 pub fn result_file_name(index: i64, step_type: &str, ext: &str) -> String {
     let safe: String = step_type
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(60)
         .collect();
-    format!("{index:02}-{}.{ext}", if safe.is_empty() { "step".into() } else { safe })
+    format!(
+        "{index:02}-{}.{ext}",
+        if safe.is_empty() { "step".into() } else { safe }
+    )
 }
 
 fn hint(status: u16) -> Option<String> {
@@ -222,7 +245,10 @@ impl Platform for Datalab {
     fn check(&self, budget: Budget) -> Result<Vec<String>, Failure> {
         // Listing the pipeline's executions proves the key works and the pipeline exists.
         let req = Request::get(
-            self.url(&format!("/api/v1/pipelines/{}/executions", enc(&self.cfg.pipeline))),
+            self.url(&format!(
+                "/api/v1/pipelines/{}/executions",
+                enc(&self.cfg.pipeline)
+            )),
             "the list of executions",
         )
         .query("limit", "1")
@@ -249,7 +275,9 @@ impl Platform for Datalab {
             match self.http.json::<Execution>(&req, &self.auth, w.budget()) {
                 Ok(e) => return Ok(e.execution_id),
                 Err(HttpError::Ambiguous(m)) => {
-                    log::warn!("{m}; checking whether the execution was created before trying again");
+                    log::warn!(
+                        "{m}; checking whether the execution was created before trying again"
+                    );
                     if let Some(e) = self.find_own(first_attempt - ADOPT_SKEW, w.budget())? {
                         let note = format!(
                             "The run request's reply was lost; adopted execution {}, which it created.",
@@ -267,7 +295,13 @@ impl Platform for Datalab {
                         )));
                     }
                 }
-                Err(e) => return Err(Failure::from_http(e, "Datalab refused the run request", hint)),
+                Err(e) => {
+                    return Err(Failure::from_http(
+                        e,
+                        "Datalab refused the run request",
+                        hint,
+                    ));
+                }
             }
         }
     }
@@ -285,7 +319,8 @@ impl Platform for Datalab {
         report.status = Some(e.status.clone());
         report.started_at = e.started_at.clone().or(e.created.clone());
         report.finished_at = e.completed_at.clone();
-        report.duration = timefmt::between(report.started_at.as_deref(), report.finished_at.as_deref());
+        report.duration =
+            timefmt::between(report.started_at.as_deref(), report.finished_at.as_deref());
         if let Some(v) = e.pipeline_version {
             report.version.get_or_insert_with(|| v.to_string());
         }

@@ -5,7 +5,7 @@
 use super::{CancelAck, Failure, Phase, Platform, RunState};
 use crate::auth::BearerAuth;
 use crate::config::{MatillionConfig, OnConflict, ProjectRef};
-use crate::http::{clean, Body, Budget, Http, HttpError, Method, Request};
+use crate::http::{Body, Budget, Http, HttpError, Method, Request, clean};
 use crate::orchestrate::Waiter;
 use crate::report::{PlatformKind, RunReport, Step};
 use crate::timefmt;
@@ -152,7 +152,10 @@ impl Matillion {
     }
 
     fn project(&self) -> &str {
-        self.project_id.get().map(String::as_str).unwrap_or_default()
+        self.project_id
+            .get()
+            .map(String::as_str)
+            .unwrap_or_default()
     }
 
     fn exec_url(&self, id: &str) -> String {
@@ -163,7 +166,11 @@ impl Matillion {
         ))
     }
 
-    fn get<T: serde::de::DeserializeOwned>(&self, req: &Request, budget: Budget) -> Result<T, HttpError> {
+    fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        req: &Request,
+        budget: Budget,
+    ) -> Result<T, HttpError> {
         self.http.json(req, &self.auth, budget)
     }
 
@@ -284,13 +291,20 @@ impl Matillion {
     }
 
     /// The executions of this project matching the filters, newest first (a few pages).
-    fn list_executions(&self, filters: &[(&str, String)], budget: Budget) -> Result<Vec<Listed>, HttpError> {
+    fn list_executions(
+        &self,
+        filters: &[(&str, String)],
+        budget: Budget,
+    ) -> Result<Vec<Listed>, HttpError> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         for _ in 0..5 {
-            let mut req = Request::get(self.url("/v1/pipeline-executions"), "the list of executions")
-                .query("projectId", self.project())
-                .query("limit", PAGE_SIZE.to_string());
+            let mut req = Request::get(
+                self.url("/v1/pipeline-executions"),
+                "the list of executions",
+            )
+            .query("projectId", self.project())
+            .query("limit", PAGE_SIZE.to_string());
             for (k, v) in filters {
                 req = req.query(k, v.clone());
             }
@@ -312,15 +326,19 @@ impl Matillion {
     }
 
     /// After a lost trigger reply: the execution it created, if any.
-    fn find_own(&self, since: std::time::SystemTime, budget: Budget) -> Result<Option<Listed>, Failure> {
+    fn find_own(
+        &self,
+        since: std::time::SystemTime,
+        budget: Budget,
+    ) -> Result<Option<Listed>, Failure> {
         let filters = [
             ("pipelineName", self.cfg.pipeline.clone()),
             ("environmentName", self.cfg.environment.clone()),
             ("startedAfter", timefmt::format_rfc3339(since)),
         ];
-        let listed = self
-            .list_executions(&filters, budget)
-            .map_err(|e| Failure::from_http(e, "Matillion refused the list of executions", auth_hint))?;
+        let listed = self.list_executions(&filters, budget).map_err(|e| {
+            Failure::from_http(e, "Matillion refused the list of executions", auth_hint)
+        })?;
         // Exact name and environment, triggered through the API; newest first, so the
         // oldest candidate is the first one started after our first attempt.
         Ok(listed
@@ -345,14 +363,17 @@ impl Matillion {
                 ("environmentName", self.cfg.environment.clone()),
                 ("status", status.to_string()),
             ];
-            running.extend(
-                self.list_executions(&filters, budget).map_err(|e| {
-                    Failure::from_http(e, "Matillion refused the list of executions", auth_hint)
-                })?,
-            );
+            running.extend(self.list_executions(&filters, budget).map_err(|e| {
+                Failure::from_http(e, "Matillion refused the list of executions", auth_hint)
+            })?);
         }
-        running.retain(|e| e.environment_name == self.cfg.environment && phase_of(&e.status) == Phase::Running);
-        if let Some(same) = running.iter().find(|e| e.pipeline_name == self.cfg.pipeline) {
+        running.retain(|e| {
+            e.environment_name == self.cfg.environment && phase_of(&e.status) == Phase::Running
+        });
+        if let Some(same) = running
+            .iter()
+            .find(|e| e.pipeline_name == self.cfg.pipeline)
+        {
             // Another run of the same pipeline is the likely holder, but the tag itself is
             // not returned: it is a guess when other runs are going too.
             return Ok(Some((same.clone(), running.len() > 1)));
@@ -366,8 +387,14 @@ impl Matillion {
             clean(tag),
             clean(&e.pipeline_execution_id),
             clean(&e.pipeline_name),
-            e.started_at.as_deref().map(clean).unwrap_or_else(|| "at an unknown time".into()),
-            e.trigger.as_deref().map(clean).unwrap_or_else(|| "an unknown trigger".into()),
+            e.started_at
+                .as_deref()
+                .map(clean)
+                .unwrap_or_else(|| "at an unknown time".into()),
+            e.trigger
+                .as_deref()
+                .map(clean)
+                .unwrap_or_else(|| "an unknown trigger".into()),
             if guess {
                 " — a guess: the platform does not say which run holds a tag"
             } else {
@@ -379,8 +406,13 @@ impl Matillion {
 
 fn auth_hint(status: u16) -> Option<String> {
     match status {
-        401 => Some("authentication failed: check client-id and client-secret (or access-token).".into()),
-        403 => Some("the credentials lack access: check the API credential's role and project access.".into()),
+        401 => Some(
+            "authentication failed: check client-id and client-secret (or access-token).".into(),
+        ),
+        403 => Some(
+            "the credentials lack access: check the API credential's role and project access."
+                .into(),
+        ),
         _ => None,
     }
 }
@@ -395,7 +427,11 @@ fn candidates<'a>(label: &str, names: impl Iterator<Item = &'a str>) -> String {
     format!(
         "{label}: {}{}.",
         shown.join(", "),
-        if more > 0 { format!(" and {more} more") } else { String::new() }
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        }
     )
 }
 
@@ -404,7 +440,9 @@ pub fn enc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -435,7 +473,9 @@ impl Platform for Matillion {
                 "the environment list",
                 budget,
             )
-            .map_err(|e| Failure::from_http(e, "Matillion refused the environment list", auth_hint))?;
+            .map_err(|e| {
+                Failure::from_http(e, "Matillion refused the environment list", auth_hint)
+            })?;
         if !envs.iter().any(|e| e.name == c.environment) {
             return Err(Failure::Refused(format!(
                 "environment '{}' does not exist in project '{}'. {}",
@@ -451,18 +491,28 @@ impl Platform for Matillion {
                 "the published pipeline list",
                 budget,
             )
-            .map_err(|e| Failure::from_http(e, "Matillion refused the published pipeline list", auth_hint))?;
+            .map_err(|e| {
+                Failure::from_http(
+                    e,
+                    "Matillion refused the published pipeline list",
+                    auth_hint,
+                )
+            })?;
         if !published.iter().any(|p| p.name == c.pipeline) {
             return Err(Failure::Refused(format!(
                 "pipeline '{}' is not published to environment '{}'. {}",
                 c.pipeline,
                 c.environment,
-                candidates("Pipelines published there", published.iter().map(|p| p.name.as_str()))
+                candidates(
+                    "Pipelines published there",
+                    published.iter().map(|p| p.name.as_str())
+                )
             )));
         }
-        let mut lines = vec![
-            format!("dry run: project '{}', environment '{}' and pipeline '{}' exist", c.project, c.environment, c.pipeline),
-        ];
+        let mut lines = vec![format!(
+            "dry run: project '{}', environment '{}' and pipeline '{}' exist",
+            c.project, c.environment, c.pipeline
+        )];
         if let Some(v) = &c.version {
             lines.push(format!(
                 "dry run: version '{v}' is not checked (the published pipeline list does not give versions)"
@@ -482,7 +532,10 @@ impl Platform for Matillion {
         }
         lines.push(format!(
             "dry run: would send POST {} with {}",
-            self.url(&format!("/v1/projects/{}/pipeline-executions", enc(self.project()))),
+            self.url(&format!(
+                "/v1/projects/{}/pipeline-executions",
+                enc(self.project())
+            )),
             body
         ));
         Ok(lines)
@@ -491,7 +544,10 @@ impl Platform for Matillion {
     fn trigger(&self, w: &Waiter<'_>, report: &mut RunReport) -> Result<String, Failure> {
         let req = Request {
             method: Method::Post,
-            url: self.url(&format!("/v1/projects/{}/pipeline-executions", enc(self.project()))),
+            url: self.url(&format!(
+                "/v1/projects/{}/pipeline-executions",
+                enc(self.project())
+            )),
             query: Vec::new(),
             body: Body::Json(self.trigger_body()),
             repeatable: false,
@@ -503,7 +559,9 @@ impl Platform for Matillion {
             match self.http.json::<TriggerReply>(&req, &self.auth, w.budget()) {
                 Ok(r) => return Ok(r.pipeline_execution_id),
                 Err(HttpError::Ambiguous(m)) => {
-                    log::warn!("{m}; checking whether the execution was created before trying again");
+                    log::warn!(
+                        "{m}; checking whether the execution was created before trying again"
+                    );
                     let since = first_attempt - ADOPT_SKEW;
                     match self.find_own(since, w.budget())? {
                         Some(e) => {
@@ -538,18 +596,31 @@ impl Platform for Matillion {
                         ),
                     };
                     if self.cfg.on_conflict == OnConflict::Fail {
-                        return Err(Failure::Refused(format!("Matillion refused the trigger: {p} — {said}.")));
+                        return Err(Failure::Refused(format!(
+                            "Matillion refused the trigger: {p} — {said}."
+                        )));
                     }
                     log::info!("{said}; waiting for it");
-                    report.notes.push(format!("Waited for another run: {said}."));
+                    report
+                        .notes
+                        .push(format!("Waited for another run: {said}."));
                     match holder {
                         Some((e, _)) => {
                             match w.until_end(self, &e.pipeline_execution_id, |s| {
-                                log::info!("holder {}: {}", clean(&e.pipeline_execution_id), clean(&s.status));
+                                log::info!(
+                                    "holder {}: {}",
+                                    clean(&e.pipeline_execution_id),
+                                    clean(&s.status)
+                                );
                             }) {
-                                Ok(_) => log::info!("execution tag '{}' is free; triggering", clean(&tag)),
+                                Ok(_) => log::info!(
+                                    "execution tag '{}' is free; triggering",
+                                    clean(&tag)
+                                ),
                                 Err(crate::orchestrate::WaitStop::TimedOut(_)) => {
-                                    return Err(Failure::TimedOut(format!("timed out waiting for the execution tag: {said}")));
+                                    return Err(Failure::TimedOut(format!(
+                                        "timed out waiting for the execution tag: {said}"
+                                    )));
                                 }
                                 Err(crate::orchestrate::WaitStop::Failed(f)) => return Err(f),
                             }
@@ -559,11 +630,17 @@ impl Platform for Matillion {
                         }
                     }
                     if w.clock.now() >= w.deadline {
-                        return Err(Failure::TimedOut(format!("timed out waiting for the execution tag: {said}")));
+                        return Err(Failure::TimedOut(format!(
+                            "timed out waiting for the execution tag: {said}"
+                        )));
                     }
                 }
                 Err(e) => {
-                    return Err(Failure::from_http(e, "Matillion refused the trigger", |s| self.trigger_hint(s)));
+                    return Err(Failure::from_http(
+                        e,
+                        "Matillion refused the trigger",
+                        |s| self.trigger_hint(s),
+                    ));
                 }
             }
         }
@@ -586,8 +663,13 @@ impl Platform for Matillion {
 
     fn collect(&self, id: &str, budget: Budget, report: &mut RunReport) -> Result<(), Failure> {
         let d: Details = self
-            .get(&Request::get(self.exec_url(id), "the execution details"), budget)
-            .map_err(|e| Failure::from_http(e, "Matillion refused the execution details", auth_hint))?;
+            .get(
+                &Request::get(self.exec_url(id), "the execution details"),
+                budget,
+            )
+            .map_err(|e| {
+                Failure::from_http(e, "Matillion refused the execution details", auth_hint)
+            })?;
         if let Some(s) = d.status {
             report.status = Some(s);
         }
@@ -595,7 +677,8 @@ impl Platform for Matillion {
         report.trigger = d.trigger;
         report.started_at = d.started_at;
         report.finished_at = d.finished_at;
-        report.duration = timefmt::between(report.started_at.as_deref(), report.finished_at.as_deref());
+        report.duration =
+            timefmt::between(report.started_at.as_deref(), report.finished_at.as_deref());
         let items: Vec<StepItem> = self
             .all_pages(
                 &format!(
@@ -644,10 +727,16 @@ impl Platform for Matillion {
                 // Refused because it already ended? Check before calling it a failure.
                 match self.status(id, budget) {
                     Ok(s) if s.phase != Phase::Running => Ok(CancelAck::AlreadyEnded),
-                    _ => Err(Failure::Refused(format!("Matillion refused the cancel request: {p}"))),
+                    _ => Err(Failure::Refused(format!(
+                        "Matillion refused the cancel request: {p}"
+                    ))),
                 }
             }
-            Err(e) => Err(Failure::from_http(e, "Matillion refused the cancel request", auth_hint)),
+            Err(e) => Err(Failure::from_http(
+                e,
+                "Matillion refused the cancel request",
+                auth_hint,
+            )),
         }
     }
 }

@@ -25,9 +25,7 @@ pub enum Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Failure::Refused(m) | Failure::Unreachable(m) | Failure::TimedOut(m) => {
-                f.write_str(m)
-            }
+            Failure::Refused(m) | Failure::Unreachable(m) | Failure::TimedOut(m) => f.write_str(m),
             Failure::Interrupted(Signal::Int) => f.write_str("interrupted by SIGINT"),
             Failure::Interrupted(Signal::Term) => f.write_str("interrupted by SIGTERM"),
         }
@@ -37,10 +35,16 @@ impl fmt::Display for Failure {
 impl Failure {
     /// A failure from an HTTP error, with `context` ("Matillion refused the trigger") and an
     /// optional hint for refusals.
-    pub fn from_http(e: HttpError, context: &str, hint: impl FnOnce(u16) -> Option<String>) -> Self {
+    pub fn from_http(
+        e: HttpError,
+        context: &str,
+        hint: impl FnOnce(u16) -> Option<String>,
+    ) -> Self {
         match e {
             HttpError::Refused(p) => {
-                let hint = hint(p.status).map(|h| format!(" — {h}")).unwrap_or_default();
+                let hint = hint(p.status)
+                    .map(|h| format!(" — {h}"))
+                    .unwrap_or_default();
                 Failure::Refused(format!("{context}: {p}{hint}"))
             }
             HttpError::Ambiguous(m) => Failure::Unreachable(format!("{context}: {m}")),
@@ -93,7 +97,11 @@ pub trait Platform: Send + Sync {
     /// Dry run: check that what would be triggered exists; lines saying what would be sent.
     fn check(&self, budget: Budget) -> Result<Vec<String>, Failure>;
     /// Trigger at most once (handling conflicts and lost replies); the execution id.
-    fn trigger(&self, ctx: &crate::orchestrate::Waiter<'_>, report: &mut RunReport) -> Result<String, Failure>;
+    fn trigger(
+        &self,
+        ctx: &crate::orchestrate::Waiter<'_>,
+        report: &mut RunReport,
+    ) -> Result<String, Failure>;
     /// The execution's current state.
     fn status(&self, id: &str, budget: Budget) -> Result<RunState, Failure>;
     /// After it ended (or when giving up): details and steps into `report`.

@@ -1,0 +1,252 @@
+//! Writes the run's result everywhere it was asked for: the log (grouped for the CI
+//! system), the GitHub job summary, step outputs, annotations and state, and the dotenv,
+//! JUnit and JSON files. Stdout carries workflow commands and the step list; the log
+//! (stderr) carries progress.
+
+use crate::auth::TokenHook;
+use crate::ci::{CiKind, Log};
+use crate::config::{Config, InputErrors};
+use crate::report::{self, Outcome, RunReport, workflow};
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// In the log, at most this many steps that did not fail are listed (all failed ones are).
+pub const LOG_STEPS: usize = 200;
+/// `GITHUB_STATE` name of the execution id (the post step cancels it if still running).
+pub const STATE_EXECUTION_ID: &str = "execution_id";
+/// `GITHUB_STATE` name set when the main step finished its own clean-up.
+pub const STATE_DONE: &str = "done";
+
+fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+/// Print lines to stdout at once.
+fn out(lines: &str) {
+    if lines.is_empty() {
+        return;
+    }
+    let mut o = std::io::stdout().lock();
+    let _ = writeln!(o, "{lines}");
+    let _ = o.flush();
+}
+
+/// The log decoration shared by the waiting group and the final report.
+fn log_for(ci: CiKind) -> &'static Mutex<Log> {
+    static LOG: std::sync::OnceLock<Mutex<Log>> = std::sync::OnceLock::new();
+    LOG.get_or_init(|| Mutex::new(Log::new(ci)))
+}
+
+/// On GitHub, every token fetched is masked before anything could print it.
+pub fn mask_hook(ci: CiKind) -> TokenHook {
+    match ci {
+        CiKind::GitHub => Arc::new(|t| out(&workflow::add_mask(t.expose()))),
+        _ => Arc::new(|_| {}),
+    }
+}
+
+/// Annotations for bad inputs (GitHub).
+pub fn input_errors(ci: CiKind, errs: &InputErrors) {
+    if ci != CiKind::GitHub {
+        return;
+    }
+    for e in errs.0.iter().take(10) {
+        out(&format!(
+            "::error title={}::{}",
+            workflow::escape_property(&format!("Invalid input '{}'", e.input)),
+            workflow::escape_data(&e.message)
+        ));
+    }
+}
+
+/// Called once the execution id is known: on GitHub saves it in `GITHUB_STATE` (for the
+/// post step), and opens the group the wait is shown in.
+pub fn state_saver(
+    ci: CiKind,
+    env: &dyn Fn(&str) -> Option<String>,
+    wait: bool,
+) -> impl Fn(&str) + Send + 'static {
+    let state = (ci == CiKind::GitHub)
+        .then(|| env("GITHUB_STATE"))
+        .flatten()
+        .filter(|p| !p.is_empty());
+    move |id: &str| {
+        if let (Some(path), true) = (&state, wait) {
+            if let Err(e) = report::outputs::write_state(Path::new(path), STATE_EXECUTION_ID, id) {
+                log::warn!("could not save the execution id in GITHUB_STATE: {e}");
+            }
+        }
+        if wait {
+            let mut log = log_for(ci).lock().unwrap_or_else(|e| e.into_inner());
+            out(&log.group_start(&format!("Waiting for execution {id}"), now_unix()));
+        }
+    }
+}
+
+fn one_line_result(r: &RunReport) -> String {
+    let status = r
+        .status
+        .as_deref()
+        .map(crate::http::clean)
+        .unwrap_or_default();
+    let dur = r
+        .duration
+        .map(|d| format!(" in {}", report::humanize_duration(d)))
+        .unwrap_or_default();
+    let steps = if r.steps.is_empty() {
+        String::new()
+    } else {
+        format!(" ({} steps, {} failed)", r.steps.len(), r.steps_failed())
+    };
+    match &r.outcome {
+        Outcome::Succeeded => format!("result: {status}{dur}{steps}"),
+        Outcome::Failed => format!(
+            "result: {status}{dur}{steps}{}",
+            r.message
+                .as_deref()
+                .map(|m| format!(": {}", crate::http::clean(m)))
+                .unwrap_or_default()
+        ),
+        Outcome::Triggered => format!(
+            "result: triggered execution {} (not waiting)",
+            r.execution_id.as_deref().unwrap_or("?")
+        ),
+        Outcome::TimedOut { cancel } => format!(
+            "result: timed out; {}",
+            report::describe_cancel(cancel, r.platform)
+        ),
+        Outcome::Interrupted { signal, cancel } => format!(
+            "result: interrupted by {signal}; {}",
+            report::describe_cancel(cancel, r.platform)
+        ),
+        Outcome::Refused { reason } => format!("result: refused: {}", crate::http::clean(reason)),
+        Outcome::DryRun => "result: dry run passed; nothing was triggered".into(),
+        Outcome::CancelRequested => "result: cancel requested".into(),
+    }
+}
+
+/// The step list for the log: failed steps first, then up to [`LOG_STEPS`] others.
+fn step_lines(r: &RunReport) -> String {
+    let mut s = String::new();
+    let line = |s: &mut String, st: &report::Step| {
+        let mark = if st.failed { "✗" } else { "•" };
+        s.push_str(&format!(
+            "{mark} {} [{}]{}{}\n",
+            report::one_line(&st.name),
+            report::one_line(&st.status),
+            st.duration
+                .map(|d| format!(" {}", report::humanize_duration(d)))
+                .unwrap_or_default(),
+            st.message
+                .as_deref()
+                .map(|m| format!(": {}", report::truncate_chars(&report::one_line(m), 500)))
+                .unwrap_or_default()
+        ));
+    };
+    let failed: Vec<_> = r.failed_steps().collect();
+    if !failed.is_empty() {
+        s.push_str(&format!("Failed steps ({}):\n", failed.len()));
+        for st in failed {
+            line(&mut s, st);
+        }
+    }
+    let others: Vec<_> = r.steps.iter().filter(|s| !s.failed).collect();
+    if !others.is_empty() {
+        s.push_str(&format!("Other steps ({}):\n", others.len()));
+        for st in others.iter().take(LOG_STEPS) {
+            line(&mut s, st);
+        }
+        if others.len() > LOG_STEPS {
+            s.push_str(&format!(
+                "… and {} more (see the job summary or the JUnit report)\n",
+                others.len() - LOG_STEPS
+            ));
+        }
+    }
+    s
+}
+
+fn write_file(what: &str, path: &Path, content: &str) {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    match std::fs::write(path, content) {
+        Ok(()) => log::info!("wrote the {what} to {}", path.display()),
+        Err(e) => log::error!("could not write the {what} to {}: {e}", path.display()),
+    }
+}
+
+fn append_file(what: &str, path: &Path, content: &str) {
+    let r = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(content.as_bytes()));
+    if let Err(e) = r {
+        log::error!("could not write the {what} to {}: {e}", path.display());
+    }
+}
+
+/// Write every report asked for.
+pub fn all(cfg: &Config, r: &RunReport, ci: CiKind, env: &dyn Fn(&str) -> Option<String>) {
+    let ts = now_unix();
+    {
+        let mut log = log_for(ci).lock().unwrap_or_else(|e| e.into_inner());
+        out(&log.group_end(ts));
+        if !r.steps.is_empty() {
+            out(&log.group_start(
+                &format!("Steps ({}, {} failed)", r.steps.len(), r.steps_failed()),
+                ts,
+            ));
+            out(&log.remote_text(&step_lines(r)));
+            out(&log.group_end(ts));
+        }
+    }
+    for n in &r.notes {
+        log::info!("{}", crate::http::clean(n));
+    }
+    let result = one_line_result(r);
+    match r.outcome {
+        Outcome::Succeeded | Outcome::Triggered | Outcome::DryRun | Outcome::CancelRequested => {
+            log::info!("{result}")
+        }
+        _ => log::error!("{result}"),
+    }
+
+    // The runner's files are written whenever they are named (also outside GitHub, e.g.
+    // by the demo); workflow commands only on GitHub.
+    let github = |name: &str| env(name).filter(|p| !p.is_empty());
+    if ci == CiKind::GitHub {
+        for a in workflow::annotations(r) {
+            out(&a);
+        }
+    }
+    if let Some(p) = github("GITHUB_STEP_SUMMARY") {
+        let s = report::summary::render(r, report::summary::GITHUB_SUMMARY_LIMIT);
+        append_file("job summary", Path::new(&p), &s);
+    }
+    if let Some(p) = github("GITHUB_OUTPUT") {
+        if let Err(e) = report::outputs::write(Path::new(&p), r) {
+            log::error!("could not write the step outputs: {e}");
+        }
+    }
+    if let Some(p) = github("GITHUB_STATE") {
+        if let Err(e) = report::outputs::write_state(Path::new(&p), STATE_DONE, "true") {
+            log::warn!("could not write GITHUB_STATE: {e}");
+        }
+    }
+    if let Some(p) = &cfg.files.dotenv {
+        write_file("dotenv report", p, &report::dotenv::render(r));
+    }
+    if let Some(p) = &cfg.files.junit {
+        write_file("JUnit report", p, &report::junit::render(r));
+    }
+    if let Some(p) = &cfg.files.result {
+        write_file("JSON result", p, &report::json::render(r));
+    }
+}
