@@ -1,0 +1,184 @@
+//! Shared by the integration tests: the simulator in-process (real HTTP on loopback), the
+//! real `pipeline-run` binary as a child process with a hermetic environment, and a
+//! scratch directory per test.
+#![allow(dead_code)]
+
+use pipeline_run::clock::{Clock, RealClock, SignalState};
+use pipeline_run::sim::{SimConfig, SimHandle, Simulator};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_pipeline-run");
+/// A test run may not take longer than this.
+pub const RUN_LIMIT: Duration = Duration::from_secs(60);
+
+/// A scratch directory, removed on drop.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(tag: &str) -> Self {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "pipeline-run-test-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("create scratch dir");
+        Scratch(p)
+    }
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path(name)).unwrap_or_default()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The simulator on a real clock.
+pub fn start_sim(cfg: SimConfig) -> SimHandle {
+    let clock: Arc<dyn Clock> = Arc::new(RealClock::new(SignalState::new()));
+    Simulator::start(cfg, clock).expect("start simulator")
+}
+
+/// Environment for a Matillion run against `sim` (demo credentials must match `cfg`),
+/// with fast polling.
+pub fn matillion_env(sim: &SimHandle, project: &str, environment: &str, pipeline: &str) -> Vec<(String, String)> {
+    let c = sim.config();
+    vec![
+        ("MATILLION_API_URL".into(), sim.base_url()),
+        ("MATILLION_TOKEN_URL".into(), sim.token_url()),
+        ("MATILLION_CLIENT_ID".into(), c.client_id.clone()),
+        ("MATILLION_CLIENT_SECRET".into(), c.client_secret.clone()),
+        ("MATILLION_PROJECT".into(), project.into()),
+        ("MATILLION_ENVIRONMENT".into(), environment.into()),
+        ("MATILLION_PIPELINE".into(), pipeline.into()),
+        ("MATILLION_POLL_INTERVAL".into(), "50ms".into()),
+        ("MATILLION_MAX_POLL_INTERVAL".into(), "200ms".into()),
+        ("MATILLION_TIMEOUT".into(), "30s".into()),
+    ]
+}
+
+/// Set (or replace) a variable.
+pub fn set(env: &mut Vec<(String, String)>, k: &str, v: impl Into<String>) {
+    env.retain(|(n, _)| n != k);
+    env.push((k.into(), v.into()));
+}
+
+/// Remove a variable.
+pub fn unset(env: &mut Vec<(String, String)>, k: &str) {
+    env.retain(|(n, _)| n != k);
+}
+
+/// What a finished run gave.
+#[derive(Debug)]
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// The binary with exactly `env` (plus PATH), no proxies.
+pub fn command(env: &[(String, String)], args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// Spawn the binary.
+pub fn spawn(env: &[(String, String)], args: &[&str]) -> Child {
+    command(env, args).spawn().expect("spawn pipeline-run")
+}
+
+/// Wait for a child, killing it after [`RUN_LIMIT`].
+pub fn finish(mut child: Child) -> Output {
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if start.elapsed() > RUN_LIMIT => {
+                let _ = child.kill();
+                break;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => panic!("waiting for pipeline-run: {e}"),
+        }
+    }
+    let out = child.wait_with_output().expect("collect output");
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Run the binary to its end.
+pub fn run(env: &[(String, String)], args: &[&str]) -> Output {
+    finish(spawn(env, args))
+}
+
+/// Send a signal to a child (`INT`, `TERM`).
+pub fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([format!("-{sig}"), child.id().to_string()])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "kill -{sig} failed");
+}
+
+/// Parse a GitHub file-command output file (`name<<DELIM` / value / `DELIM`, or
+/// `name=value`) exactly as the runner does.
+pub fn parse_outputs(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut lines = text.split('\n').peekable();
+    while let Some(line) = lines.next() {
+        if line.is_empty() {
+            continue;
+        }
+        if let Some((name, delim)) = line.split_once("<<") {
+            let mut value = Vec::new();
+            for l in lines.by_ref() {
+                if l == delim {
+                    break;
+                }
+                value.push(l);
+            }
+            out.push((name.to_string(), value.join("\n")));
+        } else if let Some((k, v)) = line.split_once('=') {
+            out.push((k.to_string(), v.to_string()));
+        } else {
+            panic!("invalid output line: {line:?}");
+        }
+    }
+    out
+}
+
+/// One output's value.
+pub fn output(outputs: &[(String, String)], name: &str) -> Option<String> {
+    outputs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+}
+
+/// Whether `path` exists.
+pub fn exists(p: &Path) -> bool {
+    p.exists()
+}
