@@ -43,9 +43,7 @@ pub fn decide(env: &dyn Fn(&str) -> Option<String>) -> Decision {
             .filter(|v| !v.is_empty())
     };
     let Some(id) = state(emit::STATE_EXECUTION_ID) else {
-        return Decision::Nothing(
-            "no execution was started by the main step: nothing to clean up",
-        );
+        return Decision::Nothing("no execution was started by the main step: nothing to clean up");
     };
     if state(emit::STATE_DONE).is_some() {
         return Decision::Nothing("the main step finished its own clean-up: nothing to do");
@@ -157,15 +155,24 @@ mod tests {
             Decision::Nothing(_)
         ));
         assert!(matches!(
-            decide(&env(&[("STATE_execution_id", "e1"), ("STATE_done", "true")])),
+            decide(&env(&[
+                ("STATE_execution_id", "e1"),
+                ("STATE_done", "true")
+            ])),
             Decision::Nothing(_)
         ));
         assert!(matches!(
-            decide(&env(&[("STATE_execution_id", "e1"), ("INPUT_WAIT", "False")])),
+            decide(&env(&[
+                ("STATE_execution_id", "e1"),
+                ("INPUT_WAIT", "False")
+            ])),
             Decision::Nothing(_)
         ));
         assert_eq!(
-            decide(&env(&[("STATE_execution_id", "e1"), ("INPUT_WAIT", "true")])),
+            decide(&env(&[
+                ("STATE_execution_id", "e1"),
+                ("INPUT_WAIT", "true")
+            ])),
             Decision::Cancel("e1".into())
         );
     }

@@ -162,7 +162,10 @@ fn runs_a_container_with_a_post_step_that_cannot_trigger() {
     let runs = a.get("runs").expect("runs");
     assert_eq!(runs.str("using"), Some("docker"));
     let image = runs.str("image").expect("image");
-    assert!(image == "Dockerfile" || image.starts_with("docker://"), "{image}");
+    assert!(
+        image == "Dockerfile" || image.starts_with("docker://"),
+        "{image}"
+    );
     let main = runs.str("entrypoint").expect("entrypoint");
     let post = runs.str("post-entrypoint").expect("post-entrypoint");
     assert!(!pipeline_run::post::invoked_as_post(main));
@@ -178,9 +181,15 @@ fn runs_a_container_with_a_post_step_that_cannot_trigger() {
         .rsplit_once("\nFROM ")
         .map(|(_, s)| s)
         .expect("a final stage");
-    assert!(last_stage.starts_with("scratch"), "final stage FROM scratch");
+    assert!(
+        last_stage.starts_with("scratch"),
+        "final stage FROM scratch"
+    );
     for forbidden in ["\nUSER", "\nRUN", "\nSHELL", "\nWORKDIR"] {
-        assert!(!last_stage.contains(forbidden), "{forbidden:?} in the final stage");
+        assert!(
+            !last_stage.contains(forbidden),
+            "{forbidden:?} in the final stage"
+        );
     }
     assert!(last_stage.contains(&format!("ENTRYPOINT [\"{main}\"]")));
     assert!(dockerfile.contains(post.trim_start_matches('/')));
