@@ -4,7 +4,7 @@
 # checks that it starts (--version), reports a bad input with exit 2, runs the post step
 # through its link, and runs a whole pipeline against the simulator over loopback.
 #
-# Needs root (chroot) or unprivileged user namespaces (unshare -r). Prints the binary size.
+# Needs root (chroot), passwordless sudo, or user namespaces (unshare -r). Prints the binary size.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,11 +34,13 @@ mkdir "$root/out"
 chroot_bin=$(command -v chroot || echo /usr/sbin/chroot)
 if [ "$(id -u)" -eq 0 ]; then
   in_root() { env -i "$@" "$chroot_bin" "$root" "${cmd[@]}"; }
+elif sudo -n true 2>/dev/null; then
+  in_root() { sudo -n env -i "$@" "$chroot_bin" "$root" "${cmd[@]}"; }
 elif unshare -r true 2>/dev/null; then
   unshare_bin=$(command -v unshare)
   in_root() { env -i "$@" "$unshare_bin" -r "$chroot_bin" "$root" "${cmd[@]}"; }
 else
-  echo "scratch-test: needs root (chroot) or user namespaces (unshare -r)" >&2
+  echo "scratch-test: needs root (chroot), passwordless sudo, or user namespaces (unshare -r)" >&2
   exit 1
 fi
 
