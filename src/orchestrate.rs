@@ -110,6 +110,11 @@ impl Waiter<'_> {
             }
             self.sleep(next())
                 .map_err(|s| WaitStop::Failed(Failure::Interrupted(s)))?;
+            // The sleep stops at the deadline: polling then would have no budget left and
+            // be reported as unreachable instead of timed out.
+            if self.clock.now() >= self.deadline {
+                return Err(WaitStop::TimedOut(last));
+            }
         }
     }
 }
