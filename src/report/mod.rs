@@ -16,10 +16,12 @@ pub use model::{CancelResult, Outcome, PlatformKind, RunReport, Step};
 
 use std::time::Duration;
 
-/// A duration for people: `0s`, `45s`, `1m 30s`, `2h 5m 0s`. Fractions of a second are
-/// dropped (a step that took 0.4 s shows `0s`), because the platforms' own timestamps are
-/// no finer than that in practice.
+/// A duration for people: `0s`, `0.4s`, `45s`, `1m 30s`, `2h 5m 0s`. Under a second it
+/// keeps tenths (so a quick step does not read as `0s`); above, whole seconds.
 pub fn humanize_duration(d: Duration) -> String {
+    if d < Duration::from_secs(1) && d >= Duration::from_millis(100) {
+        return format!("0.{}s", d.subsec_millis() / 100);
+    }
     let secs = d.as_secs();
     let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
     if h > 0 {
@@ -114,7 +116,9 @@ mod tests {
     #[test]
     fn humanize() {
         assert_eq!(humanize_duration(Duration::ZERO), "0s");
-        assert_eq!(humanize_duration(Duration::from_millis(999)), "0s");
+        assert_eq!(humanize_duration(Duration::from_millis(999)), "0.9s");
+        assert_eq!(humanize_duration(Duration::from_millis(99)), "0s");
+        assert_eq!(humanize_duration(Duration::from_millis(1500)), "1s");
         assert_eq!(humanize_duration(Duration::from_secs(45)), "45s");
         assert_eq!(humanize_duration(Duration::from_secs(90)), "1m 30s");
         assert_eq!(humanize_duration(Duration::from_secs(3600)), "1h 0m 0s");
