@@ -110,6 +110,11 @@ impl Waiter<'_> {
             }
             self.sleep(next())
                 .map_err(|s| WaitStop::Failed(Failure::Interrupted(s)))?;
+            // The sleep stops at the deadline: a poll now would have no budget left and
+            // would read as "unreachable" instead of as the timeout it is.
+            if self.clock.now() >= self.deadline {
+                return Err(WaitStop::TimedOut(last));
+            }
         }
     }
 }
