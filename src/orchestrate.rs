@@ -248,11 +248,14 @@ pub fn run(
             finish_partial(platform, &id, clock, &mut report);
         }
         Err(WaitStop::Failed(Failure::Interrupted(s))) => {
-            // The signal handler cancels; report what is known.
+            // The signal handler cancels; report what is known. The execution stays
+            // published as running: that is how the handler knows what to cancel.
             report.outcome = Outcome::Interrupted {
                 signal: signal_name(s).into(),
                 cancel: CancelResult::NotAttempted,
             };
+            publish(progress, &report, Some(&id));
+            return report;
         }
         Err(WaitStop::Failed(f)) => {
             log::error!("{f}");
