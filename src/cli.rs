@@ -241,6 +241,10 @@ pub fn run_with(
 
     // A run still going is cancelled (never with wait: false).
     let cancel = match running.filter(|_| cfg.wait) {
+        Some(id) if !platform.can_cancel() => {
+            log::warn!("{}", orchestrate::no_cancel(platform.as_ref(), &id));
+            CancelResult::Unsupported
+        }
         Some(id) => {
             log::warn!("cancelling execution {id}");
             orchestrate::cancel_and_follow(

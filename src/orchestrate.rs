@@ -228,7 +228,17 @@ pub fn run(
             report.status = Some(end.status);
         }
         Err(WaitStop::TimedOut(last)) => {
-            let cancel = if cfg.cancel_on_timeout {
+            let cancel = if !platform.can_cancel() {
+                log::warn!(
+                    "timed out after {} while the run was {}; {}",
+                    humantime::format_duration(cfg.timeout),
+                    last.as_ref()
+                        .map(|s| s.status.as_str())
+                        .unwrap_or("running"),
+                    no_cancel(platform, &id)
+                );
+                CancelResult::Unsupported
+            } else if cfg.cancel_on_timeout {
                 log::warn!(
                     "timed out after {} while the run was {}; cancelling it",
                     humantime::format_duration(cfg.timeout),
@@ -337,6 +347,12 @@ fn failed_before_trigger(mut report: RunReport, f: Failure) -> RunReport {
     report
 }
 
+/// For a platform that cannot cancel: the sentence the log says instead.
+pub fn no_cancel(platform: &dyn Platform, id: &str) -> String {
+    let name = platform.kind().display_name();
+    format!("{name} has no way to cancel execution {id}: the execution continues on {name}")
+}
+
 /// Ask the platform to cancel `id`, then follow it to its end for up to `follow`.
 /// `interruptible: false` for the clean-up after a signal (its waits must not be cut short).
 pub fn cancel_and_follow(
@@ -353,10 +369,7 @@ pub fn cancel_and_follow(
     };
     match platform.cancel(id, budget) {
         Ok(CancelAck::Unsupported) => {
-            log::warn!(
-                "{} has no way to cancel an execution: execution {id} continues there",
-                platform.kind().display_name()
-            );
+            log::warn!("{}", no_cancel(platform, id));
             return CancelResult::Unsupported;
         }
         Ok(CancelAck::AlreadyEnded) => {
