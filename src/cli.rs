@@ -201,9 +201,18 @@ pub fn run_with(
     }
 
     // Wait for the worker, or for a signal.
+    let mut stopped = None;
     let signal = loop {
         match done_rx.recv_timeout(Duration::from_millis(100)) {
-            Ok(report) => return report,
+            Ok(report) => match clock.pending_signal() {
+                // The worker wakes at once on a signal and stops: the clean-up below
+                // (cancelling the execution) must still run.
+                Some(s) if matches!(report.outcome, Outcome::Interrupted { .. }) => {
+                    stopped = Some(report);
+                    break s;
+                }
+                _ => return report,
+            },
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 let mut r = orchestrate::initial_report(cfg);
                 r.outcome = Outcome::Refused {
@@ -224,7 +233,7 @@ pub fn run_with(
     log::warn!("received {name}: stopping");
 
     // Give the worker a moment to stop by itself (it wakes from any sleep at once).
-    let finished = done_rx.recv_timeout(SIGNAL_SETTLE).ok();
+    let finished = stopped.or_else(|| done_rx.recv_timeout(SIGNAL_SETTLE).ok());
     if let Some(r) = &finished {
         if !matches!(r.outcome, Outcome::Interrupted { .. }) {
             // It ended on its own (the run finished just as the signal came).
@@ -241,6 +250,10 @@ pub fn run_with(
 
     // A run still going is cancelled (never with wait: false).
     let cancel = match running.filter(|_| cfg.wait) {
+        Some(id) if !platform.can_cancel() => {
+            log::warn!("{}", orchestrate::no_cancel(platform.as_ref(), &id));
+            CancelResult::Unsupported
+        }
         Some(id) => {
             log::warn!("cancelling execution {id}");
             orchestrate::cancel_and_follow(

@@ -529,12 +529,13 @@ impl Http {
                         b.send_form(pairs.iter().map(|(k, v)| (k.as_str(), v.expose())))
                     }
                     Body::Multipart(parts) => {
-                        let mut form = ureq::unversioned::multipart::Form::new();
+                        use ureq::unversioned::multipart;
+                        let mut form = multipart::Form::new();
                         for p in parts {
                             form = match p {
                                 Part::Text(k, v) => form.text(k, v),
-                                Part::File(k, path) => match form.file(k, path) {
-                                    Ok(f) => f,
+                                Part::File(k, path) => match multipart::Part::file(path) {
+                                    Ok(f) => form.part(k, f.file_name(&upload_file_name(path))),
                                     Err(e) => {
                                         return Attempt::NotSent(format!(
                                             "cannot read {}: {e}",
@@ -570,6 +571,28 @@ impl Http {
             Err(e) => classify(e),
         }
     }
+}
+
+/// The `filename` sent for an upload: the path's last component, with `"`, CR, LF and
+/// other control characters percent-encoded as browsers do, so that a file name can never
+/// end the quoted parameter or start a header of its own.
+pub fn upload_file_name(path: &std::path::Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "upload".into());
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if c == '"' || c.is_control() {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn round_ms(d: Duration) -> Duration {

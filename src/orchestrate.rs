@@ -228,42 +228,31 @@ pub fn run(
             report.status = Some(end.status);
         }
         Err(WaitStop::TimedOut(last)) => {
-            let cancel = if cfg.cancel_on_timeout {
-                log::warn!(
-                    "timed out after {} while the run was {}; cancelling it",
-                    humantime::format_duration(cfg.timeout),
-                    last.as_ref()
-                        .map(|s| s.status.as_str())
-                        .unwrap_or("running")
-                );
-                cancel_and_follow(platform, &id, clock, CANCEL_BUDGET, CANCEL_FOLLOW, true)
-            } else {
-                log::warn!(
-                    "timed out after {}; the run goes on (cancel-on-timeout is false)",
-                    humantime::format_duration(cfg.timeout)
-                );
-                CancelResult::NotAttempted
-            };
+            let was = last
+                .as_ref()
+                .map(|s| s.status.as_str())
+                .unwrap_or("running");
+            let cancel = cancel_on_timeout(platform, cfg, &id, clock, was);
             report.outcome = Outcome::TimedOut { cancel };
             finish_partial(platform, &id, clock, &mut report);
         }
         Err(WaitStop::Failed(Failure::Interrupted(s))) => {
-            // The signal handler cancels; report what is known.
+            // The signal handler cancels; report what is known. The execution stays
+            // published as running: that is how the handler knows what to cancel.
             report.outcome = Outcome::Interrupted {
                 signal: signal_name(s).into(),
                 cancel: CancelResult::NotAttempted,
             };
+            publish(progress, &report, Some(&id));
+            return report;
         }
         Err(WaitStop::Failed(Failure::Unreachable(m))) => {
             // The deadline passed while the platform kept failing: a timeout of the wait
             // (exit 3), with the last error said, and the run cancelled if it can be.
             log::error!("{m}");
             report.notes.push(m);
-            let cancel = if cfg.cancel_on_timeout {
-                cancel_and_follow(platform, &id, clock, CANCEL_BUDGET, CANCEL_FOLLOW, true)
-            } else {
-                CancelResult::NotAttempted
-            };
+            let was = report.status.clone().unwrap_or_else(|| "running".into());
+            let cancel = cancel_on_timeout(platform, cfg, &id, clock, &was);
             report.outcome = Outcome::TimedOut { cancel };
         }
         Err(WaitStop::Failed(f)) => {
@@ -273,11 +262,33 @@ pub fn run(
             };
         }
     }
-    // Interrupted: the run is still going, and the signal handler must cancel it.
-    let still_running =
-        matches!(report.outcome, Outcome::Interrupted { .. }).then_some(id.as_str());
-    publish(progress, &report, still_running);
+    publish(progress, &report, None);
     report
+}
+
+/// The timeout's clean-up: cancel the run if the platform can and `cancel-on-timeout`
+/// asks for it; say what became of it.
+fn cancel_on_timeout(
+    platform: &dyn Platform,
+    cfg: &Config,
+    id: &str,
+    clock: &dyn Clock,
+    was: &str,
+) -> CancelResult {
+    let after = humantime::format_duration(cfg.timeout);
+    if !platform.can_cancel() {
+        log::warn!(
+            "timed out after {after} while the run was {was}; {}",
+            no_cancel(platform, id)
+        );
+        CancelResult::Unsupported
+    } else if cfg.cancel_on_timeout {
+        log::warn!("timed out after {after} while the run was {was}; cancelling it");
+        cancel_and_follow(platform, id, clock, CANCEL_BUDGET, CANCEL_FOLLOW, true)
+    } else {
+        log::warn!("timed out after {after}; the run goes on (cancel-on-timeout is false)");
+        CancelResult::NotAttempted
+    }
 }
 
 /// After a timeout: the latest status, details and steps, within a short budget.
@@ -349,6 +360,12 @@ fn failed_before_trigger(mut report: RunReport, f: Failure) -> RunReport {
     report
 }
 
+/// For a platform that cannot cancel: the sentence the log says instead.
+pub fn no_cancel(platform: &dyn Platform, id: &str) -> String {
+    let name = platform.kind().display_name();
+    format!("{name} has no way to cancel execution {id}: the execution continues on {name}")
+}
+
 /// Ask the platform to cancel `id`, then follow it to its end for up to `follow`.
 /// `interruptible: false` for the clean-up after a signal (its waits must not be cut short).
 pub fn cancel_and_follow(
@@ -365,10 +382,7 @@ pub fn cancel_and_follow(
     };
     match platform.cancel(id, budget) {
         Ok(CancelAck::Unsupported) => {
-            log::warn!(
-                "{} has no way to cancel an execution: execution {id} continues there",
-                platform.kind().display_name()
-            );
+            log::warn!("{}", no_cancel(platform, id));
             return CancelResult::Unsupported;
         }
         Ok(CancelAck::AlreadyEnded) => {

@@ -109,5 +109,17 @@ mod tests {
             Some(Duration::from_millis(90_500))
         );
         assert_eq!(between(Some("2026-11-22T05:00:00Z"), None), None);
+        // Datalab (Python isoformat): microseconds and an explicit +00:00, or neither.
+        assert_eq!(
+            parse_rfc3339("2026-11-22T05:00:00.123000+00:00"),
+            parse_rfc3339("2026-11-22T05:00:00.123Z")
+        );
+        assert_eq!(
+            between(
+                Some("2026-11-22T05:00:00+00:00"),
+                Some("2026-11-22T05:00:01.666667+00:00")
+            ),
+            Some(Duration::from_nanos(1_666_667_000))
+        );
     }
 }

@@ -20,11 +20,12 @@ pipeline-run-sim: a local simulator of the Matillion DPC API (and a small Datala
 
 USAGE:
     pipeline-run-sim serve [--port N] [--scenario success|failure|slow|hostile]
-    pipeline-run-sim demo [pipeline-name]
+    pipeline-run-sim demo [pipeline-name | --datalab]
 
 serve   Serve the demo project until Ctrl-C.
 demo    Run `pipeline-run` against an in-process simulator and show what it wrote.
-        Pipelines: nightly-load (default), broken-load, hostile, slow-load, legacy-load.";
+        Pipelines: nightly-load (default), broken-load, hostile, slow-load, legacy-load.
+        --datalab runs the Datalab pipeline pl_demo on a small uploaded document.";
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
@@ -156,7 +157,12 @@ fn demo(args: &[String]) -> Result<u8, String> {
     if args.len() > 1 {
         return Err(format!("demo takes at most one pipeline name\n\n{USAGE}"));
     }
-    let pipeline = args.first().map(String::as_str).unwrap_or("nightly-load");
+    let datalab = args.first().map(String::as_str) == Some("--datalab");
+    let pipeline = match args.first().map(String::as_str) {
+        Some("--datalab") => DEMO_DATALAB_PIPELINE,
+        Some(p) => p,
+        None => "nightly-load",
+    };
     let exe = std::env::current_exe().map_err(|e| format!("cannot locate myself: {e}"))?;
     let main_bin = find_pipeline_run(&exe)?;
 
@@ -189,18 +195,30 @@ fn demo(args: &[String]) -> Result<u8, String> {
     }
     cmd.env("NO_PROXY", "127.0.0.1,localhost")
         .env("no_proxy", "127.0.0.1,localhost")
-        .env("MATILLION_API_URL", sim.base_url())
-        .env("MATILLION_TOKEN_URL", sim.token_url())
-        .env("MATILLION_CLIENT_ID", DEMO_CLIENT_ID)
-        .env("MATILLION_CLIENT_SECRET", DEMO_CLIENT_SECRET)
-        .env("MATILLION_PROJECT", DEMO_PROJECT_NAME)
-        .env("MATILLION_ENVIRONMENT", "dev")
-        .env("MATILLION_PIPELINE", pipeline)
-        .env("MATILLION_VARIABLES", "run_date=2026-11-22")
         .env("MATILLION_POLL_INTERVAL", "1s")
         .env("MATILLION_MAX_POLL_INTERVAL", "2s")
         .env("GITHUB_STEP_SUMMARY", &summary)
         .env("GITHUB_OUTPUT", &outputs);
+    if datalab {
+        let doc = dir.join("sample-invoice.pdf");
+        std::fs::write(&doc, b"%PDF-1.4\n% a tiny sample document\n")
+            .map_err(|e| format!("cannot create {}: {e}", doc.display()))?;
+        cmd.env("DATALAB_PLATFORM", "datalab")
+            .env("DATALAB_API_URL", sim.datalab_url())
+            .env("DATALAB_API_KEY", DEMO_DATALAB_KEY)
+            .env("DATALAB_PIPELINE", pipeline)
+            .env("DATALAB_FILE", &doc)
+            .env("DATALAB_RESULT_DIR", dir.join("results"));
+    } else {
+        cmd.env("MATILLION_API_URL", sim.base_url())
+            .env("MATILLION_TOKEN_URL", sim.token_url())
+            .env("MATILLION_CLIENT_ID", DEMO_CLIENT_ID)
+            .env("MATILLION_CLIENT_SECRET", DEMO_CLIENT_SECRET)
+            .env("MATILLION_PROJECT", DEMO_PROJECT_NAME)
+            .env("MATILLION_ENVIRONMENT", "dev")
+            .env("MATILLION_PIPELINE", pipeline)
+            .env("MATILLION_VARIABLES", "run_date=2026-11-22");
+    }
     let status = cmd
         .status()
         .map_err(|e| format!("cannot run {}: {e}", main_bin.display()))?;

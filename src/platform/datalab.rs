@@ -5,7 +5,9 @@
 use super::{CancelAck, Failure, Phase, Platform, RunState};
 use crate::auth::ApiKeyAuth;
 use crate::config::{DatalabConfig, DatalabInput};
-use crate::http::{Body, Budget, Http, HttpError, Method, Part, Request, clean};
+use crate::http::{
+    Authorizer, Body, Budget, Http, HttpError, Method, NoAuth, Part, Request, clean,
+};
 use crate::orchestrate::Waiter;
 use crate::platform::matillion::enc;
 use crate::report::{PlatformKind, RunReport, Step};
@@ -42,6 +44,8 @@ pub struct Execution {
     pub created: Option<String>,
     /// Version that ran.
     pub pipeline_version: Option<i64>,
+    /// What it was asked to process (`file_name` or `file_url`, and the options).
+    pub input_config: Option<serde_json::Value>,
 }
 
 /// One step of an execution.
@@ -157,7 +161,23 @@ impl Datalab {
                     .and_then(timefmt::parse_rfc3339)
                     .is_some_and(|t| t >= since)
             })
+            .filter(|e| self.same_input(e))
             .min_by_key(|e| e.created.clone()))
+    }
+
+    /// Whether an execution was asked to process our document (another job may run the
+    /// same pipeline at the same time). Missing fields do not rule it out.
+    fn same_input(&self, e: &Execution) -> bool {
+        let Some(input) = e.input_config.as_ref().and_then(|v| v.as_object()) else {
+            return true;
+        };
+        let text = |k: &str| input.get(k).and_then(|v| v.as_str());
+        match &self.cfg.input {
+            DatalabInput::Url(u) => text("file_url").is_none_or(|x| x == u),
+            DatalabInput::File(p) => {
+                text("file_name").is_none_or(|x| x == crate::http::upload_file_name(p))
+            }
+        }
     }
 
     fn download_results(
@@ -185,8 +205,15 @@ impl Datalab {
                 self.url(&format!("/{}", url.trim_start_matches('/')))
             };
             let index = s.step_index.unwrap_or(i as i64);
+            // The key goes only to the API's own origin: a result URL elsewhere (storage,
+            // a CDN) is fetched without it, so the platform's data cannot send it away.
+            let auth: &dyn Authorizer = if origin(&url) == origin(&self.cfg.base_url) {
+                &self.auth
+            } else {
+                &NoAuth
+            };
             let req = Request::get(url, format!("the result of step {index}"));
-            match self.http.send(&req, &self.auth, budget) {
+            match self.http.send(&req, auth, budget) {
                 Ok(r) => {
                     let ext = if serde_json::from_str::<serde_json::Value>(&r.body).is_ok() {
                         "json"
@@ -199,11 +226,22 @@ impl Datalab {
                         Err(e) => log::warn!("could not write {}: {e}", path.display()),
                     }
                 }
-                Err(e) => log::warn!("could not download the result of step {index}: {e}"),
+                Err(e) => {
+                    let note = format!("Could not download the result of step {index}: {e}");
+                    log::warn!("{note}");
+                    report.notes.push(note);
+                }
             }
         }
         log::info!("saved {saved} step result(s) in {}", dir.display());
     }
+}
+
+/// `scheme://host:port` of a URL, lower-cased; `None` when it has no scheme.
+fn origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    Some(format!("{scheme}://{authority}").to_ascii_lowercase())
 }
 
 /// `03-extract.json`: the index, then the step type reduced to safe characters.
@@ -223,6 +261,43 @@ pub fn result_file_name(index: i64, step_type: &str, ext: &str) -> String {
         "{index:02}-{}.{ext}",
         if safe.is_empty() { "step".into() } else { safe }
     )
+}
+
+/// A refusal of the run request. A 422 is Datalab's validation error: its messages make
+/// the sentence, each naming the input it is about.
+fn run_refused(e: HttpError) -> Failure {
+    match e {
+        HttpError::Refused(p) if p.status == 422 && !p.violations.is_empty() => {
+            let items: Vec<String> = p.violations.iter().map(|v| name_input(v)).collect();
+            Failure::Refused(format!(
+                "Datalab refused the run request as invalid (422): {}.",
+                items.join("; ").trim_end_matches('.')
+            ))
+        }
+        e => Failure::from_http(e, "Datalab refused the run request", hint),
+    }
+}
+
+/// `body.page_range: msg` → `page_range: msg (input 'page-range')`.
+fn name_input(violation: &str) -> String {
+    const FIELDS: &[(&str, &str)] = &[
+        ("file", "file"),
+        ("file_url", "file-url"),
+        ("version", "pipeline-version"),
+        ("output_format", "output-format"),
+        ("page_range", "page-range"),
+        ("skip_cache", "skip-cache"),
+        ("run_evals", "run-evals"),
+        ("webhook_url", "webhook-url"),
+    ];
+    let Some((loc, msg)) = violation.split_once(": ") else {
+        return violation.to_string();
+    };
+    let field = loc.rsplit('.').next().unwrap_or(loc);
+    match FIELDS.iter().find(|(f, _)| *f == field) {
+        Some((f, input)) => format!("{f}: {} (input '{input}')", msg.trim_end_matches('.')),
+        None => violation.to_string(),
+    }
 }
 
 fn hint(status: u16) -> Option<String> {
@@ -295,13 +370,7 @@ impl Platform for Datalab {
                         )));
                     }
                 }
-                Err(e) => {
-                    return Err(Failure::from_http(
-                        e,
-                        "Datalab refused the run request",
-                        hint,
-                    ));
-                }
+                Err(e) => return Err(run_refused(e)),
             }
         }
     }
@@ -339,6 +408,12 @@ impl Platform for Datalab {
                 child_pipeline: None,
             })
             .collect();
+        if e.status == "completed_with_errors" && self.cfg.allow_completed_with_errors {
+            report.notes.push(
+                "The execution ended completed_with_errors; the job passes because allow-completed-with-errors is true."
+                    .into(),
+            );
+        }
         report.message = report
             .steps
             .iter()
@@ -352,5 +427,152 @@ impl Platform for Datalab {
 
     fn cancel(&self, _: &str, _: Budget) -> Result<CancelAck, Failure> {
         Ok(CancelAck::Unsupported)
+    }
+
+    fn can_cancel(&self) -> bool {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{Clock, SimClock};
+    use crate::secret::Secret;
+
+    fn client(base_url: &str, result_dir: Option<PathBuf>) -> (Datalab, std::sync::Arc<SimClock>) {
+        let clock = SimClock::new();
+        let cfg = DatalabConfig {
+            base_url: base_url.into(),
+            api_key: Secret::new("dl-unit-key"),
+            pipeline: "pl_1".into(),
+            input: DatalabInput::Url("https://docs.example.com/a.pdf".into()),
+            version: None,
+            output_format: None,
+            page_range: None,
+            skip_cache: None,
+            run_evals: None,
+            webhook_url: None,
+            result_dir,
+            allow_completed_with_errors: false,
+        };
+        (Datalab::new(cfg, Http::new(clock.clone())), clock)
+    }
+
+    #[test]
+    fn origins() {
+        assert_eq!(
+            origin("https://WWW.datalab.to/api/v1/x?y=1").as_deref(),
+            Some("https://www.datalab.to")
+        );
+        assert_eq!(
+            origin("http://127.0.0.1:8080").as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
+        assert_ne!(
+            origin("http://www.datalab.to/a"),
+            origin("https://www.datalab.to/a")
+        );
+        assert_ne!(
+            origin("https://www.datalab.to.evil.example/a"),
+            origin("https://www.datalab.to")
+        );
+        assert_eq!(origin("/relative"), None);
+    }
+
+    #[test]
+    fn validation_errors_name_the_input() {
+        let p = crate::http::Problem::parse(
+            422,
+            r#"{"detail":[{"loc":["body","output_format"],"msg":"Input should be 'json' or 'html'","type":"enum"},{"loc":["body"],"msg":"Provide exactly one of file or file_url.","type":"value_error"}]}"#,
+        );
+        assert_eq!(
+            run_refused(HttpError::Refused(p)),
+            Failure::Refused(
+                "Datalab refused the run request as invalid (422): output_format: Input should be 'json' or 'html' (input 'output-format'); body: Provide exactly one of file or file_url.".into()
+            )
+        );
+        let p = crate::http::Problem::parse(401, r#"{"detail":"Invalid API key"}"#);
+        assert_eq!(
+            run_refused(HttpError::Refused(p)),
+            Failure::Refused(
+                "Datalab refused the run request: 401 Invalid API key — check the api-key.".into()
+            )
+        );
+    }
+
+    #[test]
+    fn result_and_upload_file_names_are_safe() {
+        assert_eq!(result_file_name(3, "extract", "json"), "03-extract.json");
+        assert_eq!(
+            result_file_name(12, "../../etc/passwd", "txt"),
+            "12-______etc_passwd.txt"
+        );
+        assert_eq!(result_file_name(0, "", "json"), "00-step.json");
+        assert_eq!(
+            crate::http::upload_file_name(Path::new("/w/in voice\"\r\n.pdf")),
+            "in voice%22%0D%0A.pdf"
+        );
+        assert_eq!(
+            crate::http::upload_file_name(Path::new("dir/résumé.pdf")),
+            "résumé.pdf"
+        );
+    }
+
+    #[test]
+    fn the_key_goes_only_to_the_apis_own_origin() {
+        let mut api = mockito::Server::new();
+        let mut elsewhere = mockito::Server::new();
+        let own = api
+            .mock("GET", "/api/v1/pipelines/executions/pex_1/steps/1/result")
+            .match_header("x-api-key", "dl-unit-key")
+            .with_body(r#"{"own":true}"#)
+            .expect(1)
+            .create();
+        let foreign = elsewhere
+            .mock("GET", "/bucket/r0")
+            .match_header("x-api-key", mockito::Matcher::Missing)
+            .with_body("plain text result")
+            .expect(1)
+            .create();
+        let body = serde_json::json!({
+            "execution_id": "pex_1",
+            "status": "completed",
+            "steps": [
+                {"step_index": 0, "step_type": "convert", "status": "completed",
+                 "result_url": format!("{}/bucket/r0", elsewhere.url())},
+                {"step_index": 1, "step_type": "extract", "status": "completed",
+                 "result_url": "/api/v1/pipelines/executions/pex_1/steps/1/result"},
+                {"step_index": 2, "step_type": "check", "status": "failed",
+                 "result_url": null, "error_message": "bad"},
+            ],
+        });
+        api.mock("GET", "/api/v1/pipelines/executions/pex_1")
+            .with_body(body.to_string())
+            .create();
+        let dir = std::env::temp_dir().join(format!("pipeline-run-unit-dl-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (dl, clock) = client(&api.url(), Some(dir.clone()));
+        let mut report = RunReport::new(PlatformKind::Datalab, "pl_1");
+        dl.collect(
+            "pex_1",
+            Budget::until(clock.now() + Duration::from_secs(30)),
+            &mut report,
+        )
+        .unwrap();
+        own.assert();
+        foreign.assert();
+        assert_eq!(
+            std::fs::read_to_string(dir.join("00-convert.txt")).unwrap(),
+            "plain text result"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join("01-extract.json")).unwrap(),
+            r#"{"own":true}"#
+        );
+        assert!(!dir.join("02-check.json").exists());
+        assert_eq!(report.steps.len(), 3);
+        assert_eq!(report.message.as_deref(), Some("2. check: bad"));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -108,4 +108,9 @@ pub trait Platform: Send + Sync {
     fn collect(&self, id: &str, budget: Budget, report: &mut RunReport) -> Result<(), Failure>;
     /// Ask the platform to cancel.
     fn cancel(&self, id: &str, budget: Budget) -> Result<CancelAck, Failure>;
+    /// Whether the platform can cancel at all. When it cannot, a timeout or a signal says
+    /// that the execution goes on instead of announcing a cancel.
+    fn can_cancel(&self) -> bool {
+        true
+    }
 }
