@@ -134,6 +134,7 @@ pub fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
         Ok(c) => c,
         Err(e) => return e,
     };
+    log::info!("{}", cfg.timeout_line());
 
     let signals = SignalState::new();
     let (sig_tx, sig_rx) = mpsc::channel::<Signal>();
@@ -164,6 +165,7 @@ pub fn run_with(
 ) -> RunReport {
     let (done_tx, done_rx) = mpsc::channel::<RunReport>();
     let state_file = emit::state_saver(ci, env, cfg.wait);
+    let id_files = emit::id_saver(cfg);
     {
         let platform = platform.clone();
         let worker_cfg = cfg.clone();
@@ -172,7 +174,10 @@ pub fn run_with(
         let spawned = std::thread::Builder::new()
             .name("run".into())
             .spawn(move || {
-                let on_triggered = |id: &str| state_file(id);
+                let on_triggered = |id: &str| {
+                    id_files(id);
+                    state_file(id);
+                };
                 let report = orchestrate::run(
                     platform.as_ref(),
                     &worker_cfg,
