@@ -88,6 +88,25 @@ pub fn state_saver(
     }
 }
 
+/// Called once the execution id is known: writes the dotenv and JSON result files at once,
+/// with the id and outcome `triggered`. A GitLab job that is cancelled is killed before
+/// [`all`] runs, and its `after_script` (`pipeline-run cancel`) finds the id only here.
+/// [`all`] overwrites both files with the final result.
+pub fn id_saver(cfg: &Config) -> impl Fn(&str) + Send + 'static {
+    let files = cfg.files.clone();
+    let report = crate::orchestrate::initial_report(cfg);
+    move |id: &str| {
+        let mut r = report.clone();
+        r.execution_id = Some(id.to_string());
+        if let Some(p) = &files.dotenv {
+            write_file("execution id", p, &report::dotenv::render(&r));
+        }
+        if let Some(p) = &files.result {
+            write_file("execution id", p, &report::json::render(&r));
+        }
+    }
+}
+
 fn one_line_result(r: &RunReport) -> String {
     let status = r
         .status
