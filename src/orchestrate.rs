@@ -249,6 +249,18 @@ pub fn run(
                 cancel: CancelResult::NotAttempted,
             };
         }
+        Err(WaitStop::Failed(Failure::Unreachable(m))) => {
+            // The deadline passed while the platform kept failing: a timeout of the wait
+            // (exit 3), with the last error said, and the run cancelled if it can be.
+            log::error!("{m}");
+            report.notes.push(m);
+            let cancel = if cfg.cancel_on_timeout {
+                cancel_and_follow(platform, &id, clock, CANCEL_BUDGET, CANCEL_FOLLOW, true)
+            } else {
+                CancelResult::NotAttempted
+            };
+            report.outcome = Outcome::TimedOut { cancel };
+        }
         Err(WaitStop::Failed(f)) => {
             log::error!("{f}");
             report.outcome = Outcome::Refused {
@@ -256,7 +268,10 @@ pub fn run(
             };
         }
     }
-    publish(progress, &report, None);
+    // Interrupted: the run is still going, and the signal handler must cancel it.
+    let still_running =
+        matches!(report.outcome, Outcome::Interrupted { .. }).then_some(id.as_str());
+    publish(progress, &report, still_running);
     report
 }
 

@@ -53,7 +53,12 @@ pub fn start_sim(cfg: SimConfig) -> SimHandle {
 
 /// Environment for a Matillion run against `sim` (demo credentials must match `cfg`),
 /// with fast polling.
-pub fn matillion_env(sim: &SimHandle, project: &str, environment: &str, pipeline: &str) -> Vec<(String, String)> {
+pub fn matillion_env(
+    sim: &SimHandle,
+    project: &str,
+    environment: &str,
+    pipeline: &str,
+) -> Vec<(String, String)> {
     let c = sim.config();
     vec![
         ("MATILLION_API_URL".into(), sim.base_url()),
@@ -175,7 +180,11 @@ pub fn parse_outputs(text: &str) -> Vec<(String, String)> {
 
 /// One output's value.
 pub fn output(outputs: &[(String, String)], name: &str) -> Option<String> {
-    outputs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    outputs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
 }
 
 /// Whether `path` exists.
