@@ -197,9 +197,14 @@ pub fn run_with(
     }
 
     // Wait for the worker, or for a signal.
-    let signal = loop {
+    let (signal, early) = loop {
         match done_rx.recv_timeout(Duration::from_millis(100)) {
-            Ok(report) => return report,
+            // The worker wakes at once on a signal and often ends before this loop sees the
+            // signal: the run it leaves going must still be cancelled below.
+            Ok(report) => match (&report.outcome, clock.pending_signal()) {
+                (Outcome::Interrupted { .. }, Some(s)) => break (s, Some(report)),
+                _ => return report,
+            },
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 let mut r = orchestrate::initial_report(cfg);
                 r.outcome = Outcome::Refused {
@@ -210,17 +215,17 @@ pub fn run_with(
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
         if let Ok(s) = sig_rx.try_recv() {
-            break s;
+            break (s, None);
         }
         if let Some(s) = clock.pending_signal() {
-            break s;
+            break (s, None);
         }
     };
     let name = orchestrate::signal_name(signal);
     log::warn!("received {name}: stopping");
 
     // Give the worker a moment to stop by itself (it wakes from any sleep at once).
-    let finished = done_rx.recv_timeout(SIGNAL_SETTLE).ok();
+    let finished = early.or_else(|| done_rx.recv_timeout(SIGNAL_SETTLE).ok());
     if let Some(r) = &finished {
         if !matches!(r.outcome, Outcome::Interrupted { .. }) {
             // It ended on its own (the run finished just as the signal came).
