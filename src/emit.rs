@@ -194,7 +194,16 @@ fn write_file(what: &str, path: &Path, content: &str) {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         let _ = std::fs::create_dir_all(dir);
     }
-    match std::fs::write(path, content) {
+    // Written beside it, then renamed: a job killed mid-write (GitLab's cancel) leaves the
+    // previous file whole, and `pipeline-run cancel` can still read the execution id.
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    let written = std::fs::write(&tmp, content).and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    match written {
         Ok(()) => log::info!("wrote the {what} to {}", path.display()),
         Err(e) => log::error!("could not write the {what} to {}: {e}", path.display()),
     }
