@@ -557,7 +557,7 @@ pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, In
 /// On GitLab, a timeout a little under the job's own (`CI_JOB_TIMEOUT`, seconds).
 /// Returns the timeout and the job's timeout.
 fn gitlab_job_timeout(lookup: &dyn Fn(&str) -> Option<String>) -> Option<(Duration, Duration)> {
-    if !lookup("GITLAB_CI").is_some_and(|v| v.trim() == "true") {
+    if lookup("GITLAB_CI").is_none_or(|v| v.trim() != "true") {
         return None;
     }
     let secs: u64 = lookup("CI_JOB_TIMEOUT")?.trim().parse().ok()?;

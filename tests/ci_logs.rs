@@ -167,7 +167,9 @@ fn plain_runs_have_no_escapes_no_control_characters_and_no_commands() {
 fn no_workflow_command_outside_github_whatever_the_path() {
     let sim = sim();
     let dir = Scratch::new("ci-logs-paths");
-    let scenarios: Vec<(&str, Vec<(&str, String)>, &[&str], i32)> = vec![
+    // What, extra inputs, arguments, exit code.
+    type Scenario<'a> = (&'a str, Vec<(&'a str, String)>, &'a [&'a str], i32);
+    let scenarios: Vec<Scenario> = vec![
         (
             "bad input",
             vec![("MATILLION_TIMEOUT", "soon".into())],

@@ -164,10 +164,20 @@ fn result_of(pipeline: &str, extra: &[(&str, &str)], interrupt: bool) -> (i32, S
     (out.code, dir.read("result.json"), id)
 }
 
+/// A run: what it is, pipeline, extra inputs, SIGTERM or not, exit code, outcome kind.
+type Case = (
+    &'static str,
+    &'static str,
+    Vec<(&'static str, &'static str)>,
+    bool,
+    i32,
+    &'static str,
+);
+
 #[test]
 fn every_result_matches_the_documented_shape() {
     let table = documented();
-    let cases: Vec<(&str, &str, Vec<(&str, &str)>, bool, i32, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "failed",
             "load",
