@@ -93,9 +93,15 @@ pub fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
             return Exit::BadInput;
         }
     };
+    cancel_target(&cfg, &target, ci)
+}
+
+/// Cancel `target` and follow it to its end (shared by `cancel` and the GitHub post step).
+/// Exit 0 when it was cancelled, had already ended, or the cancel was accepted.
+pub fn cancel_target(cfg: &Config, target: &Target, ci: crate::ci::CiKind) -> Exit {
     let clock: Arc<dyn Clock> = Arc::new(RealClock::new(SignalState::new()));
-    let platform = cli::platform_for(&cfg, Http::new(clock.clone()), ci);
-    let mut report = crate::orchestrate::initial_report(&cfg);
+    let platform = cli::platform_for(cfg, Http::new(clock.clone()), ci);
+    let mut report = crate::orchestrate::initial_report(cfg);
     let budget = crate::http::Budget::until(clock.now() + CANCEL_BUDGET);
     if let Err(f) = platform.prepare(budget, &mut report) {
         log::error!("{f}");

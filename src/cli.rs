@@ -30,11 +30,20 @@ pub fn process_env(name: &str) -> Option<String> {
 
 /// Entry point: returns the exit code.
 pub fn main_entry() -> i32 {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // `args_os`: a non-UTF-8 argument is reported as unknown, never a panic.
+    let mut argv = std::env::args_os().map(|a| a.to_string_lossy().into_owned());
+    let argv0 = argv.next().unwrap_or_default();
+    let args: Vec<String> = argv.collect();
     let env = process_env;
+    // The GitHub post step is chosen by the program's name, before any argument: the
+    // runner passes `runs.args` to the post entrypoint too, and it must never trigger.
+    if crate::post::invoked_as_post(&argv0) {
+        return crate::post::run(&env).code();
+    }
     match args.first().map(String::as_str) {
         None | Some("run") => run(&env).code(),
         Some("cancel") => crate::cancel::run(&env).code(),
+        Some("post") => crate::post::run(&env).code(),
         Some("--version" | "-V" | "version") => {
             println!("pipeline-run {}", env!("CARGO_PKG_VERSION"));
             0
@@ -45,7 +54,7 @@ pub fn main_entry() -> i32 {
         }
         Some(other) => {
             eprintln!(
-                "pipeline-run: unknown command '{}'; expected `run` (the default) or `cancel`. Inputs come from environment variables: see --help.",
+                "pipeline-run: unknown command '{}'; expected `run` (the default), `cancel` or `post`. Inputs come from environment variables: see --help.",
                 crate::http::clean(other)
             );
             Exit::BadInput.code()
@@ -56,7 +65,7 @@ pub fn main_entry() -> i32 {
 fn help() -> String {
     let mut s = format!(
         "pipeline-run {}: trigger a published data pipeline, wait for it, report its steps.\n\n\
-         Usage: pipeline-run [run|cancel|--help|--version]\n\n\
+         Usage: pipeline-run [run|cancel|post|--help|--version]\n\n\
          Inputs are environment variables: INPUT_<ID> (GitHub Actions), or MATILLION_<ID> /\n\
          DATALAB_<ID> with the id in upper snake case (e.g. MATILLION_CLIENT_ID).\n\n",
         env!("CARGO_PKG_VERSION")

@@ -110,8 +110,8 @@ impl Waiter<'_> {
             }
             self.sleep(next())
                 .map_err(|s| WaitStop::Failed(Failure::Interrupted(s)))?;
-            // The sleep ends at the deadline at the latest; a poll then would have no time
-            // left and fail as "unreachable": it is a plain timeout.
+            // The sleep stops at the deadline: polling then would have no budget left and
+            // be reported as unreachable instead of timed out.
             if self.clock.now() >= self.deadline {
                 return Err(WaitStop::TimedOut(last));
             }

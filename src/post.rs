@@ -1,0 +1,179 @@
+//! The GitHub Action's post step (`runs.post-entrypoint`): when the main step was killed
+//! before it could clean up (a runner that lost its patience, a `SIGKILL`, an OOM), the
+//! execution it started may still be running. The main step saves the execution id in
+//! `GITHUB_STATE` once it has triggered, and `done=true` when it has finished its own
+//! clean-up; the runner hands both back to the post step as `STATE_execution_id` and
+//! `STATE_done`. An id without `done` means nobody stopped the run: cancel it.
+//!
+//! This mode can never trigger anything: it only reaches [`crate::cancel::cancel_target`].
+//! The runner passes `runs.args` to the main, pre *and* post entrypoints alike, so the post
+//! step is chosen by the program's name (`/pipeline-run-post`, a link to the same binary in
+//! the image) before any argument is looked at; `pipeline-run post` does the same by hand.
+
+use crate::cancel::{Target, cancel_target};
+use crate::exit::Exit;
+use crate::report::workflow;
+use crate::{ci, cli, emit, inputs};
+
+/// The program name that selects the post step whatever the arguments say.
+pub const POST_PROGRAM: &str = "pipeline-run-post";
+
+/// Whether `argv0` (the program as it was invoked) names the post step.
+pub fn invoked_as_post(argv0: &str) -> bool {
+    std::path::Path::new(argv0)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n == POST_PROGRAM)
+}
+
+/// What the post step should do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Nothing; why, for the log.
+    Nothing(&'static str),
+    /// Cancel this execution: the main step started it and did not finish.
+    Cancel(String),
+}
+
+/// Decide from the saved state and the `wait` input alone (no request is made).
+pub fn decide(env: &dyn Fn(&str) -> Option<String>) -> Decision {
+    let state = |name: &str| {
+        env(&format!("STATE_{name}"))
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let Some(id) = state(emit::STATE_EXECUTION_ID) else {
+        return Decision::Nothing("no execution was started by the main step: nothing to clean up");
+    };
+    if state(emit::STATE_DONE).is_some() {
+        return Decision::Nothing("the main step finished its own clean-up: nothing to do");
+    }
+    // With `wait: false` the run is meant to outlive the job (the main step does not save
+    // the id then; this guards against a state written by something else).
+    let wait = inputs::find("wait")
+        .and_then(|i| inputs::read(i, env))
+        .map(|g| !g.value.eq_ignore_ascii_case("false"))
+        .unwrap_or(true);
+    if !wait {
+        return Decision::Nothing("`wait` is false: the execution is left running");
+    }
+    Decision::Cancel(id)
+}
+
+/// Run the post step.
+pub fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
+    let ci = ci::detect(env);
+    crate::logging::init(env, ci);
+    let id = match decide(env) {
+        Decision::Nothing(why) => {
+            log::debug!("post step: {why}");
+            return Exit::Success;
+        }
+        Decision::Cancel(id) => id,
+    };
+    log::warn!(
+        "the main step stopped before it could clean up; execution {} may still be running: cancelling it",
+        crate::http::clean(&id)
+    );
+    let cfg = match cli::load_config(env, ci) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let target = Target {
+        id: id.clone(),
+        source: "GITHUB_STATE".into(),
+    };
+    let exit = cancel_target(&cfg, &target, ci);
+    if ci == ci::CiKind::GitHub {
+        println!("{}", annotation(&id, exit == Exit::Success));
+    }
+    exit
+}
+
+/// The annotation that tells the job's reader what the post step did.
+fn annotation(id: &str, ok: bool) -> String {
+    let (kind, title, message) = if ok {
+        (
+            "warning",
+            "Execution cancelled by the post step",
+            format!(
+                "The main step stopped before it could clean up, so the post step cancelled execution {id} (or found it already ended)."
+            ),
+        )
+    } else {
+        (
+            "error",
+            "Execution may still be running",
+            format!(
+                "The main step stopped before it could clean up, and the post step could not cancel execution {id}: see the log."
+            ),
+        )
+    };
+    format!(
+        "::{kind} title={}::{}",
+        workflow::escape_property(title),
+        workflow::escape_data(&message)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        }
+    }
+
+    #[test]
+    fn chosen_by_program_name() {
+        assert!(invoked_as_post("/pipeline-run-post"));
+        assert!(invoked_as_post("pipeline-run-post"));
+        assert!(invoked_as_post("/usr/local/bin/pipeline-run-post"));
+        assert!(!invoked_as_post("/pipeline-run"));
+        assert!(!invoked_as_post("pipeline-run-post-x"));
+        assert!(!invoked_as_post(""));
+    }
+
+    #[test]
+    fn decisions() {
+        assert_eq!(
+            decide(&env(&[("STATE_execution_id", "e1")])),
+            Decision::Cancel("e1".into())
+        );
+        assert!(matches!(decide(&env(&[])), Decision::Nothing(_)));
+        assert!(matches!(
+            decide(&env(&[("STATE_execution_id", "  ")])),
+            Decision::Nothing(_)
+        ));
+        assert!(matches!(
+            decide(&env(&[
+                ("STATE_execution_id", "e1"),
+                ("STATE_done", "true")
+            ])),
+            Decision::Nothing(_)
+        ));
+        assert!(matches!(
+            decide(&env(&[
+                ("STATE_execution_id", "e1"),
+                ("INPUT_WAIT", "False")
+            ])),
+            Decision::Nothing(_)
+        ));
+        assert_eq!(
+            decide(&env(&[
+                ("STATE_execution_id", "e1"),
+                ("INPUT_WAIT", "true")
+            ])),
+            Decision::Cancel("e1".into())
+        );
+    }
+}
