@@ -36,13 +36,21 @@ pub fn find_target(cfg: &Config) -> Result<Option<Target>, String> {
     }
     if let Some(path) = &cfg.files.result {
         if let Ok(text) = std::fs::read_to_string(path) {
-            let v: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| format!("result-file {} is not JSON: {e}", path.display()))?;
-            if let Some(id) = v.get("execution_id").and_then(|x| x.as_str()) {
-                return Ok(Some(Target {
-                    id: id.to_string(),
-                    source: format!("result-file {}", path.display()),
-                }));
+            match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(v) => {
+                    if let Some(id) = v.get("execution_id").and_then(|x| x.as_str()) {
+                        return Ok(Some(Target {
+                            id: id.to_string(),
+                            source: format!("result-file {}", path.display()),
+                        }));
+                    }
+                }
+                // Not fatal: the dotenv file may still hold the id, and a run left going
+                // is worse than a warning.
+                Err(e) => log::warn!(
+                    "result-file {} is not JSON ({e}); looking in dotenv-file",
+                    path.display()
+                ),
             }
         }
     }

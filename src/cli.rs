@@ -143,6 +143,7 @@ pub fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
         Ok(c) => c,
         Err(e) => return e,
     };
+    log::info!("{}", cfg.timeout_line());
 
     let signals = SignalState::new();
     let (sig_tx, sig_rx) = mpsc::channel::<Signal>();
@@ -173,6 +174,7 @@ pub fn run_with(
 ) -> RunReport {
     let (done_tx, done_rx) = mpsc::channel::<RunReport>();
     let state_file = emit::state_saver(ci, env, cfg.wait);
+    let id_files = emit::id_saver(cfg);
     {
         let platform = platform.clone();
         let worker_cfg = cfg.clone();
@@ -181,7 +183,10 @@ pub fn run_with(
         let spawned = std::thread::Builder::new()
             .name("run".into())
             .spawn(move || {
-                let on_triggered = |id: &str| state_file(id);
+                let on_triggered = |id: &str| {
+                    id_files(id);
+                    state_file(id);
+                };
                 let report = orchestrate::run(
                     platform.as_ref(),
                     &worker_cfg,
@@ -201,16 +206,12 @@ pub fn run_with(
     }
 
     // Wait for the worker, or for a signal.
-    let mut stopped = None;
-    let signal = loop {
+    let (signal, early) = loop {
         match done_rx.recv_timeout(Duration::from_millis(100)) {
-            Ok(report) => match clock.pending_signal() {
-                // The worker wakes at once on a signal and stops: the clean-up below
-                // (cancelling the execution) must still run.
-                Some(s) if matches!(report.outcome, Outcome::Interrupted { .. }) => {
-                    stopped = Some(report);
-                    break s;
-                }
+            // The worker wakes at once on a signal and often ends before this loop sees the
+            // signal: the run it leaves going must still be cancelled below.
+            Ok(report) => match (&report.outcome, clock.pending_signal()) {
+                (Outcome::Interrupted { .. }, Some(s)) => break (s, Some(report)),
                 _ => return report,
             },
             Err(mpsc::RecvTimeoutError::Disconnected) => {
@@ -223,17 +224,17 @@ pub fn run_with(
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
         if let Ok(s) = sig_rx.try_recv() {
-            break s;
+            break (s, None);
         }
         if let Some(s) = clock.pending_signal() {
-            break s;
+            break (s, None);
         }
     };
     let name = orchestrate::signal_name(signal);
     log::warn!("received {name}: stopping");
 
     // Give the worker a moment to stop by itself (it wakes from any sleep at once).
-    let finished = stopped.or_else(|| done_rx.recv_timeout(SIGNAL_SETTLE).ok());
+    let finished = early.or_else(|| done_rx.recv_timeout(SIGNAL_SETTLE).ok());
     if let Some(r) = &finished {
         if !matches!(r.outcome, Outcome::Interrupted { .. }) {
             // It ended on its own (the run finished just as the signal came).

@@ -47,8 +47,11 @@ pub struct Config {
 pub enum TimeoutSource {
     /// The `timeout` input.
     Input,
-    /// GitLab's `CI_JOB_TIMEOUT`, less a margin.
-    GitLabJob,
+    /// GitLab's `CI_JOB_TIMEOUT` (`job`), less a margin.
+    GitLabJob {
+        /// The job's timeout.
+        job: Duration,
+    },
     /// The built-in default.
     Default,
 }
@@ -181,6 +184,20 @@ pub struct DatalabConfig {
 }
 
 impl Config {
+    /// The effective timeout and where it came from, for the log (a GitLab user must be
+    /// able to see that the run will be cancelled before the job is killed).
+    pub fn timeout_line(&self) -> String {
+        let t = humantime::format_duration(self.timeout);
+        match &self.timeout_source {
+            TimeoutSource::Input => format!("timeout {t} (input 'timeout')"),
+            TimeoutSource::GitLabJob { job } => format!(
+                "timeout {t} (GitLab CI_JOB_TIMEOUT {}, less a margin to cancel the run cleanly)",
+                humantime::format_duration(*job)
+            ),
+            TimeoutSource::Default => format!("timeout {t} (the default)"),
+        }
+    }
+
     /// The pipeline, whatever the platform.
     pub fn pipeline(&self) -> &str {
         match &self.platform {
@@ -483,8 +500,8 @@ pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, In
 
     let (timeout, timeout_source) = if r.raw("timeout").is_some() {
         (r.duration("timeout"), TimeoutSource::Input)
-    } else if let Some(t) = gitlab_job_timeout(lookup) {
-        (Some(t), TimeoutSource::GitLabJob)
+    } else if let Some((t, job)) = gitlab_job_timeout(lookup) {
+        (Some(t), TimeoutSource::GitLabJob { job })
     } else {
         (r.duration("timeout"), TimeoutSource::Default)
     };
@@ -538,8 +555,9 @@ pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, In
 }
 
 /// On GitLab, a timeout a little under the job's own (`CI_JOB_TIMEOUT`, seconds).
-fn gitlab_job_timeout(lookup: &dyn Fn(&str) -> Option<String>) -> Option<Duration> {
-    if lookup("GITLAB_CI").as_deref() != Some("true") {
+/// Returns the timeout and the job's timeout.
+fn gitlab_job_timeout(lookup: &dyn Fn(&str) -> Option<String>) -> Option<(Duration, Duration)> {
+    if lookup("GITLAB_CI").is_none_or(|v| v.trim() != "true") {
         return None;
     }
     let secs: u64 = lookup("CI_JOB_TIMEOUT")?.trim().parse().ok()?;
@@ -549,7 +567,7 @@ fn gitlab_job_timeout(lookup: &dyn Fn(&str) -> Option<String>) -> Option<Duratio
         .checked_sub(GITLAB_TIMEOUT_MARGIN)
         .filter(|t| *t >= job / 2)
         .unwrap_or(job * 9 / 10);
-    (!t.is_zero()).then_some(t)
+    (!t.is_zero()).then_some((t, job))
 }
 
 fn matillion(r: &mut Reader<'_>) -> Option<MatillionConfig> {

@@ -88,6 +88,25 @@ pub fn state_saver(
     }
 }
 
+/// Called once the execution id is known: writes the dotenv and JSON result files at once,
+/// with the id and outcome `triggered`. A GitLab job that is cancelled is killed before
+/// [`all`] runs, and its `after_script` (`pipeline-run cancel`) finds the id only here.
+/// [`all`] overwrites both files with the final result.
+pub fn id_saver(cfg: &Config) -> impl Fn(&str) + Send + 'static {
+    let files = cfg.files.clone();
+    let report = crate::orchestrate::initial_report(cfg);
+    move |id: &str| {
+        let mut r = report.clone();
+        r.execution_id = Some(id.to_string());
+        if let Some(p) = &files.dotenv {
+            write_file("execution id", p, &report::dotenv::render(&r));
+        }
+        if let Some(p) = &files.result {
+            write_file("execution id", p, &report::json::render(&r));
+        }
+    }
+}
+
 fn one_line_result(r: &RunReport) -> String {
     let status = r
         .status
@@ -175,7 +194,16 @@ fn write_file(what: &str, path: &Path, content: &str) {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         let _ = std::fs::create_dir_all(dir);
     }
-    match std::fs::write(path, content) {
+    // Written beside it, then renamed: a job killed mid-write (GitLab's cancel) leaves the
+    // previous file whole, and `pipeline-run cancel` can still read the execution id.
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    let written = std::fs::write(&tmp, content).and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    match written {
         Ok(()) => log::info!("wrote the {what} to {}", path.display()),
         Err(e) => log::error!("could not write the {what} to {}: {e}", path.display()),
     }

@@ -310,7 +310,16 @@ fn gitlab_job_timeout_is_the_default_there() {
     e.insert("CI_JOB_TIMEOUT".into(), "3600".into());
     let c = ok(&e);
     assert_eq!(c.timeout, Duration::from_secs(3540));
-    assert_eq!(c.timeout_source, TimeoutSource::GitLabJob);
+    assert_eq!(
+        c.timeout_source,
+        TimeoutSource::GitLabJob {
+            job: Duration::from_secs(3600)
+        }
+    );
+    assert_eq!(
+        c.timeout_line(),
+        "timeout 59m (GitLab CI_JOB_TIMEOUT 1h, less a margin to cancel the run cleanly)"
+    );
     e.insert("CI_JOB_TIMEOUT".into(), "60".into());
     assert_eq!(ok(&e).timeout, Duration::from_secs(54));
     e.insert("MATILLION_TIMEOUT".into(), "10m".into());

@@ -381,6 +381,28 @@ impl Matillion {
         Ok(running.into_iter().next().map(|e| (e, true)))
     }
 
+    /// Dry run: the environment list said the project id does not exist.
+    fn unknown_project_id(&self, id: &str, budget: Budget) -> Failure {
+        let listed: Result<Vec<ProjectItem>, _> =
+            self.all_pages("/v1/projects", &[], "the project list", budget);
+        let seen = match listed {
+            Ok(projects) => candidates(
+                "Projects these credentials can see",
+                projects
+                    .iter()
+                    .map(|p| format!("{} (id {})", p.name, p.id))
+                    .collect::<Vec<_>>()
+                    .iter()
+                    .map(String::as_str),
+            ),
+            Err(e) => format!("The project list could not be read either: {e}."),
+        };
+        Failure::Refused(format!(
+            "project id '{}' does not exist (or these credentials cannot see it). {seen}",
+            clean(id)
+        ))
+    }
+
     fn describe(e: &Listed, tag: &str, guess: bool) -> String {
         format!(
             "execution tag '{}' is held by execution {} (pipeline {}, started {}, by {}){}",
@@ -460,6 +482,7 @@ impl Platform for Matillion {
             ProjectRef::Id(id) => id.clone(),
             ProjectRef::Name(n) => format!("{n} ({id})"),
         });
+        report.project_id = Some(id.clone());
         let _ = self.project_id.set(id);
         Ok(())
     }
@@ -473,8 +496,14 @@ impl Platform for Matillion {
                 "the environment list",
                 budget,
             )
-            .map_err(|e| {
-                Failure::from_http(e, "Matillion refused the environment list", auth_hint)
+            .map_err(|e| match (e, &c.project) {
+                // A project id nobody can see: say so, and list the projects that exist.
+                (HttpError::Refused(p), ProjectRef::Id(id)) if p.status == 404 => {
+                    self.unknown_project_id(id, budget)
+                }
+                (e, _) => {
+                    Failure::from_http(e, "Matillion refused the environment list", auth_hint)
+                }
             })?;
         if !envs.iter().any(|e| e.name == c.environment) {
             return Err(Failure::Refused(format!(
@@ -514,9 +543,12 @@ impl Platform for Matillion {
             c.project, c.environment, c.pipeline
         )];
         if let Some(v) = &c.version {
-            lines.push(format!(
-                "dry run: version '{v}' is not checked (the published pipeline list does not give versions)"
-            ));
+            // The API lists published pipelines by name and time only, and has no way to
+            // list an artifact's versions: only the trigger itself would say (404).
+            log::warn!(
+                "dry run: version '{}' was NOT checked: Matillion's API does not list the versions of a published pipeline, so an unknown version only shows when the run is triggered (404)",
+                clean(v)
+            );
         }
         let mut body = self.trigger_body();
         if let Some(Value::Object(vars)) = body.get_mut("scalarVariables") {

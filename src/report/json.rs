@@ -4,7 +4,8 @@
 //! unknown, durations are seconds as numbers with millisecond precision):
 //!
 //! ```text
-//! { "schema", "platform" ("matillion"|"datalab"), "pipeline", "project"?, "environment"?,
+//! { "schema", "platform" ("matillion"|"datalab"), "pipeline", "project"?, "project_id"?,
+//!   "environment"?,
 //!   "version"?, "execution_tag"?, "overridden_variables" [names], "execution_id"?,
 //!   "outcome" { "kind": "succeeded"|"failed"|"triggered"|"timed-out"|"interrupted"|
 //!               "refused"|"dry-run"|"cancel-requested", "cancel"?, "signal"?, "reason"? },
@@ -16,6 +17,8 @@
 //!
 //! `cancel` is `"cancelled"`, `"requested"`, `"not-attempted"`, `"unsupported"` or
 //! `{"failed": "why"}`. New fields may be added in v1; removing or changing one needs v2.
+//! The README ("The JSON result") documents each field; `tests/result_json.rs` holds the
+//! output to that table.
 
 use super::RunReport;
 use serde::Serialize;

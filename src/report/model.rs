@@ -115,6 +115,9 @@ pub struct RunReport {
     /// Matillion project (as given: id or name).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
+    /// Matillion project id, once resolved (scripts should not have to parse `project`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
     /// Matillion environment.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
@@ -173,6 +176,7 @@ impl RunReport {
             platform,
             pipeline: pipeline.into(),
             project: None,
+            project_id: None,
             environment: None,
             version: None,
             execution_tag: None,
