@@ -85,6 +85,10 @@ impl Waiter<'_> {
         let mut last: Option<RunState> = None;
         let mut last_line = started;
         loop {
+            // A poll sleep ends at the deadline: past it there is nothing left to ask with.
+            if self.clock.now() >= self.deadline {
+                return Err(WaitStop::TimedOut(last));
+            }
             let state = platform
                 .status(id, self.budget())
                 .map_err(WaitStop::Failed)?;
@@ -201,6 +205,16 @@ pub fn run(
     });
 
     let collect_budget = Budget::until(waiter.deadline.max(clock.now()) + COLLECT_GRACE);
+    // The platform kept failing until the deadline while the run was going: that is a
+    // timeout too (exit 3, the run cancelled), with what kept failing said.
+    let waited = match waited {
+        Err(WaitStop::Failed(Failure::Unreachable(m))) if clock.now() >= waiter.deadline => {
+            log::error!("{m}");
+            report.notes.push(m);
+            Err(WaitStop::TimedOut(None))
+        }
+        other => other,
+    };
     match waited {
         Ok(end) => {
             report.status = Some(end.status.clone());
@@ -243,11 +257,13 @@ pub fn run(
             finish_partial(platform, &id, clock, &mut report);
         }
         Err(WaitStop::Failed(Failure::Interrupted(s))) => {
-            // The signal handler cancels; report what is known.
+            // The signal handler cancels: the run is still going, so say so to it.
             report.outcome = Outcome::Interrupted {
                 signal: signal_name(s).into(),
                 cancel: CancelResult::NotAttempted,
             };
+            publish(progress, &report, Some(&id));
+            return report;
         }
         Err(WaitStop::Failed(f)) => {
             log::error!("{f}");
