@@ -205,10 +205,11 @@ pub fn run(
     });
 
     let collect_budget = Budget::until(waiter.deadline.max(clock.now()) + COLLECT_GRACE);
-    // The platform kept failing until the deadline while the run was going: that is a
-    // timeout too (exit 3, the run cancelled), with what kept failing said.
+    // The platform kept failing until the deadline (or until one more retry would pass it)
+    // while the run was going: that is a timeout too (exit 3, the run cancelled), with
+    // what kept failing said. (Polls are repeatable, so `Unreachable` here is the deadline.)
     let waited = match waited {
-        Err(WaitStop::Failed(Failure::Unreachable(m))) if clock.now() >= waiter.deadline => {
+        Err(WaitStop::Failed(Failure::Unreachable(m))) => {
             log::error!("{m}");
             report.notes.push(m);
             Err(WaitStop::TimedOut(None))
