@@ -252,7 +252,7 @@ fn held_tag_waits_for_the_holder_then_triggers_once() {
     let holder = sim.add_running_execution(
         SeedExecution::new("load", ENV)
             .tag("nightly")
-            .script(RunScript::new(Duration::from_millis(1200), 2)),
+            .script(RunScript::new(Duration::from_millis(800), 2)),
     );
     let mut env = env_for(&sim, "load");
     set(&mut env, "MATILLION_EXECUTION_TAG", "nightly");
@@ -394,7 +394,7 @@ fn trigger_reset_before_the_server_acted_is_sent_again_once() {
 fn timeout_cancels_the_run_and_exits_3() {
     let sim = sim(vec![]);
     let mut env = env_for(&sim, "long");
-    set(&mut env, "MATILLION_TIMEOUT", "1s");
+    set(&mut env, "MATILLION_TIMEOUT", "500ms");
     let gh = GithubFiles::new("timeout", &mut env);
     let out = run(&env, &[]);
     assert_eq!(out.code, 3, "{}", out.stderr);
@@ -445,7 +445,7 @@ fn stalled_status_reply_cannot_eat_the_deadline() {
         FaultAction::Delay(Duration::from_secs(20)),
     )]);
     let mut env = env_for(&sim, "long");
-    set(&mut env, "MATILLION_TIMEOUT", "1s");
+    set(&mut env, "MATILLION_TIMEOUT", "500ms");
     let out = run(&env, &[]);
     assert_eq!(out.code, 3, "{}", out.stderr);
     assert_eq!(sim.requests_to(Route::Cancel).len(), 1);
@@ -514,13 +514,12 @@ fn signal_cancels(sig: &str, name: &str, code: i32) {
 }
 
 #[test]
-fn sigterm_while_waiting_cancels_the_run_and_exits_143() {
-    signal_cancels("TERM", "SIGTERM", 143);
-}
-
-#[test]
-fn sigint_while_waiting_cancels_the_run_and_exits_130() {
-    signal_cancels("INT", "SIGINT", 130);
+fn sigterm_and_sigint_while_waiting_cancel_the_run_and_exit_143_and_130() {
+    // Two independent runs side by side (each has its own simulator), to keep the file fast.
+    std::thread::scope(|s| {
+        s.spawn(|| signal_cancels("TERM", "SIGTERM", 143));
+        s.spawn(|| signal_cancels("INT", "SIGINT", 130));
+    });
 }
 
 #[test]
@@ -562,30 +561,53 @@ fn second_signal_exits_at_once() {
     );
 }
 
-#[test]
-fn no_wait_signal_cancels_nothing() {
-    // The trigger is slow to answer; a signal comes meanwhile. With `wait: false` the run,
-    // once created, is left alone.
+/// A signal while the trigger's reply is slow to come (the platform creates the run after
+/// 1.8 s). Returns the output, and whether a cancel was sent and taken.
+fn signal_during_trigger(wait: bool) -> (Output, bool) {
     let sim = sim(vec![Fault::once(
         Route::Trigger,
-        FaultAction::Delay(Duration::from_millis(2500)),
+        FaultAction::Delay(Duration::from_millis(1800)),
     )]);
     let mut env = env_for(&sim, "long");
-    set(&mut env, "MATILLION_WAIT", "false");
+    set(&mut env, "MATILLION_WAIT", wait.to_string());
     let child = spawn(&env, &[]);
     wait_for("the trigger", || {
         !sim.requests_to(Route::Trigger).is_empty()
     });
     signal(&child, "INT");
     let out = finish(child);
-    assert_eq!(out.code, 130, "{}", out.stderr);
     wait_for("the execution", || sim.executions().len() == 1);
-    assert!(sim.requests_to(Route::Cancel).is_empty());
-    assert!(!sim.executions()[0].cancel_requested);
-    assert!(
-        out.stderr
-            .contains("result: interrupted by SIGINT; the execution was not cancelled"),
-        "{}",
-        out.stderr
-    );
+    let cancelled = !sim.requests_to(Route::Cancel).is_empty();
+    assert_eq!(cancelled, sim.executions()[0].cancel_requested);
+    (out, cancelled)
+}
+
+#[test]
+fn signal_during_the_trigger_cancels_the_run_it_creates_unless_wait_is_false() {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            // Waiting: the run the trigger creates is known in time, and cancelled.
+            let (out, cancelled) = signal_during_trigger(true);
+            assert_eq!(out.code, 130, "{}", out.stderr);
+            assert!(cancelled, "{}", out.stderr);
+            assert!(
+                out.stderr
+                    .contains("result: interrupted by SIGINT; the execution was cancelled"),
+                "{}",
+                out.stderr
+            );
+        });
+        s.spawn(|| {
+            // `wait: false`: nothing is ever cancelled.
+            let (out, cancelled) = signal_during_trigger(false);
+            assert_eq!(out.code, 130, "{}", out.stderr);
+            assert!(!cancelled, "{}", out.stderr);
+            assert!(
+                out.stderr
+                    .contains("result: interrupted by SIGINT; the execution was not cancelled"),
+                "{}",
+                out.stderr
+            );
+        });
+    });
 }
