@@ -22,6 +22,13 @@ pub const SIGNAL_SETTLE: Duration = Duration::from_millis(1500);
 pub const SIGNAL_CANCEL_BUDGET: Duration = Duration::from_secs(4);
 /// After a signal's cancel, how long to follow the run to CANCELLED.
 pub const SIGNAL_CANCEL_FOLLOW: Duration = Duration::from_millis(1500);
+/// After a signal, when the worker is still busy and no execution is known, it may be
+/// waiting for the trigger's reply: how much longer to wait, so the run it creates is known
+/// and cancelled rather than left running.
+pub const SIGNAL_TRIGGER_WAIT: Duration = Duration::from_millis(1500);
+/// The whole clean-up after a signal should fit in this (a cancelled GitHub job sends
+/// SIGTERM 7.5 s after SIGINT, and a second signal ends the process at once).
+pub const SIGNAL_WINDOW: Duration = Duration::from_secs(7);
 
 /// The process environment as a lookup function.
 pub fn process_env(name: &str) -> Option<String> {
@@ -205,13 +212,19 @@ pub fn run_with(
         }
     }
 
-    // Wait for the worker, or for a signal.
+    // Wait for the worker, or for a signal. The worker wakes from its sleeps on a signal
+    // and may well report first: its report is then the start of the clean-up, not the end.
     let (signal, early) = loop {
         match done_rx.recv_timeout(Duration::from_millis(100)) {
-            // The worker wakes at once on a signal and often ends before this loop sees the
-            // signal: the run it leaves going must still be cancelled below.
-            Ok(report) => match (&report.outcome, clock.pending_signal()) {
-                (Outcome::Interrupted { .. }, Some(s)) => break (s, Some(report)),
+            Ok(report) => match &report.outcome {
+                Outcome::Interrupted { signal, .. } => {
+                    let s = if signal == "SIGINT" {
+                        Signal::Int
+                    } else {
+                        Signal::Term
+                    };
+                    break (s, Some(report));
+                }
                 _ => return report,
             },
             Err(mpsc::RecvTimeoutError::Disconnected) => {
@@ -232,9 +245,16 @@ pub fn run_with(
     };
     let name = orchestrate::signal_name(signal);
     log::warn!("received {name}: stopping");
+    let signalled = std::time::Instant::now();
 
     // Give the worker a moment to stop by itself (it wakes from any sleep at once).
-    let finished = early.or_else(|| done_rx.recv_timeout(SIGNAL_SETTLE).ok());
+    let mut finished = early.or_else(|| done_rx.recv_timeout(SIGNAL_SETTLE).ok());
+    if finished.is_none() && cfg.wait && known_execution(&progress).is_none() {
+        log::info!(
+            "waiting a moment for the trigger's reply, so that a run it created is cancelled"
+        );
+        finished = done_rx.recv_timeout(SIGNAL_TRIGGER_WAIT).ok();
+    }
     if let Some(r) = &finished {
         if !matches!(r.outcome, Outcome::Interrupted { .. }) {
             // It ended on its own (the run finished just as the signal came).
@@ -257,11 +277,15 @@ pub fn run_with(
         }
         Some(id) => {
             log::warn!("cancelling execution {id}");
+            // What is left of the window pays for the follow first, then the request.
+            let left = SIGNAL_WINDOW
+                .saturating_sub(signalled.elapsed())
+                .saturating_sub(SIGNAL_CANCEL_FOLLOW);
             orchestrate::cancel_and_follow(
                 platform.as_ref(),
                 &id,
                 clock.as_ref(),
-                SIGNAL_CANCEL_BUDGET,
+                SIGNAL_CANCEL_BUDGET.min(left).max(Duration::from_secs(1)),
                 SIGNAL_CANCEL_FOLLOW,
                 false,
             )
@@ -276,4 +300,12 @@ pub fn run_with(
         cancel,
     };
     report
+}
+
+/// The execution id the worker has published, if any.
+fn known_execution(progress: &SharedProgress) -> Option<String> {
+    let p = progress.lock().unwrap_or_else(|e| e.into_inner());
+    p.running
+        .clone()
+        .or_else(|| p.report.as_ref().and_then(|r| r.execution_id.clone()))
 }

@@ -333,6 +333,8 @@ pub struct Http {
     pub retry_initial: Duration,
     /// Largest retry delay (when the server does not say).
     pub retry_max: Duration,
+    /// Longest time one attempt may take (never past the budget's deadline either).
+    pub attempt_timeout: Duration,
 }
 
 impl Http {
@@ -352,6 +354,7 @@ impl Http {
             clock,
             retry_initial: Duration::from_millis(500),
             retry_max: Duration::from_secs(30),
+            attempt_timeout: ATTEMPT_TIMEOUT,
         }
     }
 
@@ -427,7 +430,7 @@ impl Http {
             let header = auth.header(self, budget)?;
             let remaining = budget.deadline - now;
             let (retry_after, problem) =
-                match self.attempt(req, header, remaining.min(ATTEMPT_TIMEOUT)) {
+                match self.attempt(req, header, remaining.min(self.attempt_timeout)) {
                     Attempt::Reply(r, retry_after) => match r.status {
                         200..=299 => match accept(&r) {
                             Ok(v) => return Ok(v),

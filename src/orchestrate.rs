@@ -85,6 +85,10 @@ impl Waiter<'_> {
         let mut last: Option<RunState> = None;
         let mut last_line = started;
         loop {
+            // A poll sleep ends at the deadline: past it there is nothing left to ask with.
+            if self.clock.now() >= self.deadline {
+                return Err(WaitStop::TimedOut(last));
+            }
             let state = platform
                 .status(id, self.budget())
                 .map_err(WaitStop::Failed)?;
@@ -206,6 +210,17 @@ pub fn run(
     });
 
     let collect_budget = Budget::until(waiter.deadline.max(clock.now()) + COLLECT_GRACE);
+    // The platform kept failing until the deadline (or until one more retry would pass it)
+    // while the run was going: that is a timeout too (exit 3, the run cancelled), with
+    // what kept failing said. (Polls are repeatable, so `Unreachable` here is the deadline.)
+    let waited = match waited {
+        Err(WaitStop::Failed(Failure::Unreachable(m))) => {
+            log::error!("{m}");
+            report.notes.push(m);
+            Err(WaitStop::TimedOut(None))
+        }
+        other => other,
+    };
     match waited {
         Ok(end) => {
             report.status = Some(end.status.clone());
@@ -245,15 +260,6 @@ pub fn run(
             };
             publish(progress, &report, Some(&id));
             return report;
-        }
-        Err(WaitStop::Failed(Failure::Unreachable(m))) => {
-            // The deadline passed while the platform kept failing: a timeout of the wait
-            // (exit 3), with the last error said, and the run cancelled if it can be.
-            log::error!("{m}");
-            report.notes.push(m);
-            let was = report.status.clone().unwrap_or_else(|| "running".into());
-            let cancel = cancel_on_timeout(platform, cfg, &id, clock, &was);
-            report.outcome = Outcome::TimedOut { cancel };
         }
         Err(WaitStop::Failed(f)) => {
             log::error!("{f}");

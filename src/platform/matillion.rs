@@ -325,12 +325,14 @@ impl Matillion {
         Ok(out)
     }
 
-    /// After a lost trigger reply: the execution it created, if any.
+    /// After a lost trigger reply: the execution it created, if any. `first_attempt` is
+    /// when the first trigger was sent, by this machine's clock.
     fn find_own(
         &self,
-        since: std::time::SystemTime,
+        first_attempt: std::time::SystemTime,
         budget: Budget,
     ) -> Result<Option<Listed>, Failure> {
+        let since = first_attempt - ADOPT_SKEW;
         let filters = [
             ("pipelineName", self.cfg.pipeline.clone()),
             ("environmentName", self.cfg.environment.clone()),
@@ -339,20 +341,12 @@ impl Matillion {
         let listed = self.list_executions(&filters, budget).map_err(|e| {
             Failure::from_http(e, "Matillion refused the list of executions", auth_hint)
         })?;
-        // Exact name and environment, triggered through the API; newest first, so the
-        // oldest candidate is the first one started after our first attempt.
-        Ok(listed
-            .into_iter()
-            .filter(|e| {
-                e.pipeline_name == self.cfg.pipeline
-                    && e.environment_name == self.cfg.environment
-                    && e.trigger.as_deref().is_none_or(|t| t == "API")
-                    && e.started_at
-                        .as_deref()
-                        .and_then(timefmt::parse_rfc3339)
-                        .is_none_or(|t| t >= since)
-            })
-            .last())
+        Ok(pick_own(
+            listed,
+            &self.cfg.pipeline,
+            &self.cfg.environment,
+            first_attempt,
+        ))
     }
 
     /// The execution that holds the tag, and whether the match is a guess.
@@ -424,6 +418,36 @@ impl Matillion {
             }
         )
     }
+}
+
+/// Of the listed executions, the one a lost trigger most likely created: exact pipeline
+/// and environment (the platform's name filter is a partial match), triggered through the
+/// API, started within [`ADOPT_SKEW`] of `first_attempt`; of those, the one that started
+/// nearest to it. Nearest, not oldest: an API run of the same pipeline that another job
+/// started a minute earlier is inside the skew window, but further away than ours.
+pub fn pick_own(
+    listed: Vec<Listed>,
+    pipeline: &str,
+    environment: &str,
+    first_attempt: std::time::SystemTime,
+) -> Option<Listed> {
+    let distance = |e: &Listed| {
+        let t = e.started_at.as_deref().and_then(timefmt::parse_rfc3339)?;
+        Some(match t.duration_since(first_attempt) {
+            Ok(after) => after,
+            Err(before) => before.duration(),
+        })
+    };
+    listed
+        .into_iter()
+        .filter(|e| {
+            e.pipeline_name == pipeline
+                && e.environment_name == environment
+                && e.trigger.as_deref().is_none_or(|t| t == "API")
+                // A start time that cannot be read is kept, but ranked last.
+                && distance(e).is_none_or(|d| d <= ADOPT_SKEW)
+        })
+        .min_by_key(|e| distance(e).unwrap_or(Duration::MAX))
 }
 
 fn auth_hint(status: u16) -> Option<String> {
@@ -587,37 +611,49 @@ impl Platform for Matillion {
         };
         let first_attempt = w.clock.wall();
         let mut retry_wait = w.intervals();
+        // Whether an earlier attempt may have created a run whose id we never got.
+        let mut maybe_created = false;
+        let adopt = |e: Listed, report: &mut RunReport| {
+            let note = format!(
+                "The trigger's reply was lost; adopted execution {} (started {}), which it created.",
+                clean(&e.pipeline_execution_id),
+                e.started_at.as_deref().map(clean).unwrap_or_default()
+            );
+            log::warn!("{note}");
+            report.notes.push(note);
+            e.pipeline_execution_id
+        };
         loop {
             match self.http.json::<TriggerReply>(&req, &self.auth, w.budget()) {
                 Ok(r) => return Ok(r.pipeline_execution_id),
                 Err(HttpError::Ambiguous(m)) => {
+                    maybe_created = true;
                     log::warn!(
                         "{m}; checking whether the execution was created before trying again"
                     );
-                    let since = first_attempt - ADOPT_SKEW;
-                    match self.find_own(since, w.budget())? {
-                        Some(e) => {
-                            let note = format!(
-                                "The trigger's reply was lost; adopted execution {} (started {}), which it created.",
-                                clean(&e.pipeline_execution_id),
-                                e.started_at.as_deref().map(clean).unwrap_or_default()
-                            );
-                            log::warn!("{note}");
-                            report.notes.push(note);
-                            return Ok(e.pipeline_execution_id);
-                        }
+                    // Wait first, then look: a request that reached the platform late is
+                    // then more likely to be listed.
+                    w.sleep(retry_wait()).map_err(Failure::Interrupted)?;
+                    match self.find_own(first_attempt, w.budget())? {
+                        Some(e) => return Ok(adopt(e, report)),
                         None => {
-                            log::info!("no execution was created; triggering again");
-                            w.sleep(retry_wait()).map_err(Failure::Interrupted)?;
                             if w.clock.now() >= w.deadline {
                                 return Err(Failure::Unreachable(format!(
                                     "Matillion could not take the trigger before the deadline; last error: {m}"
                                 )));
                             }
+                            log::info!("no execution was created; triggering again");
                         }
                     }
                 }
                 Err(HttpError::Refused(p)) if p.status == 409 => {
+                    if maybe_created {
+                        // The tag may be held by the run our lost trigger created.
+                        if let Some(e) = self.find_own(first_attempt, w.budget())? {
+                            return Ok(adopt(e, report));
+                        }
+                        maybe_created = false;
+                    }
                     let tag = self.cfg.execution_tag.clone().unwrap_or_default();
                     let holder = self.find_holder(w.budget())?;
                     let said = match &holder {
