@@ -103,6 +103,13 @@ pub fn cancel_target(cfg: &Config, target: &Target, ci: crate::ci::CiKind) -> Ex
     let platform = cli::platform_for(cfg, Http::new(clock.clone()), ci);
     let mut report = crate::orchestrate::initial_report(cfg);
     let budget = crate::http::Budget::until(clock.now() + CANCEL_BUDGET);
+    if !platform.can_cancel() {
+        log::error!(
+            "{}",
+            crate::orchestrate::no_cancel(platform.as_ref(), &target.id)
+        );
+        return Exit::Refused;
+    }
     if let Err(f) = platform.prepare(budget, &mut report) {
         log::error!("{f}");
         return Exit::Refused;

@@ -786,3 +786,25 @@ fn the_api_key_never_appears_in_any_output() {
         }
     }
 }
+
+#[test]
+fn cancel_mode_says_datalab_cannot_cancel_and_sends_nothing() {
+    let sim = sim_with(pipeline("pl_cancel"));
+    let mut env = datalab_env(&sim, "pl_cancel");
+    set(&mut env, "INPUT_EXECUTION-ID", "pex_0123456789abcdef");
+    let out = run(&env, &["cancel"]);
+    assert_eq!(out.code, 4, "{out:?}");
+    assert!(
+        out.stderr.contains(
+            "pipeline-run: error: Datalab has no way to cancel execution pex_0123456789abcdef: the execution continues on Datalab\n"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("cancelling execution"),
+        "{}",
+        out.stderr
+    );
+    assert!(sim.requests().is_empty());
+}
