@@ -17,9 +17,11 @@ use pipeline_run::ci::CiKind;
 use pipeline_run::cli;
 use pipeline_run::clock::{Clock, RealClock, SignalState, SimClock};
 use pipeline_run::config;
+use pipeline_run::http::Budget;
 use pipeline_run::http::Http;
-use pipeline_run::orchestrate::{self, Progress};
-use pipeline_run::report::Outcome;
+use pipeline_run::orchestrate::{self, Progress, Waiter};
+use pipeline_run::platform::{CancelAck, Failure, Platform, RunState};
+use pipeline_run::report::{Outcome, PlatformKind, RunReport};
 use pipeline_run::sim::{
     Environment, Project, PublishedPipeline, Route, RunScript, SimConfig, SimHandle, Simulator,
 };
@@ -143,13 +145,48 @@ fn inputs(sim: &SimHandle, extra: &[(&str, &str)]) -> HashMap<String, String> {
     env
 }
 
+/// The production platform client, with the wall-clock instant at which each status poll
+/// returned noted down: the real work between the poll that sees the end and the end of
+/// the run (details, steps) is part of the detection latency, and simulated time does not
+/// see it.
+struct Observed {
+    inner: Arc<dyn Platform>,
+    last_status: Mutex<Option<Instant>>,
+}
+
+impl Platform for Observed {
+    fn kind(&self) -> PlatformKind {
+        self.inner.kind()
+    }
+    fn prepare(&self, budget: Budget, report: &mut RunReport) -> Result<(), Failure> {
+        self.inner.prepare(budget, report)
+    }
+    fn check(&self, budget: Budget) -> Result<Vec<String>, Failure> {
+        self.inner.check(budget)
+    }
+    fn trigger(&self, w: &Waiter<'_>, report: &mut RunReport) -> Result<String, Failure> {
+        self.inner.trigger(w, report)
+    }
+    fn status(&self, id: &str, budget: Budget) -> Result<RunState, Failure> {
+        let r = self.inner.status(id, budget);
+        *self.last_status.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        r
+    }
+    fn collect(&self, id: &str, budget: Budget, report: &mut RunReport) -> Result<(), Failure> {
+        self.inner.collect(id, budget, report)
+    }
+    fn cancel(&self, id: &str, budget: Budget) -> Result<CancelAck, Failure> {
+        self.inner.cancel(id, budget)
+    }
+}
+
 /// What one simulated run cost.
 struct Polled {
     status_requests: usize,
     /// Simulated time from the run's end on the platform to the end of `orchestrate::run`.
     latency: Duration,
-    /// Wall time the whole simulated run took (all requests, parsing, collecting).
-    wall: Duration,
+    /// Wall time from the status poll that saw the end to the end of the run.
+    tail: Duration,
 }
 
 fn simulated_run(duration: Duration) -> Res<Polled> {
@@ -168,19 +205,15 @@ fn simulated_run(duration: Duration) -> Res<Polled> {
             cfg.max_poll_interval
         ));
     }
-    let platform = cli::platform_for(&cfg, Http::new(dyn_clock.clone()), CiKind::Plain);
+    let platform = Observed {
+        inner: cli::platform_for(&cfg, Http::new(dyn_clock.clone()), CiKind::Plain),
+        last_status: Mutex::new(None),
+    };
     let progress = Arc::new(Mutex::new(Progress::default()));
-    let wall = Instant::now();
     // What the binary's worker thread runs (`cli::run_with` adds the signal watch and the
     // log group, which would print here).
-    let report = orchestrate::run(
-        platform.as_ref(),
-        &cfg,
-        dyn_clock.as_ref(),
-        &progress,
-        &|_| {},
-    );
-    let wall = wall.elapsed();
+    let report = orchestrate::run(&platform, &cfg, dyn_clock.as_ref(), &progress, &|_| {});
+    let finished = Instant::now();
     let done = clock.now();
     if report.outcome != Outcome::Succeeded || report.steps.len() != 12 {
         return Err(format!(
@@ -197,7 +230,12 @@ fn simulated_run(duration: Duration) -> Res<Polled> {
     Ok(Polled {
         status_requests: sim.requests_to(Route::Status).len(),
         latency: done.saturating_duration_since(ended),
-        wall,
+        tail: platform
+            .last_status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .map(|t| finished.saturating_duration_since(t))
+            .ok_or("no status poll")?,
     })
 }
 
@@ -208,66 +246,77 @@ fn fixed_requests(d: Duration, interval: Duration) -> u64 {
 }
 
 fn polling(rows: &mut Vec<Row>) -> Res<()> {
+    let hour = Duration::from_secs(3600);
+    let durations = [15u64, 30, 60, 120, 600, 3600].map(Duration::from_secs);
+    let mut all: Vec<(Duration, Vec<Polled>)> = Vec::new();
+    for d in durations {
+        let runs = (0..REPEATS)
+            .map(|_| simulated_run(d))
+            .collect::<Res<Vec<_>>>()?;
+        all.push((d, runs));
+    }
+    let every: Vec<&Polled> = all.iter().flat_map(|(_, r)| r).collect();
+    let mean_latency = every.iter().map(|r| r.latency).sum::<Duration>() / every.len() as u32;
+    // A fixed-interval poller's latency is, on average over where the end falls between
+    // two polls, half its interval: the one with our mean latency polls every 2 × that.
+    let same_mean = mean_latency * 2;
+
     println!(
         "  {REPEATS} runs per duration on simulated time; poll-interval 5s, max-poll-interval 30s"
     );
     println!(
-        "  {:>5} | {:>17} | {:>15} | {:>6} | fixed poller, same mean latency (interval/2)",
-        "run", "status requests", "latency", "wall"
+        "  {:>5} | {:>17} | {:>15} | {:>6} | fixed poller: every 30s | every {:.1}s",
+        "run",
+        "status requests",
+        "latency",
+        "tail",
+        same_mean.as_secs_f64()
     );
     println!(
-        "  {:>5} | {:>17} | {:>15} | {:>6} | {:>8} | {:>8} | {:>8}",
-        "", "min / mean / max", "mean / max", "max", "interval", "this run", "1 h run"
+        "  {:>5} | {:>17} | {:>15} | {:>6} |",
+        "", "min / mean / max", "mean / max", "max"
     );
-    let hour = Duration::from_secs(3600);
-    let budget_latency = MAX_POLL + Duration::from_secs(1);
     let mut worst_latency = Duration::ZERO;
-    let mut worst_wall = Duration::ZERO;
+    let mut worst_tail = Duration::ZERO;
     let mut hour_requests = 0;
-    let durations = [15u64, 30, 60, 120, 600, 3600];
-    for secs in durations {
-        let d = Duration::from_secs(secs);
-        let mut runs = Vec::new();
-        for _ in 0..REPEATS {
-            runs.push(simulated_run(d)?);
-        }
+    let mut hour_mean = 0.0;
+    for (d, runs) in &all {
         let reqs: Vec<usize> = runs.iter().map(|r| r.status_requests).collect();
-        let lat: Vec<Duration> = runs.iter().map(|r| r.latency).collect();
         let max_req = reqs.iter().copied().max().unwrap_or(0);
         let min_req = reqs.iter().copied().min().unwrap_or(0);
         let mean_req = reqs.iter().sum::<usize>() as f64 / reqs.len() as f64;
-        let max_lat = lat.iter().copied().max().unwrap_or_default();
-        let mean_lat = lat.iter().sum::<Duration>() / lat.len() as u32;
-        let max_wall = runs.iter().map(|r| r.wall).max().unwrap_or_default();
-        // A fixed-interval poller's latency is, on average over where the end falls
-        // between two polls, half its interval.
-        let fixed = mean_lat * 2;
+        let max_lat = runs.iter().map(|r| r.latency).max().unwrap_or_default();
+        let mean_lat = runs.iter().map(|r| r.latency).sum::<Duration>() / runs.len() as u32;
+        let max_tail = runs.iter().map(|r| r.tail).max().unwrap_or_default();
         println!(
-            "  {:>5} | {:>4} / {:>5.1} / {:>4} | {:>5.1}s / {:>5.1}s | {:>4.0}ms | {:>7.1}s | {:>8} | {:>8}",
-            humantime::format_duration(d).to_string(),
+            "  {:>5} | {:>4} / {:>5.1} / {:>4} | {:>5.1}s / {:>5.1}s | {:>4.1}ms | {:>23} | {:>5}",
+            humantime::format_duration(*d).to_string(),
             min_req,
             mean_req,
             max_req,
             mean_lat.as_secs_f64(),
             max_lat.as_secs_f64(),
-            max_wall.as_secs_f64() * 1e3,
-            fixed.as_secs_f64(),
-            fixed_requests(d, fixed),
-            fixed_requests(hour, fixed),
+            max_tail.as_secs_f64() * 1e3,
+            fixed_requests(*d, MAX_POLL),
+            fixed_requests(*d, same_mean),
         );
         worst_latency = worst_latency.max(max_lat);
-        worst_wall = worst_wall.max(max_wall);
-        if d == hour {
+        worst_tail = worst_tail.max(max_tail);
+        if *d == hour {
             hour_requests = max_req;
+            hour_mean = mean_req;
         }
     }
     println!(
-        "  a fixed poller every {}s (the same worst-case latency, mean {}s) spends {} requests on a 1 h run, {} on 10 min, {} on 1 min",
-        MAX_POLL.as_secs(),
-        MAX_POLL.as_secs() / 2,
+        "  over all {} runs: mean latency {:.1}s. For a 1 h run this poller spends {hour_mean:.1} requests;",
+        every.len(),
+        mean_latency.as_secs_f64()
+    );
+    println!(
+        "  a fixed poller with the same worst case (every 30s, mean latency 15s) {}; one with the same mean latency (every {:.1}s) {}.",
         fixed_requests(hour, MAX_POLL),
-        fixed_requests(Duration::from_secs(600), MAX_POLL),
-        fixed_requests(Duration::from_secs(60), MAX_POLL),
+        same_mean.as_secs_f64(),
+        fixed_requests(hour, same_mean),
     );
     let budget_requests = 1.1 * (3600.0 / MAX_POLL.as_secs_f64()) + 10.0;
     row(
@@ -277,22 +326,23 @@ fn polling(rows: &mut Vec<Row>) -> Res<()> {
         format!("≤ {budget_requests:.0}"),
         hour_requests as f64 <= budget_requests,
     );
-    // The simulated latency is the wait between polls; the real work after the last poll
-    // (details, steps, reports) is bounded by the wall time of the whole simulated run.
-    let total = worst_latency + worst_wall;
+    // The simulated latency is the wait from the run's end to the poll that sees it; the
+    // tail is the real work after that poll (details, steps). The reports and the process
+    // exit are timed on the binary (`memory`).
+    let budget_latency = MAX_POLL + Duration::from_secs(1);
     row(
         rows,
         &format!(
-            "run end → step exit (simulated poll gap + wall time of the whole run, worst of {})",
-            REPEATS * durations.len()
+            "run end → end of the run's work (simulated poll gap + real tail, worst of {})",
+            every.len()
         ),
         format!(
-            "{:.1} s + {:.0} ms",
+            "{:.1} s + {:.1} ms",
             worst_latency.as_secs_f64(),
-            worst_wall.as_secs_f64() * 1e3
+            worst_tail.as_secs_f64() * 1e3
         ),
         format!("≤ {} s", budget_latency.as_secs()),
-        total <= budget_latency,
+        worst_latency + worst_tail <= budget_latency,
     );
     Ok(())
 }
@@ -633,6 +683,13 @@ fn memory(rows: &mut Vec<Row>, bin: &Path) -> Res<()> {
         mb(f.peak_kib),
         f.peak_how,
         tail.as_secs_f64() * 1e3
+    );
+    row(
+        rows,
+        "normal run: last status poll → exit, release binary (all reports)",
+        format!("{:.1} ms", tail.as_secs_f64() * 1e3),
+        "≤ 1 s (the + 1 s of the latency budget)".into(),
+        tail <= Duration::from_secs(1),
     );
     row(
         rows,
