@@ -93,6 +93,17 @@ fn help() -> String {
 
 /// Build the platform client for `cfg`.
 pub fn platform_for(cfg: &Config, http: Http, ci: CiKind) -> Arc<dyn Platform> {
+    let http = match &cfg.ca_bundle {
+        Some(b) => {
+            log::info!(
+                "trusting the {} root certificate(s) in {} instead of the bundled ones",
+                b.certs.len(),
+                b.path.display()
+            );
+            http.with_root_certs(&b.certs)
+        }
+        None => http,
+    };
     match &cfg.platform {
         PlatformConfig::Matillion(m) => {
             let auth = match &m.auth {

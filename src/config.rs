@@ -40,6 +40,18 @@ pub struct Config {
     pub files: ReportFiles,
     /// For `cancel` mode: the execution id given as an input.
     pub execution_id: Option<String>,
+    /// Root certificates (DER) to trust instead of the bundled ones, from `ca-bundle` or
+    /// `SSL_CERT_FILE`.
+    pub ca_bundle: Option<CaBundle>,
+}
+
+/// A custom set of root certificates.
+#[derive(Debug, Clone)]
+pub struct CaBundle {
+    /// Where they were read from.
+    pub path: PathBuf,
+    /// The certificates, DER-encoded.
+    pub certs: Vec<Vec<u8>>,
 }
 
 /// Where the timeout came from.
@@ -526,6 +538,7 @@ pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, In
         result: r.path("result-file"),
     };
     let execution_id = r.string("execution-id");
+    let ca_bundle = ca_bundle(&mut r);
 
     let platform = match platform_scope {
         Some(Scope::Datalab) => datalab(&mut r).map(PlatformConfig::Datalab),
@@ -548,9 +561,44 @@ pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, In
                 dry_run,
                 files,
                 execution_id,
+                ca_bundle,
             })
         }
         _ => Err(InputErrors(r.errors)),
+    }
+}
+
+/// `ca-bundle`, else `SSL_CERT_FILE`: a PEM file of root certificates, read and parsed now.
+fn ca_bundle(r: &mut Reader<'_>) -> Option<CaBundle> {
+    let (path, from) = match r.raw("ca-bundle") {
+        Some(g) => (g.value, "input 'ca-bundle'".to_string()),
+        None => {
+            let v = (r.lookup)("SSL_CERT_FILE")?;
+            let v = v.trim().to_string();
+            if v.is_empty() {
+                return None;
+            }
+            (v, "SSL_CERT_FILE".to_string())
+        }
+    };
+    let read = std::fs::read(&path)
+        .map_err(|e| format!("cannot read it ({e})"))
+        .and_then(|pem| crate::http::read_pem_certs(&pem));
+    match read {
+        Ok(certs) => Some(CaBundle {
+            path: PathBuf::from(path),
+            certs,
+        }),
+        Err(e) => {
+            r.err(
+                "ca-bundle",
+                format!(
+                    "got {} (from {from}); {e}. Expected a PEM file of root certificates.",
+                    show(&path)
+                ),
+            );
+            None
+        }
     }
 }
 

@@ -258,6 +258,8 @@ pub enum HttpError {
     Refused(Problem),
     /// A request that is not safe to repeat may or may not have been processed.
     Ambiguous(String),
+    /// The server's TLS certificate is not trusted: retrying cannot help.
+    Untrusted(String),
     /// The deadline passed while retrying; the last error, as a sentence.
     Deadline(String),
     /// A signal arrived.
@@ -269,6 +271,7 @@ impl fmt::Display for HttpError {
         match self {
             HttpError::Refused(p) => write!(f, "{p}"),
             HttpError::Ambiguous(m) => write!(f, "no usable reply ({m})"),
+            HttpError::Untrusted(m) => write!(f, "the TLS certificate is not trusted ({m})"),
             HttpError::Deadline(m) => write!(f, "gave up at the deadline; last error: {m}"),
             HttpError::Interrupted(Signal::Int) => f.write_str("interrupted by SIGINT"),
             HttpError::Interrupted(Signal::Term) => f.write_str("interrupted by SIGTERM"),
@@ -322,6 +325,8 @@ enum Attempt {
     NotSent(String),
     /// Failed after the request may have reached the server.
     Lost(String),
+    /// The TLS handshake failed on the certificate: nothing was sent, and nothing will be.
+    Untrusted(String),
 }
 
 /// The retry-policy HTTP client. Cheap to clone; one connection pool (keep-alive).
@@ -341,21 +346,24 @@ impl Http {
     /// A client on `clock`. Honours `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`; TLS is rustls
     /// with bundled roots.
     pub fn new(clock: Arc<dyn Clock>) -> Self {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .user_agent(USER_AGENT)
-            .timeout_connect(Some(CONNECT_TIMEOUT))
-            .max_redirects(0)
-            .max_idle_connections_per_host(4)
-            .build()
-            .into();
         Self {
-            agent,
+            agent: agent(None),
             clock,
             retry_initial: Duration::from_millis(500),
             retry_max: Duration::from_secs(30),
             attempt_timeout: ATTEMPT_TIMEOUT,
         }
+    }
+
+    /// Trust exactly these root certificates (DER) instead of the bundled ones: for
+    /// corporate proxies that inspect TLS (`ca-bundle` / `SSL_CERT_FILE`).
+    pub fn with_root_certs(mut self, roots: &[Vec<u8>]) -> Self {
+        let certs: Vec<ureq::tls::Certificate<'static>> = roots
+            .iter()
+            .map(|der| ureq::tls::Certificate::from_der(der).to_owned())
+            .collect();
+        self.agent = agent(Some(ureq::tls::RootCerts::new_with_certs(&certs)));
+        self
     }
 
     /// The clock.
@@ -416,7 +424,7 @@ impl Http {
     ) -> Result<T, HttpError> {
         let mut backoff = self.backoff();
         let mut refreshed = false;
-        let mut last = String::from("no attempt was made");
+        let mut last = String::from("the deadline had passed before it could be sent");
         loop {
             if budget.interruptible {
                 if let Some(s) = self.clock.pending_signal() {
@@ -467,6 +475,7 @@ impl Http {
                         s => return Err(HttpError::Refused(Problem::parse(s, &r.body))),
                     },
                     Attempt::NotSent(m) => (None, format!("{} failed: {m}", req.what)),
+                    Attempt::Untrusted(m) => return Err(HttpError::Untrusted(m)),
                     Attempt::Lost(m) => {
                         let m = format!("{} failed: {m}", req.what);
                         if !req.repeatable {
@@ -598,6 +607,41 @@ pub fn upload_file_name(path: &std::path::Path) -> String {
     out
 }
 
+/// The one agent configuration: statuses are read, not errors; no redirects (a token must
+/// not follow one); a connect timeout; keep-alive; proxies from the environment (ureq's
+/// default); rustls with the bundled Mozilla roots unless `roots` says otherwise.
+fn agent(roots: Option<ureq::tls::RootCerts>) -> ureq::Agent {
+    let mut tls = ureq::tls::TlsConfig::builder();
+    if let Some(r) = roots {
+        tls = tls.root_certs(r);
+    }
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .user_agent(USER_AGENT)
+        .timeout_connect(Some(CONNECT_TIMEOUT))
+        .max_redirects(0)
+        .max_idle_connections_per_host(4)
+        .tls_config(tls.build())
+        .build()
+        .into()
+}
+
+/// The certificates (DER) in a PEM file; an error names what is wrong.
+pub fn read_pem_certs(pem: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let mut out = Vec::new();
+    for item in ureq::tls::parse_pem(pem) {
+        match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => out.push(c.der().to_vec()),
+            Ok(_) => {}
+            Err(e) => return Err(format!("it is not valid PEM ({e})")),
+        }
+    }
+    if out.is_empty() {
+        return Err("it holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into());
+    }
+    Ok(out)
+}
+
 fn round_ms(d: Duration) -> Duration {
     Duration::from_millis(d.as_millis() as u64)
 }
@@ -611,6 +655,11 @@ fn classify(e: ureq::Error) -> Attempt {
         }
         E::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
             Attempt::NotSent(e.to_string())
+        }
+        // rustls reports a rejected certificate as an I/O error of the handshake, before
+        // any of the request is sent.
+        _ if e.to_string().contains("invalid peer certificate") => {
+            Attempt::Untrusted(e.to_string())
         }
         _ => Attempt::Lost(e.to_string()),
     }

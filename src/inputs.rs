@@ -212,6 +212,12 @@ pub const INPUTS: &[Input] = &[
         "Write the whole result as JSON to this path.",
     ),
     input(
+        "ca-bundle",
+        None,
+        Common,
+        "A PEM file of root certificates to trust instead of the bundled ones (for a proxy that inspects TLS); default: `SSL_CERT_FILE` if set.",
+    ),
+    input(
         "execution-id",
         None,
         Common,

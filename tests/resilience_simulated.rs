@@ -213,7 +213,7 @@ fn deadline_while_the_platform_answers_503_before_the_trigger_exits_4() {
         panic!("{:?}", report.outcome)
     };
     assert!(
-        reason.contains("could not get an answer before the deadline; last error: the project list answered 503 Service Unavailable: Try again later"),
+        reason.contains("Matillion could not be reached for the project list before the deadline; last error: the project list answered 503 Service Unavailable: Try again later"),
         "{reason}"
     );
     assert!(sim.requests_to(Route::Trigger).is_empty());

@@ -120,7 +120,7 @@ impl Datalab {
         );
         self.http
             .json(&req, &self.auth, budget)
-            .map_err(|e| Failure::from_http(e, "Datalab refused the execution poll", hint))
+            .map_err(|e| Failure::from_http(e, "Datalab", "the execution poll", hint))
     }
 
     fn phase(&self, status: &str) -> Phase {
@@ -150,7 +150,7 @@ impl Datalab {
         let list: ExecList = self
             .http
             .json(&req, &self.auth, budget)
-            .map_err(|e| Failure::from_http(e, "Datalab refused the list of executions", hint))?;
+            .map_err(|e| Failure::from_http(e, "Datalab", "the list of executions", hint))?;
         Ok(list
             .executions
             .into_iter()
@@ -274,7 +274,7 @@ fn run_refused(e: HttpError) -> Failure {
                 items.join("; ").trim_end_matches('.')
             ))
         }
-        e => Failure::from_http(e, "Datalab refused the run request", hint),
+        e => Failure::from_http(e, "Datalab", "the run request", hint),
     }
 }
 
@@ -330,7 +330,7 @@ impl Platform for Datalab {
         .query("offset", "0");
         self.http
             .send(&req, &self.auth, budget)
-            .map_err(|e| Failure::from_http(e, "Datalab refused the dry run's check", hint))?;
+            .map_err(|e| Failure::from_http(e, "Datalab", "the dry run's check", hint))?;
         let what = match &self.cfg.input {
             DatalabInput::File(p) => format!("file {}", p.display()),
             DatalabInput::Url(u) => format!("file_url {u}"),

@@ -211,7 +211,7 @@ impl Matillion {
         };
         let projects: Vec<ProjectItem> = self
             .all_pages("/v1/projects", &[], "the project list", budget)
-            .map_err(|e| Failure::from_http(e, "Matillion refused the project list", auth_hint))?;
+            .map_err(|e| Failure::from_http(e, "Matillion", "the project list", auth_hint))?;
         let matches: Vec<&ProjectItem> = projects.iter().filter(|p| &p.name == name).collect();
         match matches.as_slice() {
             [one] => {
@@ -338,9 +338,9 @@ impl Matillion {
             ("environmentName", self.cfg.environment.clone()),
             ("startedAfter", timefmt::format_rfc3339(since)),
         ];
-        let listed = self.list_executions(&filters, budget).map_err(|e| {
-            Failure::from_http(e, "Matillion refused the list of executions", auth_hint)
-        })?;
+        let listed = self
+            .list_executions(&filters, budget)
+            .map_err(|e| Failure::from_http(e, "Matillion", "the list of executions", auth_hint))?;
         Ok(pick_own(
             listed,
             &self.cfg.pipeline,
@@ -358,7 +358,7 @@ impl Matillion {
                 ("status", status.to_string()),
             ];
             running.extend(self.list_executions(&filters, budget).map_err(|e| {
-                Failure::from_http(e, "Matillion refused the list of executions", auth_hint)
+                Failure::from_http(e, "Matillion", "the list of executions", auth_hint)
             })?);
         }
         running.retain(|e| {
@@ -525,9 +525,7 @@ impl Platform for Matillion {
                 (HttpError::Refused(p), ProjectRef::Id(id)) if p.status == 404 => {
                     self.unknown_project_id(id, budget)
                 }
-                (e, _) => {
-                    Failure::from_http(e, "Matillion refused the environment list", auth_hint)
-                }
+                (e, _) => Failure::from_http(e, "Matillion", "the environment list", auth_hint),
             })?;
         if !envs.iter().any(|e| e.name == c.environment) {
             return Err(Failure::Refused(format!(
@@ -545,11 +543,7 @@ impl Platform for Matillion {
                 budget,
             )
             .map_err(|e| {
-                Failure::from_http(
-                    e,
-                    "Matillion refused the published pipeline list",
-                    auth_hint,
-                )
+                Failure::from_http(e, "Matillion", "the published pipeline list", auth_hint)
             })?;
         if !published.iter().any(|p| p.name == c.pipeline) {
             return Err(Failure::Refused(format!(
@@ -704,11 +698,9 @@ impl Platform for Matillion {
                     }
                 }
                 Err(e) => {
-                    return Err(Failure::from_http(
-                        e,
-                        "Matillion refused the trigger",
-                        |s| self.trigger_hint(s),
-                    ));
+                    return Err(Failure::from_http(e, "Matillion", "the trigger", |s| {
+                        self.trigger_hint(s)
+                    }));
                 }
             }
         }
@@ -718,7 +710,7 @@ impl Platform for Matillion {
         let req = Request::get(format!("{}/status", self.exec_url(id)), "the status poll");
         let r: StatusReply = self
             .get(&req, budget)
-            .map_err(|e| Failure::from_http(e, "Matillion refused the status poll", auth_hint))?;
+            .map_err(|e| Failure::from_http(e, "Matillion", "the status poll", auth_hint))?;
         let status = r
             .status
             .or(r.result.and_then(|n| n.status))
@@ -735,9 +727,7 @@ impl Platform for Matillion {
                 &Request::get(self.exec_url(id), "the execution details"),
                 budget,
             )
-            .map_err(|e| {
-                Failure::from_http(e, "Matillion refused the execution details", auth_hint)
-            })?;
+            .map_err(|e| Failure::from_http(e, "Matillion", "the execution details", auth_hint))?;
         if let Some(s) = d.status {
             report.status = Some(s);
         }
@@ -758,7 +748,7 @@ impl Platform for Matillion {
                 "the step list",
                 budget,
             )
-            .map_err(|e| Failure::from_http(e, "Matillion refused the step list", auth_hint))?;
+            .map_err(|e| Failure::from_http(e, "Matillion", "the step list", auth_hint))?;
         report.steps = items
             .into_iter()
             .map(|s| {
@@ -802,7 +792,8 @@ impl Platform for Matillion {
             }
             Err(e) => Err(Failure::from_http(
                 e,
-                "Matillion refused the cancel request",
+                "Matillion",
+                "the cancel request",
                 auth_hint,
             )),
         }

@@ -33,11 +33,12 @@ impl fmt::Display for Failure {
 }
 
 impl Failure {
-    /// A failure from an HTTP error, with `context` ("Matillion refused the trigger") and an
-    /// optional hint for refusals.
+    /// A failure from an HTTP error: `platform` ("Matillion") and `what` ("the trigger")
+    /// make the sentence, and `hint` may add advice for a refusal's status.
     pub fn from_http(
         e: HttpError,
-        context: &str,
+        platform: &str,
+        what: &str,
         hint: impl FnOnce(u16) -> Option<String>,
     ) -> Self {
         match e {
@@ -45,11 +46,16 @@ impl Failure {
                 let hint = hint(p.status)
                     .map(|h| format!(" — {h}"))
                     .unwrap_or_default();
-                Failure::Refused(format!("{context}: {p}{hint}"))
+                Failure::Refused(format!("{platform} refused {what}: {p}{hint}"))
             }
-            HttpError::Ambiguous(m) => Failure::Unreachable(format!("{context}: {m}")),
+            HttpError::Untrusted(m) => Failure::Refused(format!(
+                "{platform}'s TLS certificate is not trusted ({m}) — if a proxy inspects TLS, give its root certificate in `ca-bundle` (or SSL_CERT_FILE)."
+            )),
+            HttpError::Ambiguous(m) => {
+                Failure::Unreachable(format!("{platform} gave no usable reply to {what}: {m}"))
+            }
             HttpError::Deadline(m) => Failure::Unreachable(format!(
-                "{context}: could not get an answer before the deadline; last error: {m}"
+                "{platform} could not be reached for {what} before the deadline; last error: {m}"
             )),
             HttpError::Interrupted(s) => Failure::Interrupted(s),
         }

@@ -1,0 +1,254 @@
+//! TLS trust and proxies: the bundled roots refuse an unknown issuer at once (no retries, a
+//! hint about `ca-bundle`); `ca-bundle` / `SSL_CERT_FILE` replace them; `HTTPS_PROXY` and
+//! friends route requests through a proxy, and `NO_PROXY` bypasses it.
+//!
+//! The HTTPS server is `openssl s_server -WWW` with a certificate issued by the test CA in
+//! `tests/fixtures/tls/` (valid for 127.0.0.1): it serves files, so a GET of the project
+//! list is answered from a file and proves a whole request and response went through.
+
+mod common;
+
+use common::*;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const PROJECT_ID: &str = "4a8a6162-702b-4efc-b2ec-c986e0bc95e4";
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// `openssl s_server -WWW` on loopback, serving files from a scratch directory.
+struct TlsServer {
+    child: Child,
+    port: u16,
+    _root: Scratch,
+}
+
+impl TlsServer {
+    fn start() -> Self {
+        let root = Scratch::new("tls");
+        let dir = root.path("dpc/v1");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("projects?page=0&size=100"),
+            format!(
+                r#"{{"page":0,"size":100,"total":1,"results":[{{"id":"{PROJECT_ID}","name":"Analytics"}}]}}"#
+            ),
+        )
+        .unwrap();
+        let port = free_port();
+        let f = fixtures();
+        let child = Command::new("openssl")
+            .args(["s_server", "-quiet", "-WWW", "-accept"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("-cert")
+            .arg(f.join("server.pem"))
+            .arg("-key")
+            .arg(f.join("server.key"))
+            .current_dir(&root.0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("openssl s_server (Debian package openssl; .ci/run installs it)");
+        let start = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "s_server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        TlsServer {
+            child,
+            port,
+            _root: root,
+        }
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn env_for(url: &str) -> Vec<(String, String)> {
+    vec![
+        ("MATILLION_API_URL".into(), url.into()),
+        ("MATILLION_ACCESS_TOKEN".into(), "tls-test-token".into()),
+        ("MATILLION_PROJECT".into(), "Analytics".into()),
+        ("MATILLION_ENVIRONMENT".into(), "prod".into()),
+        ("MATILLION_PIPELINE".into(), "Load orders".into()),
+        ("MATILLION_TIMEOUT".into(), "2s".into()),
+    ]
+}
+
+#[test]
+fn an_untrusted_certificate_fails_at_once_with_a_hint() {
+    let server = TlsServer::start();
+    let env = env_for(&format!("https://127.0.0.1:{}/dpc", server.port));
+    let out = run(&env, &[]);
+    assert_eq!(out.code, 4, "{out:?}");
+    assert!(
+        out.stderr.contains(
+            "pipeline-run: error: Matillion's TLS certificate is not trusted (io: invalid peer certificate: UnknownIssuer) — if a proxy inspects TLS, give its root certificate in `ca-bundle` (or SSL_CERT_FILE).\n"
+        ),
+        "{}",
+        out.stderr
+    );
+    // Refused at once: no retry, and the token never went anywhere.
+    assert!(!out.stderr.contains("retrying"), "{}", out.stderr);
+}
+
+#[test]
+fn ca_bundle_and_ssl_cert_file_replace_the_bundled_roots() {
+    let server = TlsServer::start();
+    let ca = fixtures().join("ca.pem");
+    for var in ["INPUT_CA-BUNDLE", "SSL_CERT_FILE"] {
+        let mut env = env_for(&format!("https://127.0.0.1:{}/dpc", server.port));
+        set(&mut env, var, ca.to_string_lossy());
+        let out = run(&env, &[]);
+        assert!(
+            out.stderr.contains(&format!(
+                "pipeline-run: trusting the 1 root certificate(s) in {} instead of the bundled ones\n",
+                ca.display()
+            )),
+            "{var}: {}",
+            out.stderr
+        );
+        // A whole request and response over TLS: the project list was read.
+        assert!(
+            out.stderr.contains(&format!(
+                "pipeline-run: project 'Analytics' is {PROJECT_ID}\n"
+            )),
+            "{var}: {}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("not trusted"), "{var}: {}", out.stderr);
+        // s_server -WWW cannot take the trigger (a POST): the run ends refused, not hung.
+        assert_eq!(out.code, 4, "{var}: {out:?}");
+    }
+}
+
+#[test]
+fn a_bad_ca_bundle_is_an_input_error() {
+    let scratch = Scratch::new("ca");
+    std::fs::write(scratch.path("not.pem"), "hello").unwrap();
+    let cases = [
+        (
+            "INPUT_CA-BUNDLE",
+            scratch.path("not.pem"),
+            "it holds no PEM certificate (-----BEGIN CERTIFICATE-----). Expected a PEM file of root certificates.",
+            "from input 'ca-bundle'",
+        ),
+        (
+            "SSL_CERT_FILE",
+            scratch.path("missing.pem"),
+            "cannot read it (No such file or directory (os error 2)). Expected a PEM file of root certificates.",
+            "from SSL_CERT_FILE",
+        ),
+    ];
+    for (var, path, why, from) in cases {
+        let mut env = env_for("https://127.0.0.1:9/dpc");
+        set(&mut env, var, path.to_string_lossy());
+        let out = run(&env, &[]);
+        assert_eq!(out.code, 2, "{out:?}");
+        let want = format!(
+            "pipeline-run: error: input 'ca-bundle': got '{}' ({from}); {why}\n",
+            path.display()
+        );
+        assert!(
+            out.stderr.contains(&want),
+            "want {want:?} in\n{}",
+            out.stderr
+        );
+    }
+}
+
+/// A fake HTTP proxy that records the request lines it gets and answers 503.
+fn fake_proxy() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().take(50) {
+            let Ok(mut conn) = conn else { continue };
+            // Read the request head (it may arrive in pieces).
+            let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match conn.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let text = String::from_utf8_lossy(&head).into_owned();
+            if let Some(line) = text.lines().next() {
+                log.lock().unwrap().push(line.to_string());
+            }
+            let body = "proxy says no";
+            let _ = write!(
+                conn,
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (port, seen)
+}
+
+#[test]
+fn proxy_variables_are_honoured_and_no_proxy_bypasses() {
+    let (port, seen) = fake_proxy();
+    let mut env = env_for("https://api.pipeline-run.invalid/dpc");
+    set(&mut env, "HTTPS_PROXY", format!("http://127.0.0.1:{port}"));
+    set(&mut env, "MATILLION_TIMEOUT", "2s");
+    let out = run(&env, &[]);
+    assert_eq!(out.code, 4, "{out:?}");
+    let lines = seen.lock().unwrap().clone();
+    assert!(!lines.is_empty(), "the proxy saw nothing: {}", out.stderr);
+    // The API is reached through a tunnel the proxy opens (the host is resolved there).
+    assert!(
+        lines
+            .iter()
+            .all(|l| l == "CONNECT api.pipeline-run.invalid:443 HTTP/1.1"),
+        "{lines:?}"
+    );
+    assert!(
+        out.stderr
+            .contains("could not be reached for the project list before the deadline"),
+        "{}",
+        out.stderr
+    );
+
+    // The same host in NO_PROXY goes direct (and fails to resolve): the proxy sees nothing.
+    seen.lock().unwrap().clear();
+    set(
+        &mut env,
+        "NO_PROXY",
+        "127.0.0.1,localhost,api.pipeline-run.invalid",
+    );
+    let out = run(&env, &[]);
+    assert_eq!(out.code, 4, "{out:?}");
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "{:?}",
+        seen.lock().unwrap()
+    );
+}
