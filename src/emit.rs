@@ -245,6 +245,13 @@ pub fn all(cfg: &Config, r: &RunReport, ci: CiKind, env: &dyn Fn(&str) -> Option
         }
         _ => log::error!("{result}"),
     }
+    // `wait: false` in a script: `id=$(pipeline-run)`. The id is the only thing on stdout
+    // then. On GitHub it is the `execution-id` output instead (stdout is the log there).
+    if let (Outcome::Triggered, Some(id), false) =
+        (&r.outcome, &r.execution_id, ci == CiKind::GitHub)
+    {
+        out(&crate::http::clean(id));
+    }
 
     // The runner's files are written whenever they are named (also outside GitHub, e.g.
     // by the demo); workflow commands only on GitHub.

@@ -407,6 +407,8 @@ fn wait_false_triggers_and_exits() {
         "{}",
         out.stderr
     );
+    // For scripts: `id=$(pipeline-run)`.
+    assert_eq!(out.stdout, format!("{id}\n"));
     assert!(sim.requests_to(Route::Status).is_empty());
     assert!(sim.requests_to(Route::Cancel).is_empty());
     let outputs = parse_outputs(&scratch.read("out"));
