@@ -187,6 +187,8 @@ struct Polled {
     latency: Duration,
     /// Wall time from the status poll that saw the end to the end of the run.
     tail: Duration,
+    /// Every request of the run, by kind, in the order first seen.
+    by_route: Vec<(String, usize)>,
 }
 
 fn simulated_run(duration: Duration) -> Res<Polled> {
@@ -227,7 +229,16 @@ fn simulated_run(duration: Duration) -> Res<Polled> {
         .next()
         .ok_or("no execution was triggered")?;
     let ended = exec.started + duration;
+    let mut by_route: Vec<(String, usize)> = Vec::new();
+    for r in sim.requests() {
+        let kind = format!("{:?}", r.route).to_lowercase();
+        match by_route.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => *n += 1,
+            None => by_route.push((kind, 1)),
+        }
+    }
     Ok(Polled {
+        by_route,
         status_requests: sim.requests_to(Route::Status).len(),
         latency: done.saturating_duration_since(ended),
         tail: platform
@@ -254,6 +265,20 @@ fn polling(rows: &mut Vec<Row>) -> Res<()> {
             .map(|_| simulated_run(d))
             .collect::<Res<Vec<_>>>()?;
         all.push((d, runs));
+    }
+    if let Some((_, runs)) = all.iter().find(|(d, _)| *d == Duration::from_secs(60)) {
+        if let Some(first) = runs.first() {
+            let total: usize = first.by_route.iter().map(|(_, n)| n).sum();
+            let parts: Vec<String> = first
+                .by_route
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect();
+            println!(
+                "  every request of a 60 s run (the first of {REPEATS}): {} = {total}",
+                parts.join(", ")
+            );
+        }
     }
     let every: Vec<&Polled> = all.iter().flat_map(|(_, r)| r).collect();
     let mean_latency = every.iter().map(|r| r.latency).sum::<Duration>() / every.len() as u32;
