@@ -374,17 +374,32 @@ fn datalab_config() {
 
 #[test]
 fn every_id_used_in_config_is_in_the_table() {
-    let src = include_str!("../config.rs");
-    for part in src.split('"').skip(1).step_by(2) {
-        let looks_like_id = !part.is_empty()
-            && part.len() < 40
-            && part.chars().all(|c| c.is_ascii_lowercase() || c == '-')
-            && part.contains('-');
-        if looks_like_id && src.contains(&format!("(\"{part}\"")) {
-            assert!(
-                crate::inputs::find(part).is_some(),
-                "config reads '{part}', which is not in the inputs table"
-            );
+    // Every input the reader is asked for (`r.get("id")`, `r.err("id", ..)`, ...) must be
+    // in the inputs table: an id missing there would silently read the wrong input.
+    let sources = [
+        include_str!("../config.rs"),
+        include_str!("matillion.rs"),
+        include_str!("datalab.rs"),
+    ];
+    let methods = [
+        "get", "raw", "string", "required", "secret", "boolean", "duration", "url", "path", "err",
+    ];
+    let mut seen = 0;
+    for src in sources {
+        for m in methods {
+            let call = format!("r.{m}(\"");
+            for rest in src.split(call.as_str()).skip(1) {
+                let id = rest.split('"').next().unwrap_or_default();
+                assert!(
+                    crate::inputs::find(id).is_some(),
+                    "config reads '{id}' (r.{m}), which is not in the inputs table"
+                );
+                seen += 1;
+            }
         }
     }
+    assert!(
+        seen > 40,
+        "only {seen} reader calls found: has the reader changed?"
+    );
 }

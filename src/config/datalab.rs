@@ -1,0 +1,166 @@
+//! Datalab's inputs: the API key, the pipeline id, the document (a file or a URL), and
+//! the run's options.
+
+use super::{DEFAULT_DATALAB_URL, Reader, show};
+use crate::secret::Secret;
+use std::path::PathBuf;
+
+/// The document a Datalab run processes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatalabInput {
+    /// A local file, uploaded.
+    File(PathBuf),
+    /// A URL Datalab fetches.
+    Url(String),
+}
+
+/// Datalab-specific configuration.
+#[derive(Debug, Clone)]
+pub struct DatalabConfig {
+    /// API base URL, without a trailing slash.
+    pub base_url: String,
+    /// `X-API-Key`.
+    pub api_key: Secret,
+    /// Pipeline id (`pl_...`).
+    pub pipeline: String,
+    /// The document.
+    pub input: DatalabInput,
+    /// `version`.
+    pub version: Option<String>,
+    /// `output_format`.
+    pub output_format: Option<String>,
+    /// `page_range`.
+    pub page_range: Option<String>,
+    /// `skip_cache`.
+    pub skip_cache: Option<bool>,
+    /// `run_evals`.
+    pub run_evals: Option<bool>,
+    /// `webhook_url`.
+    pub webhook_url: Option<String>,
+    /// Where to download step results.
+    pub result_dir: Option<PathBuf>,
+    /// Exit 0 on `completed_with_errors`.
+    pub allow_completed_with_errors: bool,
+}
+
+pub(super) fn datalab(r: &mut Reader<'_>) -> Option<DatalabConfig> {
+    let base_url = match r.get("api-url") {
+        Some(u) => r.url("api-url", &u),
+        None => Some(DEFAULT_DATALAB_URL.to_string()),
+    };
+    let api_key = r.secret("api-key");
+    if api_key.is_none() {
+        r.err(
+            "api-key",
+            "is required with platform 'datalab' (or set DATALAB_API_KEY).",
+        );
+    }
+    let pipeline = r.required("pipeline", "the Datalab pipeline id, `pl_...`");
+    if !pipeline.is_empty() && !pipeline.starts_with("pl_") {
+        r.err(
+            "pipeline",
+            format!(
+                "got {}; a Datalab pipeline id starts with `pl_`.",
+                show(&pipeline)
+            ),
+        );
+    }
+    let input = match (r.get("file"), r.get("file-url")) {
+        (Some(_), Some(_)) => {
+            r.err(
+                "file-url",
+                "is given together with `file`; give exactly one.",
+            );
+            None
+        }
+        (Some(f), None) => {
+            let p = PathBuf::from(&f);
+            match std::fs::metadata(&p) {
+                Ok(m) if m.is_file() => Some(DatalabInput::File(p)),
+                Ok(_) => {
+                    r.err(
+                        "file",
+                        format!("got {}; it is not a regular file.", show(&f)),
+                    );
+                    None
+                }
+                Err(e) => {
+                    r.err("file", format!("got {}; cannot read it ({e}).", show(&f)));
+                    None
+                }
+            }
+        }
+        (None, Some(u)) => r.url("file-url", &u).map(DatalabInput::Url),
+        (None, None) => {
+            r.err("file", "is required: give `file` (a path) or `file-url`.");
+            None
+        }
+    };
+    let version = r.string("pipeline-version");
+    if let Some(v) = &version {
+        if v.parse::<u32>().is_err() {
+            r.err(
+                "pipeline-version",
+                format!("got {}; expected a whole number (`0` = draft).", show(v)),
+            );
+        }
+    }
+    let output_format = r.string("output-format");
+    if let Some(f) = &output_format {
+        if !["json", "html", "markdown", "chunks"].contains(&f.as_str()) {
+            r.err(
+                "output-format",
+                format!(
+                    "got {}; expected `json`, `html`, `markdown` or `chunks`.",
+                    show(f)
+                ),
+            );
+        }
+    }
+    let page_range = r.string("page-range");
+    if let Some(p) = &page_range {
+        let ok = p.split(',').all(|part| {
+            let mut it = part.trim().splitn(2, '-');
+            let a = it
+                .next()
+                .map(|s| s.trim().parse::<u32>().is_ok())
+                .unwrap_or(false);
+            let b = it
+                .next()
+                .map(|s| s.trim().parse::<u32>().is_ok())
+                .unwrap_or(true);
+            a && b
+        });
+        if !ok {
+            r.err(
+                "page-range",
+                format!(
+                    "got {}; expected page numbers and ranges such as `0,2-4`.",
+                    show(p)
+                ),
+            );
+        }
+    }
+    let skip_cache = r.boolean("skip-cache");
+    let run_evals = r.boolean("run-evals");
+    let webhook_url = match r.get("webhook-url") {
+        Some(u) => r.url("webhook-url", &u),
+        None => None,
+    };
+    let result_dir = r.path("result-dir");
+    let allow_completed_with_errors = r.boolean("allow-completed-with-errors").unwrap_or(false);
+    Some(DatalabConfig {
+        base_url: base_url?,
+        api_key: api_key?,
+        pipeline,
+        input: input?,
+        version,
+        output_format,
+        page_range,
+        skip_cache,
+        run_evals,
+        webhook_url,
+        result_dir,
+        allow_completed_with_errors,
+    })
+}

@@ -1,0 +1,290 @@
+//! Matillion's inputs: credentials, where the API is, the project, and the trigger's
+//! fields (variables and grid variables parsed here).
+
+use super::{DEFAULT_TOKEN_URL, Reader, show};
+use crate::secret::Secret;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// How to authenticate to Matillion.
+#[derive(Debug, Clone)]
+pub enum MatillionAuth {
+    /// OAuth client credentials: a token is fetched (and fetched again before it expires).
+    ClientCredentials {
+        /// Client id.
+        client_id: Secret,
+        /// Client secret.
+        client_secret: Secret,
+        /// Token endpoint.
+        token_url: String,
+    },
+    /// A ready bearer token.
+    Token(Secret),
+}
+
+/// A project, by id or by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProjectRef {
+    /// A UUID.
+    Id(String),
+    /// A name, resolved through the project list (exact match).
+    Name(String),
+}
+
+impl fmt::Display for ProjectRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProjectRef::Id(s) | ProjectRef::Name(s) => f.write_str(s),
+        }
+    }
+}
+
+/// What to do when the execution tag is held by another run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnConflict {
+    /// Wait for the holder to end, then trigger.
+    Wait,
+    /// Fail at once (exit 4), naming the holder.
+    Fail,
+}
+
+/// Matillion-specific configuration.
+#[derive(Debug, Clone)]
+pub struct MatillionConfig {
+    /// API base URL, without a trailing slash (e.g. `https://eu1.api.matillion.com/dpc`).
+    pub base_url: String,
+    /// Credentials.
+    pub auth: MatillionAuth,
+    /// Project id or name.
+    pub project: ProjectRef,
+    /// Environment name.
+    pub environment: String,
+    /// Pipeline name.
+    pub pipeline: String,
+    /// `versionName`.
+    pub version: Option<String>,
+    /// `agentId`.
+    pub agent_id: Option<String>,
+    /// `executionTag`.
+    pub execution_tag: Option<String>,
+    /// `scalarVariables`.
+    pub variables: BTreeMap<String, String>,
+    /// `gridVariables`.
+    pub grid_variables: BTreeMap<String, Vec<Vec<String>>>,
+    /// 409 handling.
+    pub on_conflict: OnConflict,
+}
+
+fn is_uuid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// Parse `variables`: a JSON object of strings, or `name=value` lines.
+fn parse_variables(v: &str) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    if v.starts_with('{') {
+        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(v)
+            .map_err(|e| {
+                format!("is not a valid JSON object ({e}); expected {{\"name\": \"value\", ...}} or name=value lines.")
+            })?;
+        for (k, val) in map {
+            match val {
+                serde_json::Value::String(s) => {
+                    check_var_name(&k)?;
+                    out.insert(k, s);
+                }
+                _ => {
+                    return Err(format!(
+                        "variable '{k}' is not a string; every value must be a JSON string (quote numbers and booleans)."
+                    ));
+                }
+            }
+        }
+        return Ok(out);
+    }
+    for (n, line) in v.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((name, value)) = line.split_once('=') else {
+            return Err(format!(
+                "line {} has no `=`; expected name=value lines (or a JSON object).",
+                n + 1
+            ));
+        };
+        let name = name.trim();
+        check_var_name(name)?;
+        if out.insert(name.to_string(), value.to_string()).is_some() {
+            return Err(format!("variable '{name}' is given twice."));
+        }
+    }
+    Ok(out)
+}
+
+fn check_var_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("a variable has an empty name.".into());
+    }
+    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "variable name {} contains white space; names are single words.",
+            show(name)
+        ));
+    }
+    Ok(())
+}
+
+/// Parse `grid-variables`: name → array of rows, each an array of strings.
+fn parse_grid(v: &str) -> Result<BTreeMap<String, Vec<Vec<String>>>, String> {
+    let map: BTreeMap<String, serde_json::Value> = serde_json::from_str(v).map_err(|e| {
+        format!("is not a valid JSON object ({e}); expected {{\"grid\": [[\"a\", \"b\"], [\"c\", \"d\"]]}}.")
+    })?;
+    let mut out = BTreeMap::new();
+    for (k, val) in map {
+        check_var_name(&k)?;
+        let rows: Vec<Vec<String>> = serde_json::from_value(val).map_err(|_| {
+            format!("grid variable '{k}' must be an array of rows, each an array of strings.")
+        })?;
+        out.insert(k, rows);
+    }
+    Ok(out)
+}
+
+pub(super) fn matillion(r: &mut Reader<'_>) -> Option<MatillionConfig> {
+    let base_url = match (r.get("api-url"), r.get("region")) {
+        (Some(u), _) => r.url("api-url", &u),
+        (None, Some(region)) => match region.to_ascii_lowercase().as_str() {
+            reg @ ("eu1" | "us1") => Some(format!("https://{reg}.api.matillion.com/dpc")),
+            _ => {
+                r.err(
+                    "region",
+                    format!("got {}; expected `eu1` or `us1`.", show(&region)),
+                );
+                None
+            }
+        },
+        (None, None) => {
+            r.err(
+                "region",
+                "is required: give `region` (`eu1` or `us1`) or `api-url`.",
+            );
+            None
+        }
+    };
+    let token_url = match r.get("token-url") {
+        Some(u) => r.url("token-url", &u),
+        None => Some(DEFAULT_TOKEN_URL.to_string()),
+    };
+
+    let client_id = r.secret("client-id");
+    let client_secret = r.secret("client-secret");
+    let token = r.secret("access-token");
+    let auth = match (client_id, client_secret, token) {
+        (Some(_), Some(_), Some(_)) | (Some(_), None, Some(_)) | (None, Some(_), Some(_)) => {
+            r.err(
+                "access-token",
+                "is given together with client credentials; give either `access-token` or `client-id` and `client-secret`.",
+            );
+            None
+        }
+        (None, None, Some(t)) => Some(MatillionAuth::Token(t)),
+        (Some(id), Some(secret), None) => {
+            token_url.map(|token_url| MatillionAuth::ClientCredentials {
+                client_id: id,
+                client_secret: secret,
+                token_url,
+            })
+        }
+        (Some(_), None, None) => {
+            r.err("client-secret", "is required with `client-id`.");
+            None
+        }
+        (None, Some(_), None) => {
+            r.err("client-id", "is required with `client-secret`.");
+            None
+        }
+        (None, None, None) => {
+            r.err(
+                "client-id",
+                "is required: give `client-id` and `client-secret`, or `access-token`.",
+            );
+            None
+        }
+    };
+
+    let project = r.required("project", "the project's id (UUID) or exact name");
+    let project = if is_uuid(&project) {
+        ProjectRef::Id(project.to_ascii_lowercase())
+    } else {
+        ProjectRef::Name(project)
+    };
+    let environment = r.required(
+        "environment",
+        "the environment the pipeline is published to",
+    );
+    let pipeline = r.required("pipeline", "the published pipeline's name");
+    if environment.chars().count() > 255 {
+        r.err("environment", "is longer than 255 characters.");
+    }
+    let version = r.string("version");
+    let agent_id = r.string("agent-id");
+    let execution_tag = r.string("execution-tag");
+
+    let variables = match r.get("variables") {
+        Some(v) => match parse_variables(&v) {
+            Ok(m) => m,
+            Err(e) => {
+                r.err("variables", e);
+                BTreeMap::new()
+            }
+        },
+        None => BTreeMap::new(),
+    };
+    let grid_variables = match r.get("grid-variables") {
+        Some(v) => match parse_grid(&v) {
+            Ok(m) => m,
+            Err(e) => {
+                r.err("grid-variables", e);
+                BTreeMap::new()
+            }
+        },
+        None => BTreeMap::new(),
+    };
+    let on_conflict = match r
+        .get("on-conflict")
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "wait" => OnConflict::Wait,
+        "fail" => OnConflict::Fail,
+        _ => {
+            let v = r.get("on-conflict").unwrap_or_default();
+            r.err(
+                "on-conflict",
+                format!("got {}; expected `wait` or `fail`.", show(&v)),
+            );
+            OnConflict::Wait
+        }
+    };
+
+    Some(MatillionConfig {
+        base_url: base_url?,
+        auth: auth?,
+        project,
+        environment,
+        pipeline,
+        version,
+        agent_id,
+        execution_tag,
+        variables,
+        grid_variables,
+        on_conflict,
+    })
+}
