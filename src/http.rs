@@ -16,9 +16,14 @@ use crate::secret::Secret;
 use backoff::backoff::Backoff;
 use serde::de::DeserializeOwned;
 use std::fmt;
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
+
+mod problem;
+mod request;
+
+pub use problem::{Problem, clean, excerpt};
+pub use request::{Body, Method, Part, Request, Response};
 
 /// `User-Agent` sent with every request.
 pub const USER_AGENT: &str = concat!("pipeline-run/", env!("CARGO_PKG_VERSION"));
@@ -26,230 +31,6 @@ pub const USER_AGENT: &str = concat!("pipeline-run/", env!("CARGO_PKG_VERSION"))
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest time one attempt may take from sending to the end of the body.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// HTTP methods used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    /// GET
-    Get,
-    /// POST
-    Post,
-    /// PATCH
-    Patch,
-}
-
-impl fmt::Display for Method {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Method::Get => "GET",
-            Method::Post => "POST",
-            Method::Patch => "PATCH",
-        })
-    }
-}
-
-/// One part of a multipart body.
-#[derive(Debug, Clone)]
-pub enum Part {
-    /// A text field.
-    Text(String, String),
-    /// A file field, read from disk.
-    File(String, PathBuf),
-}
-
-/// A request body.
-#[derive(Debug, Clone)]
-pub enum Body {
-    /// No body.
-    None,
-    /// JSON.
-    Json(serde_json::Value),
-    /// `application/x-www-form-urlencoded`; values may be secrets.
-    Form(Vec<(String, Secret)>),
-    /// `multipart/form-data`.
-    Multipart(Vec<Part>),
-}
-
-/// A request, described once and sent as many times as the policy allows.
-#[derive(Debug, Clone)]
-pub struct Request {
-    /// Method.
-    pub method: Method,
-    /// Absolute URL without the query.
-    pub url: String,
-    /// Query pairs (encoded when sent).
-    pub query: Vec<(String, String)>,
-    /// Body.
-    pub body: Body,
-    /// Whether sending it twice is harmless (false for the trigger).
-    pub repeatable: bool,
-    /// What this request is, for messages ("the trigger", "the status poll").
-    pub what: String,
-}
-
-impl Request {
-    /// A repeatable GET.
-    pub fn get(url: impl Into<String>, what: impl Into<String>) -> Self {
-        Self {
-            method: Method::Get,
-            url: url.into(),
-            query: Vec::new(),
-            body: Body::None,
-            repeatable: true,
-            what: what.into(),
-        }
-    }
-
-    /// Add a query pair.
-    pub fn query(mut self, k: &str, v: impl Into<String>) -> Self {
-        self.query.push((k.to_string(), v.into()));
-        self
-    }
-}
-
-/// A response, read whole.
-#[derive(Debug, Clone)]
-pub struct Response {
-    /// Status code.
-    pub status: u16,
-    /// Body text.
-    pub body: String,
-}
-
-/// An error body, read as problem+json (Matillion) or FastAPI `detail` (Datalab).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Problem {
-    /// HTTP status.
-    pub status: u16,
-    /// `title`.
-    pub title: Option<String>,
-    /// `detail` (or Datalab's `detail` text / validation messages joined).
-    pub detail: Option<String>,
-    /// `violations`.
-    pub violations: Vec<String>,
-    /// A short excerpt of a body that was not JSON.
-    pub excerpt: Option<String>,
-}
-
-impl Problem {
-    /// Read an error body.
-    pub fn parse(status: u16, body: &str) -> Self {
-        let mut p = Problem {
-            status,
-            ..Problem::default()
-        };
-        match serde_json::from_str::<serde_json::Value>(body) {
-            Ok(serde_json::Value::Object(o)) => {
-                let text = |k: &str| o.get(k).and_then(|v| v.as_str()).map(clean);
-                p.title = text("title").or_else(|| text("error"));
-                p.detail = text("detail")
-                    .or_else(|| text("error_description"))
-                    .or_else(|| text("message"));
-                if let Some(serde_json::Value::Array(items)) = o.get("detail") {
-                    // FastAPI validation errors: [{loc, msg, type}]
-                    let msgs: Vec<String> = items
-                        .iter()
-                        .map(|i| {
-                            let loc = i
-                                .get("loc")
-                                .and_then(|l| l.as_array())
-                                .map(|l| {
-                                    l.iter()
-                                        .map(|x| match x {
-                                            serde_json::Value::String(s) => s.clone(),
-                                            other => other.to_string(),
-                                        })
-                                        .collect::<Vec<_>>()
-                                        .join(".")
-                                })
-                                .unwrap_or_default();
-                            let msg = i.get("msg").and_then(|m| m.as_str()).unwrap_or("invalid");
-                            clean(&if loc.is_empty() {
-                                msg.to_string()
-                            } else {
-                                format!("{loc}: {msg}")
-                            })
-                        })
-                        .collect();
-                    p.violations = msgs;
-                }
-                if let Some(serde_json::Value::Array(v)) = o.get("violations") {
-                    p.violations.extend(v.iter().map(|x| match x {
-                        serde_json::Value::String(s) => clean(s),
-                        other => clean(&other.to_string()),
-                    }));
-                }
-            }
-            _ => p.excerpt = excerpt(body),
-        }
-        p
-    }
-}
-
-impl fmt::Display for Problem {
-    /// "404 Pipelines not Found: detail (violations: a; b)".
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.status)?;
-        match (&self.title, &self.detail) {
-            (Some(t), Some(d)) if t != d => write!(f, " {t}: {d}")?,
-            (Some(t), _) => write!(f, " {t}")?,
-            (None, Some(d)) => write!(f, " {d}")?,
-            (None, None) => {
-                if let Some(r) = reason(self.status) {
-                    write!(f, " {r}")?;
-                }
-            }
-        }
-        if !self.violations.is_empty() {
-            write!(f, " (violations: {})", self.violations.join("; "))?;
-        }
-        if let Some(e) = &self.excerpt {
-            write!(f, " (body: {e})")?;
-        }
-        Ok(())
-    }
-}
-
-fn reason(status: u16) -> Option<&'static str> {
-    Some(match status {
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        409 => "Conflict",
-        410 => "Gone",
-        422 => "Unprocessable Entity",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => return None,
-    })
-}
-
-/// Remote text made safe for one log line: control characters become spaces, and the
-/// legacy `##[` command marker is broken up.
-pub fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect::<String>()
-        .trim()
-        .replace("##[", "# #[")
-}
-
-/// The first 200 characters of a body, on one line; `None` when empty.
-pub fn excerpt(body: &str) -> Option<String> {
-    let c = clean(body);
-    if c.is_empty() {
-        return None;
-    }
-    let mut out: String = c.chars().take(200).collect();
-    if c.chars().count() > 200 {
-        out.push('…');
-    }
-    Some(out)
-}
 
 /// Why a request did not produce a usable answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -671,46 +452,8 @@ pub fn parse_retry_after(v: &str, now: SystemTime) -> Option<Duration> {
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    let at = parse_http_date(v)?;
+    let at = crate::timefmt::parse_http_date(v)?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
-/// IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
-fn parse_http_date(v: &str) -> Option<SystemTime> {
-    let rest = v.split_once(", ")?.1;
-    let parts: Vec<&str> = rest.split_whitespace().collect();
-    if parts.len() != 5 || parts[4] != "GMT" {
-        return None;
-    }
-    let day: u64 = parts[0].parse().ok()?;
-    let month = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ]
-    .iter()
-    .position(|m| *m == parts[1])? as u64
-        + 1;
-    let year: i64 = parts[2].parse().ok()?;
-    let hms: Vec<u64> = parts[3]
-        .split(':')
-        .map(|x| x.parse().ok())
-        .collect::<Option<_>>()?;
-    if hms.len() != 3 || !(1..=31).contains(&day) || hms[0] > 23 || hms[1] > 59 || hms[2] > 60 {
-        return None;
-    }
-    let days = days_from_civil(year, month, day)?;
-    let secs = days * 86_400 + hms[0] * 3600 + hms[1] * 60 + hms[2];
-    Some(UNIX_EPOCH + Duration::from_secs(secs))
-}
-
-/// Days since 1970-01-01 for a civil date (Howard Hinnant's algorithm).
-pub fn days_from_civil(y: i64, m: u64, d: u64) -> Option<u64> {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = m as i64;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    u64::try_from(era * 146_097 + doe - 719_468).ok()
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@ use super::*;
 use crate::clock::SimClock;
 use std::io::{Read, Write};
 use std::net::TcpListener;
+use std::time::UNIX_EPOCH;
 
 fn client() -> (Http, Arc<SimClock>) {
     let clock = SimClock::new();

@@ -1,0 +1,139 @@
+//! Error bodies read as sentences: problem+json (Matillion) or FastAPI's `detail`
+//! (Datalab), and remote text made safe for one log line.
+
+use std::fmt;
+
+/// An error body, read as problem+json (Matillion) or FastAPI `detail` (Datalab).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Problem {
+    /// HTTP status.
+    pub status: u16,
+    /// `title`.
+    pub title: Option<String>,
+    /// `detail` (or Datalab's `detail` text / validation messages joined).
+    pub detail: Option<String>,
+    /// `violations`.
+    pub violations: Vec<String>,
+    /// A short excerpt of a body that was not JSON.
+    pub excerpt: Option<String>,
+}
+
+impl Problem {
+    /// Read an error body.
+    pub fn parse(status: u16, body: &str) -> Self {
+        let mut p = Problem {
+            status,
+            ..Problem::default()
+        };
+        match serde_json::from_str::<serde_json::Value>(body) {
+            Ok(serde_json::Value::Object(o)) => {
+                let text = |k: &str| o.get(k).and_then(|v| v.as_str()).map(clean);
+                p.title = text("title").or_else(|| text("error"));
+                p.detail = text("detail")
+                    .or_else(|| text("error_description"))
+                    .or_else(|| text("message"));
+                if let Some(serde_json::Value::Array(items)) = o.get("detail") {
+                    // FastAPI validation errors: [{loc, msg, type}]
+                    let msgs: Vec<String> = items
+                        .iter()
+                        .map(|i| {
+                            let loc = i
+                                .get("loc")
+                                .and_then(|l| l.as_array())
+                                .map(|l| {
+                                    l.iter()
+                                        .map(|x| match x {
+                                            serde_json::Value::String(s) => s.clone(),
+                                            other => other.to_string(),
+                                        })
+                                        .collect::<Vec<_>>()
+                                        .join(".")
+                                })
+                                .unwrap_or_default();
+                            let msg = i.get("msg").and_then(|m| m.as_str()).unwrap_or("invalid");
+                            clean(&if loc.is_empty() {
+                                msg.to_string()
+                            } else {
+                                format!("{loc}: {msg}")
+                            })
+                        })
+                        .collect();
+                    p.violations = msgs;
+                }
+                if let Some(serde_json::Value::Array(v)) = o.get("violations") {
+                    p.violations.extend(v.iter().map(|x| match x {
+                        serde_json::Value::String(s) => clean(s),
+                        other => clean(&other.to_string()),
+                    }));
+                }
+            }
+            _ => p.excerpt = excerpt(body),
+        }
+        p
+    }
+}
+
+impl fmt::Display for Problem {
+    /// "404 Pipelines not Found: detail (violations: a; b)".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.status)?;
+        match (&self.title, &self.detail) {
+            (Some(t), Some(d)) if t != d => write!(f, " {t}: {d}")?,
+            (Some(t), _) => write!(f, " {t}")?,
+            (None, Some(d)) => write!(f, " {d}")?,
+            (None, None) => {
+                if let Some(r) = reason(self.status) {
+                    write!(f, " {r}")?;
+                }
+            }
+        }
+        if !self.violations.is_empty() {
+            write!(f, " (violations: {})", self.violations.join("; "))?;
+        }
+        if let Some(e) = &self.excerpt {
+            write!(f, " (body: {e})")?;
+        }
+        Ok(())
+    }
+}
+
+fn reason(status: u16) -> Option<&'static str> {
+    Some(match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        409 => "Conflict",
+        410 => "Gone",
+        422 => "Unprocessable Entity",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => return None,
+    })
+}
+
+/// Remote text made safe for one log line: control characters become spaces, and the
+/// legacy `##[` command marker is broken up.
+pub fn clean(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .replace("##[", "# #[")
+}
+
+/// The first 200 characters of a body, on one line; `None` when empty.
+pub fn excerpt(body: &str) -> Option<String> {
+    let c = clean(body);
+    if c.is_empty() {
+        return None;
+    }
+    let mut out: String = c.chars().take(200).collect();
+    if c.chars().count() > 200 {
+        out.push('…');
+    }
+    Some(out)
+}

@@ -1,0 +1,95 @@
+//! What a request is (method, URL, query, body, whether it may be sent twice) and what a
+//! response is, independent of how it is sent.
+
+use crate::secret::Secret;
+use std::fmt;
+use std::path::PathBuf;
+
+/// HTTP methods used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// GET
+    Get,
+    /// POST
+    Post,
+    /// PATCH
+    Patch,
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Patch => "PATCH",
+        })
+    }
+}
+
+/// One part of a multipart body.
+#[derive(Debug, Clone)]
+pub enum Part {
+    /// A text field.
+    Text(String, String),
+    /// A file field, read from disk.
+    File(String, PathBuf),
+}
+
+/// A request body.
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// No body.
+    None,
+    /// JSON.
+    Json(serde_json::Value),
+    /// `application/x-www-form-urlencoded`; values may be secrets.
+    Form(Vec<(String, Secret)>),
+    /// `multipart/form-data`.
+    Multipart(Vec<Part>),
+}
+
+/// A request, described once and sent as many times as the policy allows.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Method.
+    pub method: Method,
+    /// Absolute URL without the query.
+    pub url: String,
+    /// Query pairs (encoded when sent).
+    pub query: Vec<(String, String)>,
+    /// Body.
+    pub body: Body,
+    /// Whether sending it twice is harmless (false for the trigger).
+    pub repeatable: bool,
+    /// What this request is, for messages ("the trigger", "the status poll").
+    pub what: String,
+}
+
+impl Request {
+    /// A repeatable GET.
+    pub fn get(url: impl Into<String>, what: impl Into<String>) -> Self {
+        Self {
+            method: Method::Get,
+            url: url.into(),
+            query: Vec::new(),
+            body: Body::None,
+            repeatable: true,
+            what: what.into(),
+        }
+    }
+
+    /// Add a query pair.
+    pub fn query(mut self, k: &str, v: impl Into<String>) -> Self {
+        self.query.push((k.to_string(), v.into()));
+        self
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// Body text.
+    pub body: String,
+}
