@@ -300,26 +300,12 @@ impl Execution {
         o
     }
 
-    /// The details object.
+    /// The details object: the list's summary and what only the details carry.
     fn details(&self, now: Instant) -> Value {
-        let p = self.progress(now);
-        let mut o = json!({
-            "pipelineExecutionId": self.id,
-            "pipelineName": self.pipeline,
-            "pipelineType": "ORCHESTRATION",
-            "projectId": self.project_id,
-            "environmentName": self.environment,
-            "status": p.status,
-            "message": p.message,
-            "startedAt": self.wall(Duration::ZERO),
-            "trigger": self.trigger,
-        });
-        if let Some(f) = p.finished {
-            o["finishedAt"] = json!(self.wall(f));
-        }
-        if let Some(u) = &self.user {
-            o["user"] = json!(u);
-        }
+        let mut o = self.summary(now);
+        o["pipelineType"] = json!("ORCHESTRATION");
+        o["projectId"] = json!(self.project_id);
+        o["message"] = json!(self.progress(now).message);
         if let Some(s) = &self.schedule_id {
             o["scheduleId"] = json!(s);
         }
