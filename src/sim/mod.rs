@@ -189,11 +189,7 @@ pub struct RecordedRequest {
 impl RecordedRequest {
     /// The first header with this (case-insensitive) name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
+        http::find_header(&self.headers, name)
     }
 
     /// The decoded query parameters.
