@@ -19,18 +19,22 @@ WORKDIR /src
 
 # 1. The dependencies, in a layer of their own: rebuilt only when Cargo.toml or
 #    Cargo.lock change. Every target the manifest names gets an empty stub.
+#    The simulator crate is a workspace member, so its manifest must be there too; it is
+#    never built here (`--bin pipeline-run` builds the product alone).
 COPY Cargo.toml Cargo.lock ./
-RUN for p in src/main.rs src/lib.rs $(sed -n 's/^path *= *"\(.*\)"/\1/p' Cargo.toml); do \
+COPY crates/sim/Cargo.toml crates/sim/
+RUN for p in src/main.rs src/lib.rs crates/sim/src/main.rs crates/sim/src/lib.rs \
+      $(sed -n 's/^path *= *"\(.*\)"/\1/p' Cargo.toml); do \
       mkdir -p "$(dirname "$p")" && echo 'fn main() {}' > "$p"; \
     done \
- && cargo build --release --locked --target "$(uname -m)-unknown-linux-musl" --bin pipeline-run \
+ && cargo build --release --locked --target "$(uname -m)-unknown-linux-musl" -p pipeline-run --bin pipeline-run \
  && rm -rf src
 
 # 2. The program itself. COPY keeps the files' own times, which can be older than the stub
 #    build above: touch them so cargo rebuilds from the real sources.
 COPY src ./src
 RUN find src -name '*.rs' -exec touch {} + \
- && cargo build --release --locked --target "$(uname -m)-unknown-linux-musl" --bin pipeline-run \
+ && cargo build --release --locked --target "$(uname -m)-unknown-linux-musl" -p pipeline-run --bin pipeline-run \
  && mkdir /out \
  && cp "target/$(uname -m)-unknown-linux-musl/release/pipeline-run" /out/pipeline-run \
  && ln -s pipeline-run /out/pipeline-run-post \

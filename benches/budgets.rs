@@ -15,15 +15,19 @@
 
 use pipeline_run::ci::CiKind;
 use pipeline_run::cli;
-use pipeline_run::clock::{Clock, RealClock, SignalState, SimClock};
+use pipeline_run::clock::{Clock, SimClock};
 use pipeline_run::config;
 use pipeline_run::http::Budget;
 use pipeline_run::http::Http;
 use pipeline_run::orchestrate::{self, Progress, Waiter};
 use pipeline_run::platform::{CancelAck, Failure, Platform, RunState};
 use pipeline_run::report::{Outcome, PlatformKind, RunReport};
-use pipeline_run::sim::{
+#[path = "../tests/it/sim_time.rs"]
+mod sim_time;
+
+use pipeline_run_sim::{
     Environment, Project, PublishedPipeline, Route, RunScript, SimConfig, SimHandle, Simulator,
+    WallTime,
 };
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -194,7 +198,7 @@ struct Polled {
 fn simulated_run(duration: Duration) -> Res<Polled> {
     let clock = SimClock::new();
     let dyn_clock: Arc<dyn Clock> = clock.clone();
-    let sim = Simulator::start(world(duration, 12), dyn_clock.clone())
+    let sim = Simulator::start(world(duration, 12), sim_time::for_sim(&clock))
         .map_err(|e| format!("cannot start the simulator: {e}"))?;
     // The defaults for poll-interval (5s) and max-poll-interval (30s); a timeout that the
     // longest run stays well inside.
@@ -403,8 +407,8 @@ impl Drop for Scratch {
 
 /// The real-clock simulator.
 fn real_sim(cfg: SimConfig) -> Res<SimHandle> {
-    let clock: Arc<dyn Clock> = Arc::new(RealClock::new(SignalState::new()));
-    Simulator::start(cfg, clock).map_err(|e| format!("cannot start the simulator: {e}"))
+    Simulator::start(cfg, Arc::new(WallTime))
+        .map_err(|e| format!("cannot start the simulator: {e}"))
 }
 
 /// A GitHub Actions job's environment with every report turned on, fast polling.

@@ -20,7 +20,6 @@ pub mod post;
 pub mod report;
 pub mod secret;
 pub mod signals;
-pub mod sim;
 pub mod timefmt;
 
 /// Helpers shared by the unit tests.

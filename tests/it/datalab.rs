@@ -2,10 +2,8 @@
 //! Each test builds its own pipeline (short timings, 50 ms polls) and asserts on what the
 //! simulator received and on every report the binary wrote.
 
-mod common;
-
-use common::*;
-use pipeline_run::sim::{DatalabPipeline, Fault, FaultAction, Route, SimConfig, SimHandle};
+use crate::common::*;
+use pipeline_run_sim::{DatalabPipeline, Fault, FaultAction, Route, SimConfig, SimHandle};
 use std::time::Duration;
 
 const KEY: &str = "dlk_live_7f3a9cSECRETb21e";

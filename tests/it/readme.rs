@@ -4,7 +4,7 @@
 use pipeline_run::exit::Exit;
 use pipeline_run::inputs::INPUTS;
 
-const README: &str = include_str!("../README.md");
+const README: &str = include_str!("../../README.md");
 
 #[test]
 fn every_input_is_documented_with_its_default() {

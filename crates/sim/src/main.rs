@@ -6,10 +6,9 @@
 //!   `pipeline-run` binary against it as a CI job would, then shows the job summary and
 //!   the outputs it wrote.
 
-use pipeline_run::clock::{RealClock, SignalState};
-use pipeline_run::sim::{
+use pipeline_run_sim::{
     DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_DATALAB_KEY, DEMO_DATALAB_PIPELINE, DEMO_PROJECT_ID,
-    DEMO_PROJECT_NAME, Scenario, SimConfig, SimHandle, Simulator,
+    DEMO_PROJECT_NAME, Scenario, SimConfig, SimHandle, Simulator, WallTime,
 };
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -53,8 +52,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn real_clock() -> Arc<RealClock> {
-    Arc::new(RealClock::new(SignalState::new()))
+fn real_clock() -> Arc<WallTime> {
+    Arc::new(WallTime)
 }
 
 /// Parse `serve` options: `--port N`, `--scenario S` (also `--opt=value`).

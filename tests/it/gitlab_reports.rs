@@ -3,10 +3,8 @@
 //! XML 1.0 well-formedness checker. The run's step names and messages are hostile: markup,
 //! quotes, `&`, non-ASCII, control characters, line breaks, forged dotenv lines.
 
-mod common;
-
-use common::*;
-use pipeline_run::sim::{Environment, Project, PublishedPipeline, RunScript, SimConfig};
+use crate::common::*;
+use pipeline_run_sim::{Environment, Project, PublishedPipeline, RunScript, SimConfig};
 use std::time::Duration;
 
 const PROJECT_ID: &str = "0b6f3d5e-1c2a-4e8f-9a7b-3c4d5e6f7a8b";

@@ -6,9 +6,7 @@
 //! `tests/fixtures/tls/` (valid for 127.0.0.1): it serves files, so a GET of the project
 //! list is answered from a file and proves a whole request and response went through.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;

@@ -3,10 +3,8 @@
 //! value), and triggers nothing: the simulator records no POST but the token request (and
 //! none at all with a ready token). Each missing thing exits 4 and lists what exists.
 
-mod common;
-
-use common::*;
-use pipeline_run::sim::{
+use crate::common::*;
+use pipeline_run_sim::{
     Environment, Project, PublishedPipeline, Route, RunScript, SimConfig, SimHandle,
 };
 use std::time::Duration;

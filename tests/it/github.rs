@@ -3,10 +3,8 @@
 //! forge workflow commands or outputs, the token masked before anything prints it, no
 //! secret anywhere even at trace level, the annotation limits, and the wait's log group.
 
-mod common;
-
-use common::*;
-use pipeline_run::sim::{
+use crate::common::*;
+use pipeline_run_sim::{
     Environment, Project, PublishedPipeline, Route, RunScript, SeedExecution, SimConfig, SimHandle,
 };
 use std::path::PathBuf;

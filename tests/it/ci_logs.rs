@@ -4,10 +4,8 @@
 //! characters at all; on GitLab the timeout defaults from `CI_JOB_TIMEOUT`, and the log
 //! says so.
 
-mod common;
-
-use common::*;
-use pipeline_run::sim::{Environment, Project, PublishedPipeline, RunScript, SimConfig, SimHandle};
+use crate::common::*;
+use pipeline_run_sim::{Environment, Project, PublishedPipeline, RunScript, SimConfig, SimHandle};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const PROJECT_ID: &str = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";

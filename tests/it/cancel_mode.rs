@@ -4,10 +4,8 @@
 //! GitLab `after_script` case end to end: a main job killed without warning still leaves
 //! the id behind, and the cancel mode finds it.
 
-mod common;
-
-use common::*;
-use pipeline_run::sim::{
+use crate::common::*;
+use pipeline_run_sim::{
     Environment, Project, PublishedPipeline, Route, RunScript, SeedExecution, SimConfig, SimHandle,
 };
 use serde_json::json;

@@ -2,16 +2,16 @@
 //! Productivity Cloud API (and a small Datalab API), for the demo, for integration tests
 //! over real HTTP, and for benchmarks on simulated time.
 //!
-//! All progress is computed from an injected [`Clock`]: share a
-//! [`SimClock`](crate::clock::SimClock) with the client and an hour-long run takes
-//! milliseconds.
+//! All progress is computed from an injected clock ([`SimTime`]): real time for the demo,
+//! or a clock shared with the client under test (behind [`SimTime`]), so an hour-long run
+//! takes milliseconds. It depends on nothing of the product: it is an independent reading
+//! of the API.
 //!
 //! ```no_run
-//! use pipeline_run::clock::SimClock;
-//! use pipeline_run::sim::*;
+//! use pipeline_run_sim::*;
 //! use std::time::Duration;
 //!
-//! let clock = SimClock::new();
+//! let clock = ManualTime::new();
 //! let config = SimConfig::new()
 //!     .credentials("id", "secret")
 //!     .project(Project::new("p-1", "Demo").environment(
@@ -32,6 +32,7 @@ mod http;
 mod matillion;
 mod multipart;
 mod script;
+mod time;
 mod util;
 
 #[cfg(test)]
@@ -45,8 +46,8 @@ pub use demo::{
 pub use fault::{Fault, FaultAction, Matcher, Route};
 pub use matillion::{Environment, ExecutionInfo, Project, PublishedPipeline, SeedExecution};
 pub use script::{Phase, RunScript, StepSpec};
+pub use time::{ManualTime, SimTime, WallTime};
 
-use crate::clock::Clock;
 use http::{Reply, Request, Response, Server};
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
@@ -201,7 +202,7 @@ impl RecordedRequest {
 /// Shared state behind the server.
 pub(crate) struct State {
     config: SimConfig,
-    clock: Arc<dyn Clock>,
+    clock: Arc<dyn SimTime>,
     start: Instant,
     addr: SocketAddr,
     inner: Mutex<Inner>,
@@ -234,7 +235,7 @@ pub struct Simulator;
 
 impl Simulator {
     /// Bind 127.0.0.1 on the configured port and serve until the handle is dropped.
-    pub fn start(config: SimConfig, clock: Arc<dyn Clock>) -> std::io::Result<SimHandle> {
+    pub fn start(config: SimConfig, clock: Arc<dyn SimTime>) -> std::io::Result<SimHandle> {
         let listener = TcpListener::bind(("127.0.0.1", config.port))?;
         let addr = listener.local_addr()?;
         let inner = Inner {

@@ -13,7 +13,7 @@ use pipeline_run::orchestrate::{self, Progress, SharedProgress};
 use pipeline_run::platform::Platform;
 use pipeline_run::platform::matillion::{Listed, pick_own};
 use pipeline_run::report::{CancelResult, Outcome, RunReport};
-use pipeline_run::sim::{
+use pipeline_run_sim::{
     Environment, Fault, FaultAction, Project, PublishedPipeline, Route, RunScript, SimConfig,
     SimHandle, Simulator,
 };
@@ -43,8 +43,7 @@ fn sim(clock: &Arc<SimClock>, faults: Vec<Fault>) -> SimHandle {
     for f in faults {
         c = c.fault(f);
     }
-    let shared: Arc<dyn Clock> = clock.clone();
-    Simulator::start(c, shared).expect("start simulator")
+    Simulator::start(c, crate::sim_time::for_sim(clock)).expect("start simulator")
 }
 
 fn config(sim: &SimHandle, pipeline: &str, extra: &[(&str, &str)]) -> Config {

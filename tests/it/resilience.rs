@@ -3,10 +3,8 @@
 //! execution tags, bad credentials) and signals sent to it. Every claim is checked against
 //! what the simulator recorded (requests, their times, the executions it holds).
 
-mod common;
-
-use common::*;
-use pipeline_run::sim::{
+use crate::common::*;
+use pipeline_run_sim::{
     Environment, Fault, FaultAction, Project, PublishedPipeline, RecordedRequest, Route, RunScript,
     SeedExecution, SimConfig, SimHandle,
 };

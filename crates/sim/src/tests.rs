@@ -1,8 +1,8 @@
 //! Tests of the simulator over real HTTP on loopback, with `ureq` as the client and a
-//! shared `SimClock` so that minutes of run time pass instantly.
+//! shared `ManualTime` so that minutes of run time pass instantly.
 
 use super::*;
-use crate::clock::SimClock;
+use crate::time::ManualTime;
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -49,7 +49,7 @@ fn world() -> SimConfig {
 
 struct T {
     sim: SimHandle,
-    clock: Arc<SimClock>,
+    clock: Arc<ManualTime>,
     agent: ureq::Agent,
     token: String,
 }
@@ -100,7 +100,7 @@ fn to_resp(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<R
 
 impl T {
     fn start(config: SimConfig) -> T {
-        let clock = SimClock::new();
+        let clock = ManualTime::new();
         let sim = Simulator::start(config, clock.clone()).unwrap();
         T {
             sim,
@@ -489,7 +489,7 @@ fn execution_tag_conflict() {
     assert_eq!(d["trigger"], "SCHEDULE");
     assert!(d["scheduleId"].is_string());
     let started = util::parse_rfc3339(d["startedAt"].as_str().unwrap()).unwrap();
-    let wall = crate::clock::Clock::wall(&*t.clock);
+    let wall = crate::SimTime::wall(&*t.clock);
     let ran = wall.duration_since(started).unwrap();
     assert!(
         ran >= secs(122) && ran < secs(122) + Duration::from_millis(1),

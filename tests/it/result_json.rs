@@ -4,10 +4,8 @@
 //! and every documented field shows up in at least one of the runs. One run is also
 //! checked value by value.
 
-mod common;
-
-use common::*;
-use pipeline_run::sim::{Environment, Project, PublishedPipeline, RunScript, SimConfig};
+use crate::common::*;
+use pipeline_run_sim::{Environment, Project, PublishedPipeline, RunScript, SimConfig};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -106,7 +104,7 @@ fn check_against_table(doc: &Value, table: &[Field], what: &str) -> BTreeSet<Str
     seen
 }
 
-fn sim() -> pipeline_run::sim::SimHandle {
+fn sim() -> pipeline_run_sim::SimHandle {
     let env = Environment::new("prod")
         .pipeline(
             PublishedPipeline::new(

@@ -1,10 +1,8 @@
 //! A signal while waiting cancels the Matillion execution: the worker wakes at once and
 //! stops, and the clean-up must still send the cancel (regression test).
 
-mod common;
-
-use common::*;
-use pipeline_run::sim::{Route, Scenario, SimConfig};
+use crate::common::*;
+use pipeline_run_sim::{Route, Scenario, SimConfig};
 use std::time::{Duration, Instant};
 
 #[test]

@@ -1,10 +1,8 @@
 //! Shared by the integration tests: the simulator in-process (real HTTP on loopback), the
 //! real `pipeline-run` binary as a child process with a hermetic environment, and a
 //! scratch directory per test.
-#![allow(dead_code)]
 
-use pipeline_run::clock::{Clock, RealClock, SignalState};
-use pipeline_run::sim::{SimConfig, SimHandle, Simulator};
+use pipeline_run_sim::{SimConfig, SimHandle, Simulator, WallTime};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -47,8 +45,7 @@ impl Drop for Scratch {
 
 /// The simulator on a real clock.
 pub fn start_sim(cfg: SimConfig) -> SimHandle {
-    let clock: Arc<dyn Clock> = Arc::new(RealClock::new(SignalState::new()));
-    Simulator::start(cfg, clock).expect("start simulator")
+    Simulator::start(cfg, Arc::new(WallTime)).expect("start simulator")
 }
 
 /// Environment for a Matillion run against `sim` (demo credentials must match `cfg`),

@@ -2,10 +2,8 @@
 //! Input validation, the trigger body, polling to each terminal status and its exit code,
 //! project resolution across pages, step pagination, outputs, the summary, `wait: false`.
 
-mod common;
-
-use common::*;
-use pipeline_run::sim::{Environment, Project, PublishedPipeline, Route, RunScript, SimConfig};
+use crate::common::*;
+use pipeline_run_sim::{Environment, Project, PublishedPipeline, Route, RunScript, SimConfig};
 use std::time::Duration;
 
 const PID: &str = "4a8a6162-702b-4efc-b2ec-c986e0bc95e4";
@@ -23,7 +21,7 @@ fn quick(steps: usize) -> RunScript {
     RunScript::new(Duration::from_millis(300), steps)
 }
 
-fn env_for(sim: &pipeline_run::sim::SimHandle) -> Vec<(String, String)> {
+fn env_for(sim: &pipeline_run_sim::SimHandle) -> Vec<(String, String)> {
     matillion_env(sim, "Analytics", "prod", "Load orders")
 }
 

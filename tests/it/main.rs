@@ -1,0 +1,21 @@
+//! The integration tests, in one binary (one link step; the tests share its threads).
+//! Each module drives the real `pipeline-run` binary (or the library on simulated time)
+//! against the bundled simulator over loopback HTTP; `common` holds the shared helpers.
+
+mod action_yml;
+mod cancel_mode;
+mod ci_logs;
+#[allow(dead_code)]
+mod common;
+mod datalab;
+mod dry_run;
+mod github;
+mod gitlab_reports;
+mod readme;
+mod resilience;
+mod resilience_simulated;
+mod result_json;
+mod run_matillion;
+mod signal_cancel;
+mod sim_time;
+mod tls_proxy;
