@@ -35,9 +35,6 @@ mod matillion;
 mod multipart;
 mod script;
 mod serve;
-
-#[cfg(test)]
-mod tests;
 mod time;
 mod util;
 
