@@ -29,6 +29,27 @@ pub struct SimConfig {
     pub datalab_api_key: String,
     /// The Datalab pipelines.
     pub datalab_pipelines: Vec<DatalabPipeline>,
+    /// Replica lag: for this long (clock time) after an execution is created, its details,
+    /// status and steps answer 404 as if it did not exist (zero = none).
+    pub replica_lag: Duration,
+    /// List lag: for this long (clock time) after an execution or Datalab run is created,
+    /// the lists of executions leave it out (zero = none).
+    pub list_lag: Duration,
+    /// The order of the Datalab list of executions.
+    pub datalab_list_order: ListOrder,
+}
+
+/// The order a list of executions comes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ListOrder {
+    /// Newest first (the default, as the service does today).
+    #[default]
+    NewestFirst,
+    /// Oldest first.
+    OldestFirst,
+    /// A fixed shuffle decided by this seed: the same on every request, so pages do not
+    /// overlap, but in no time order.
+    Shuffled(u64),
 }
 
 impl Default for SimConfig {
@@ -44,6 +65,9 @@ impl Default for SimConfig {
             faults: Vec::new(),
             datalab_api_key: "sim-datalab-key".into(),
             datalab_pipelines: Vec::new(),
+            replica_lag: Duration::ZERO,
+            list_lag: Duration::ZERO,
+            datalab_list_order: ListOrder::NewestFirst,
         }
     }
 }
@@ -106,6 +130,31 @@ impl SimConfig {
     /// Add a Datalab pipeline.
     pub fn datalab_pipeline(mut self, p: DatalabPipeline) -> Self {
         self.datalab_pipelines.push(p);
+        self
+    }
+
+    /// Eventual consistency (issue 11, class 4): for `lag` (clock time) after an execution
+    /// is created (by a trigger or seeded), `GET` of its details, status and steps answers
+    /// 404 `Pipeline Execution not Found`, as a replica that has not caught up does. The
+    /// trigger's 201, the list, and cancel (writes go to the primary) are not affected.
+    pub fn replica_lag(mut self, lag: Duration) -> Self {
+        self.replica_lag = lag;
+        self
+    }
+
+    /// A lagging list (issue 11, class 5): for `lag` (clock time) after an execution or a
+    /// Datalab run is created, the Matillion and Datalab lists of executions leave it out.
+    /// The execution exists meanwhile: its tag is held, so a second trigger with the same
+    /// tag gets 409 (with [`FaultAction::LoseReply`](crate::FaultAction) on the first).
+    pub fn list_lag(mut self, lag: Duration) -> Self {
+        self.list_lag = lag;
+        self
+    }
+
+    /// The order of the Datalab list of executions (issue 11, class 12); paging with
+    /// `limit`/`offset` follows it.
+    pub fn datalab_list_order(mut self, order: ListOrder) -> Self {
+        self.datalab_list_order = order;
         self
     }
 }

@@ -158,8 +158,23 @@ impl SimHandle {
         inner.datalab_runs.iter().map(|r| r.info(now)).collect()
     }
 
+    /// End every [`FaultAction::Delay`](crate::FaultAction::Delay) and
+    /// [`FaultAction::DelayReply`](crate::FaultAction::DelayReply) wait in progress now: the
+    /// delayed requests are handled and the held replies sent.
+    pub fn release_delayed(&self) {
+        self.state.gate.release(false);
+    }
+
     /// Stop the server and close every connection.
     pub fn stop(mut self) {
+        self.state.gate.release(true);
         self.server.stop();
+    }
+}
+
+impl Drop for SimHandle {
+    /// No delayed request outlives the simulator.
+    fn drop(&mut self) {
+        self.state.gate.release(true);
     }
 }

@@ -38,13 +38,13 @@ mod serve;
 mod time;
 mod util;
 
-pub use config::SimConfig;
+pub use config::{ListOrder, SimConfig};
 pub use datalab::{DatalabPipeline, DatalabRunInfo, DatalabStep, Upload};
 pub use demo::{
     DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_DATALAB_KEY, DEMO_DATALAB_PIPELINE, DEMO_PROJECT_ID,
     DEMO_PROJECT_NAME, Scenario,
 };
-pub use fault::{Fault, FaultAction, Matcher, Route};
+pub use fault::{Fault, FaultAction, Matcher, ReplyEdit, ReplyParts, Route};
 pub use handle::{RecordedRequest, SimHandle};
 pub use matillion::{Environment, ExecutionInfo, Project, PublishedPipeline, SeedExecution};
 pub use script::{Phase, RunScript, StepSpec};
@@ -63,6 +63,8 @@ pub(crate) struct State {
     start: Instant,
     addr: SocketAddr,
     inner: Mutex<Inner>,
+    /// Where delayed requests and replies wait.
+    gate: serve::Gate,
 }
 
 #[derive(Default)]
@@ -105,6 +107,7 @@ impl Simulator {
             clock,
             addr,
             inner: Mutex::new(inner),
+            gate: serve::Gate::default(),
         });
         let st = state.clone();
         let handler: Arc<http::Handler> = Arc::new(move |req, conn| serve::handle(&st, req, conn));

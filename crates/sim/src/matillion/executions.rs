@@ -50,6 +50,9 @@ pub(super) fn execution_route(
         .executions
         .iter_mut()
         .find(|e| e.id == exec_id && e.project_id == project_id)
+        // A replica that has not caught up yet knows nothing of a new execution; cancel is
+        // a write and goes to the primary.
+        .filter(|e| route == Route::Cancel || !e.younger_than(state.config.replica_lag, now))
     else {
         return problem(
             404,
@@ -209,6 +212,7 @@ pub(super) fn list_executions(state: &State, q: &Query, instance: &str) -> Respo
     let mut matching: Vec<&Execution> = inner
         .executions
         .iter()
+        .filter(|e| !e.younger_than(state.config.list_lag, now))
         .filter(|e| project.is_none_or(|p| e.project_id == p))
         .filter(|e| env.is_none_or(|n| e.environment == n))
         .filter(|e| {

@@ -167,6 +167,7 @@ pub(super) fn trigger(state: &State, project: &Project, req: &Request, instance:
         user: None,
         schedule_id: None,
         started: now,
+        created: now,
         started_wall: truncate_millis(state.clock.wall()),
         script: Arc::new(pp.script.clone()),
         cancel: None,

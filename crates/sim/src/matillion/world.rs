@@ -236,6 +236,9 @@ pub(crate) struct Execution {
     pub(super) user: Option<String>,
     pub(super) schedule_id: Option<String>,
     pub(super) started: Instant,
+    /// Clock instant it was stored (a seeded run's start is earlier): replica and list lag
+    /// count from here.
+    pub(super) created: Instant,
     pub(super) started_wall: SystemTime,
     pub(super) script: Arc<RunScript>,
     pub(super) cancel: Option<Cancel>,
@@ -244,6 +247,11 @@ pub(crate) struct Execution {
 }
 
 impl Execution {
+    /// Whether it is younger than `lag` (clock time) at `now`.
+    pub(super) fn younger_than(&self, lag: Duration, now: Instant) -> bool {
+        now.saturating_duration_since(self.created) < lag
+    }
+
     pub(super) fn elapsed(&self, now: Instant) -> Duration {
         now.saturating_duration_since(self.started)
     }
@@ -340,6 +348,7 @@ pub(crate) fn seed(state: &State, s: SeedExecution) -> String {
         user,
         schedule_id,
         started,
+        created: now,
         started_wall,
         script: Arc::new(s.script),
         cancel: None,

@@ -161,6 +161,69 @@ impl T {
             .to_string()
     }
 
+    /// GET with the token; the status, content type and body bytes as sent (not
+    /// necessarily UTF-8).
+    pub fn get_bytes(&self, path: &str) -> (u16, String, Vec<u8>) {
+        let r = self
+            .agent
+            .get(self.url(path))
+            .header("Authorization", format!("Bearer {}", self.token))
+            .call()
+            .unwrap();
+        let status = r.status().as_u16();
+        let ctype = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        (status, ctype, r.into_body().read_to_vec().unwrap())
+    }
+
+    /// The token endpoint with these client credentials.
+    pub fn token_request(&self, client_id: &str) -> Resp {
+        to_resp(self.agent.post(self.sim.token_url()).send_form([
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", "secret"),
+        ]))
+        .unwrap()
+    }
+
+    /// Run Datalab pipeline `pl_x` on a file URL; the new execution's id.
+    pub fn datalab_run(&self) -> String {
+        let body = multipart_body("BND", &[("file_url", None, b"https://example.com/a.pdf")]);
+        let r = to_resp(
+            self.agent
+                .post(format!(
+                    "{}/api/v1/pipelines/pl_x/run",
+                    self.sim.datalab_url()
+                ))
+                .header("X-API-Key", "dl-key")
+                .header("Content-Type", "multipart/form-data; boundary=BND")
+                .send(&body[..]),
+        )
+        .unwrap();
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()["execution_id"].as_str().unwrap().to_string()
+    }
+
+    /// The Datalab list of `pl_x`'s executions with this query.
+    pub fn datalab_list(&self, query: &str) -> Value {
+        let r = to_resp(
+            self.agent
+                .get(format!(
+                    "{}/api/v1/pipelines/pl_x/executions?{query}",
+                    self.sim.datalab_url()
+                ))
+                .header("X-API-Key", "dl-key")
+                .call(),
+        )
+        .unwrap();
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()
+    }
+
     pub fn status(&self, id: &str) -> String {
         let r = self.get(&format!(
             "/v1/projects/{PID}/pipeline-executions/{id}/status"
@@ -197,4 +260,36 @@ pub fn multipart_body(boundary: &str, parts: &[(&str, Option<&str>, &[u8])]) -> 
     }
     b.extend(format!("--{boundary}--\r\n").bytes());
     b
+}
+
+/// Wait (bounded, real time) until `cond` holds: for what another thread makes happen.
+pub fn wait_until(what: &str, cond: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + secs(10);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// The ids in a list of Matillion executions.
+pub fn execution_ids(v: &Value) -> Vec<String> {
+    v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["pipelineExecutionId"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The ids in a Datalab list.
+pub fn datalab_ids(v: &Value) -> Vec<String> {
+    v["executions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["execution_id"].as_str().unwrap().to_string())
+        .collect()
 }

@@ -2,7 +2,9 @@
 //! loopback, through the public API only, on a `ManualTime` clock.
 
 mod common;
+mod consistency;
 mod datalab;
 mod faults;
 mod http;
 mod matillion;
+mod replies;
