@@ -4,8 +4,8 @@
 
 use super::http::{Request, Response};
 use super::multipart;
-use super::util::{iso_python, random_u64};
-use super::{Route, State};
+use super::util::{derived_uuid, iso_python, random_u64};
+use super::{ListOrder, Route, State};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -455,12 +455,29 @@ fn list(state: &State, req: &Request, pipeline_id: &str) -> Response {
     };
     let now = state.clock.now();
     let inner = state.lock();
-    let all: Vec<&DatalabRun> = inner
+    let lag = state.config.list_lag;
+    let mut all: Vec<&DatalabRun> = inner
         .datalab_runs
         .iter()
         .rev()
         .filter(|r| r.pipeline.id == pipeline_id)
+        .filter(|r| now.saturating_duration_since(r.started) >= lag)
         .collect();
+    match state.config.datalab_list_order {
+        ListOrder::NewestFirst => {}
+        ListOrder::OldestFirst => all.reverse(),
+        ListOrder::Shuffled(seed) => {
+            // Keyed by position in creation order: the same permutation on every request.
+            let mut keyed: Vec<(String, &DatalabRun)> = all
+                .iter()
+                .rev()
+                .enumerate()
+                .map(|(i, r)| (derived_uuid(&format!("order-{seed}"), i as u64), *r))
+                .collect();
+            keyed.sort_by(|a, b| a.0.cmp(&b.0));
+            all = keyed.into_iter().map(|(_, r)| r).collect();
+        }
+    }
     let executions: Vec<Value> = all
         .iter()
         .skip(offset)

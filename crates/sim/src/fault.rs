@@ -1,8 +1,14 @@
-//! Injected faults: rules that, for the next N matching requests, replace the normal
-//! answer with an error response, garbage, a dropped connection, a delay, or a lost reply
-//! (the request takes effect but the answer never arrives).
+//! Injected faults: rules that, for the next N matching requests (optionally after letting
+//! some through), replace or rewrite the normal answer: an error response, garbage, raw
+//! bytes, a redirect, a dropped connection, a delay, a lost or late reply, a cache that
+//! ignores the page, or an edit of the real reply. This file holds the routes, matchers
+//! and rules; the actions are in `fault/action.rs` and `fault/edit.rs`.
 
-use std::time::Duration;
+mod action;
+mod edit;
+
+pub use action::FaultAction;
+pub use edit::{ReplyEdit, ReplyParts};
 
 /// What kind of request a route is (used to match faults and in recorded requests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,11 +60,25 @@ pub enum Matcher {
         /// A substring of the (raw) path.
         contains: String,
     },
+    /// Requests of this route kind whose raw query string contains `contains` (e.g.
+    /// `page=1` on [`Route::Steps`]).
+    Query {
+        /// The route kind.
+        route: Route,
+        /// A substring of the raw query string.
+        contains: String,
+    },
 }
 
 impl Matcher {
-    /// Whether a request matches.
+    /// Whether a request matches (a [`Matcher::Query`] sees an empty query here; see
+    /// [`Matcher::matches_request`]).
     pub fn matches(&self, method: &str, path: &str, route: Route) -> bool {
+        self.matches_request(method, path, "", route)
+    }
+
+    /// Whether a request with this raw query string matches.
+    pub fn matches_request(&self, method: &str, path: &str, query: &str, route: Route) -> bool {
         match self {
             Matcher::Any => true,
             Matcher::Route(r) => *r == route,
@@ -69,90 +89,9 @@ impl Matcher {
                 m.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
                     && path.contains(contains.as_str())
             }
-        }
-    }
-}
-
-/// What a fault does.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FaultAction {
-    /// Answer with this status, headers, content type and body instead.
-    Respond {
-        /// The status code.
-        status: u16,
-        /// Extra headers (e.g. `Retry-After`).
-        headers: Vec<(String, String)>,
-        /// The `Content-Type`.
-        content_type: String,
-        /// The body.
-        body: String,
-    },
-    /// Answer 200 `application/json` with a body that is not JSON.
-    Garbage,
-    /// Close the connection without answering.
-    Reset,
-    /// Wait this long (real time), then handle the request normally.
-    Delay(Duration),
-    /// Handle the request normally (it takes effect), then close the connection without
-    /// sending the answer.
-    LoseReply,
-}
-
-impl FaultAction {
-    /// Answer with `status`, `content_type` and `body`.
-    pub fn respond(status: u16, content_type: &str, body: &str) -> Self {
-        FaultAction::Respond {
-            status,
-            headers: Vec::new(),
-            content_type: content_type.into(),
-            body: body.into(),
-        }
-    }
-
-    /// `429 Too Many Requests` with `Retry-After: secs` and a problem+json body.
-    pub fn too_many_requests(retry_after_secs: u64) -> Self {
-        FaultAction::Respond {
-            status: 429,
-            headers: vec![("Retry-After".into(), retry_after_secs.to_string())],
-            content_type: "application/problem+json".into(),
-            body: r#"{"type":"about:blank","title":"Too Many Requests","status":429,"detail":"Rate limit exceeded"}"#.into(),
-        }
-    }
-
-    /// `502 Bad Gateway` with an HTML body, as a gateway sends.
-    pub fn bad_gateway_html() -> Self {
-        Self::respond(
-            502,
-            "text/html",
-            "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>",
-        )
-    }
-
-    /// `503 Service Unavailable` with a JSON body.
-    pub fn unavailable_json() -> Self {
-        Self::respond(
-            503,
-            "application/json",
-            r#"{"status":503,"title":"Service Unavailable","detail":"Try again later"}"#,
-        )
-    }
-
-    /// Add a header to a `Respond` action (no effect on other actions).
-    pub fn with_header(mut self, name: &str, value: &str) -> Self {
-        if let FaultAction::Respond { headers, .. } = &mut self {
-            headers.push((name.into(), value.into()));
-        }
-        self
-    }
-
-    /// A short name for logs and recorded requests.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            FaultAction::Respond { .. } => "respond",
-            FaultAction::Garbage => "garbage",
-            FaultAction::Reset => "reset",
-            FaultAction::Delay(_) => "delay",
-            FaultAction::LoseReply => "lose-reply",
+            Matcher::Query { route: r, contains } => {
+                *r == route && query.contains(contains.as_str())
+            }
         }
     }
 }
@@ -166,6 +105,8 @@ pub struct Fault {
     pub action: FaultAction,
     /// How many more times it fires (`None` = forever).
     pub remaining: Option<u32>,
+    /// How many matching requests still pass untouched before it starts firing.
+    pub skip: u32,
 }
 
 impl Fault {
@@ -180,6 +121,7 @@ impl Fault {
             matcher: Matcher::Route(route),
             action,
             remaining: Some(n),
+            skip: 0,
         }
     }
 
@@ -189,6 +131,7 @@ impl Fault {
             matcher: Matcher::Route(route),
             action,
             remaining: None,
+            skip: 0,
         }
     }
 
@@ -201,7 +144,31 @@ impl Fault {
             },
             action,
             remaining: Some(1),
+            skip: 0,
         }
+    }
+
+    /// Fire once on requests `matcher` matches.
+    pub fn matching(matcher: Matcher, action: FaultAction) -> Self {
+        Self {
+            matcher,
+            action,
+            remaining: Some(1),
+            skip: 0,
+        }
+    }
+
+    /// Let the first `n` matching requests through untouched, then fire: with `n = 2`,
+    /// [`Fault::once`] acts on the third reply of its route.
+    pub fn after(mut self, n: u32) -> Self {
+        self.skip = n;
+        self
+    }
+
+    /// Fire on every matching request, forever.
+    pub fn forever(mut self) -> Self {
+        self.remaining = None;
+        self
     }
 
     /// Change how many times it fires.
@@ -211,16 +178,28 @@ impl Fault {
     }
 }
 
-/// Take the first live fault matching a request, using one of its firings.
+/// Take the first live fault matching a request, using one of its firings. A fault still
+/// skipping uses one skip and lets the later faults have a look.
 pub(crate) fn take(
     faults: &mut Vec<Fault>,
     method: &str,
     path: &str,
+    query: &str,
     route: Route,
 ) -> Option<FaultAction> {
-    let i = faults
-        .iter()
-        .position(|f| f.remaining != Some(0) && f.matcher.matches(method, path, route))?;
+    let mut found = None;
+    for (i, f) in faults.iter_mut().enumerate() {
+        if f.remaining == Some(0) || !f.matcher.matches_request(method, path, query, route) {
+            continue;
+        }
+        if f.skip > 0 {
+            f.skip -= 1;
+            continue;
+        }
+        found = Some(i);
+        break;
+    }
+    let i = found?;
     let f = &mut faults[i];
     let action = f.action.clone();
     if let Some(n) = &mut f.remaining {

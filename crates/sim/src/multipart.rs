@@ -4,19 +4,19 @@
 
 /// One part of a multipart body.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Part {
+pub(crate) struct Part {
     /// The field name.
-    pub name: String,
+    pub(crate) name: String,
     /// The file name, for file parts.
-    pub filename: Option<String>,
+    pub(crate) filename: Option<String>,
     /// The part's `Content-Type`, if sent.
-    pub content_type: Option<String>,
+    pub(crate) content_type: Option<String>,
     /// The raw bytes.
-    pub data: Vec<u8>,
+    pub(crate) data: Vec<u8>,
 }
 
 /// The `boundary` parameter of a `multipart/form-data` content type.
-pub fn boundary(content_type: &str) -> Option<String> {
+pub(crate) fn boundary(content_type: &str) -> Option<String> {
     let (mime, params) = content_type.split_once(';')?;
     if !mime.trim().eq_ignore_ascii_case("multipart/form-data") {
         return None;
@@ -98,7 +98,7 @@ fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
 }
 
 /// Parse a multipart body.
-pub fn parse(content_type: &str, body: &[u8]) -> Result<Vec<Part>, String> {
+pub(crate) fn parse(content_type: &str, body: &[u8]) -> Result<Vec<Part>, String> {
     let b = boundary(content_type).ok_or("expected multipart/form-data with a boundary")?;
     let delim = format!("--{b}").into_bytes();
     let mut sep = b"\r\n".to_vec();

@@ -129,7 +129,7 @@ impl RunScript {
     }
 
     /// When the `RUNNING` part starts (the end of the last phase, capped at the duration).
-    pub fn run_start(&self) -> Duration {
+    pub(crate) fn run_start(&self) -> Duration {
         self.phases
             .iter()
             .map(|p| p.until)
@@ -139,7 +139,7 @@ impl RunScript {
     }
 
     /// Start and end offsets of step `i` (steps share the running part evenly).
-    pub fn step_window(&self, i: usize) -> (Duration, Duration) {
+    pub(crate) fn step_window(&self, i: usize) -> (Duration, Duration) {
         let start = self.run_start();
         let span = self.duration.saturating_sub(start).as_nanos();
         let n = self.steps.max(1) as u128;
@@ -151,7 +151,7 @@ impl RunScript {
     }
 
     /// The step's name.
-    pub fn step_name_of(&self, i: usize) -> String {
+    pub(crate) fn step_name_of(&self, i: usize) -> String {
         self.step_specs
             .get(&i)
             .and_then(|s| s.name.clone())
@@ -173,7 +173,7 @@ impl RunScript {
     }
 
     /// The final message of the whole execution.
-    pub fn final_message_text(&self) -> String {
+    pub(crate) fn final_message_text(&self) -> String {
         if let Some(m) = &self.final_message {
             return m.clone();
         }
@@ -201,46 +201,46 @@ impl RunScript {
 
 /// A cancellation in progress or done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cancel {
+pub(crate) struct Cancel {
     /// Offset from start at which the cancel was accepted.
-    pub requested_at: Duration,
+    pub(crate) requested_at: Duration,
     /// How long CANCELLING lasts.
-    pub delay: Duration,
+    pub(crate) delay: Duration,
 }
 
 /// Where an execution stands at some offset from its start.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Progress {
+pub(crate) struct Progress {
     /// The status now.
-    pub status: String,
+    pub(crate) status: String,
     /// The message now (empty while running).
-    pub message: String,
+    pub(crate) message: String,
     /// Offset from start at which it finished, if it has.
-    pub finished: Option<Duration>,
+    pub(crate) finished: Option<Duration>,
 }
 
 /// One step as seen at some offset (times are offsets from the execution's start).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StepView {
+pub(crate) struct StepView {
     /// 0-based index.
-    pub index: usize,
+    pub(crate) index: usize,
     /// Name.
-    pub name: String,
+    pub(crate) name: String,
     /// Status now.
-    pub status: String,
+    pub(crate) status: String,
     /// Message now.
-    pub message: String,
+    pub(crate) message: String,
     /// Offset at which it started.
-    pub started: Duration,
+    pub(crate) started: Duration,
     /// Offset at which it finished, if it has.
-    pub finished: Option<Duration>,
+    pub(crate) finished: Option<Duration>,
     /// Child pipeline name, if any.
-    pub child_pipeline: Option<String>,
+    pub(crate) child_pipeline: Option<String>,
 }
 
 impl RunScript {
     /// The execution's status `elapsed` after its start.
-    pub fn progress(&self, elapsed: Duration, cancel: Option<Cancel>) -> Progress {
+    pub(crate) fn progress(&self, elapsed: Duration, cancel: Option<Cancel>) -> Progress {
         if let Some(c) = cancel {
             let end = c.requested_at + c.delay;
             if elapsed >= end {
@@ -279,7 +279,7 @@ impl RunScript {
     }
 
     /// How many steps have started by `elapsed` (cancel freezes it at the cancel time).
-    pub fn visible_steps(&self, elapsed: Duration, cancel: Option<Cancel>) -> usize {
+    pub(crate) fn visible_steps(&self, elapsed: Duration, cancel: Option<Cancel>) -> usize {
         let t = effective_time(self, elapsed, cancel);
         if self.steps == 0 || t < self.run_start() {
             return 0;
@@ -298,7 +298,12 @@ impl RunScript {
     }
 
     /// Step `i` as seen `elapsed` after start (call only for visible steps).
-    pub fn step_view(&self, i: usize, elapsed: Duration, cancel: Option<Cancel>) -> StepView {
+    pub(crate) fn step_view(
+        &self,
+        i: usize,
+        elapsed: Duration,
+        cancel: Option<Cancel>,
+    ) -> StepView {
         let t = effective_time(self, elapsed, cancel);
         let (started, end) = self.step_window(i);
         let spec = self.step_specs.get(&i);

@@ -1,5 +1,12 @@
 //! Small helpers for the simulator: timestamps (RFC 3339 formatting and parsing without a
-//! date library), random-ish ids and tokens, and JSON problem bodies.
+//! date library), random-ish ids and tokens.
+//!
+//! The timestamps stay hand-written on purpose rather than `humantime::format_rfc3339_*`:
+//! the simulator is an independent oracle for the product's reader (which uses humantime),
+//! the Datalab stamps (`isoformat()` with microseconds and `+00:00`) have no humantime
+//! form, and humantime panics on a time before 1970 where this writes the epoch. The
+//! simulator's tests read what it writes with humantime, so the two are checked
+//! against each other.
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
@@ -9,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// 64 random-ish bits (std's randomly keyed hasher over a counter).
-pub fn random_u64() -> u64 {
+pub(crate) fn random_u64() -> u64 {
     RandomState::new().hash_one(COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
@@ -28,12 +35,12 @@ fn uuid_from(hi: u64, lo: u64) -> String {
 }
 
 /// A fresh random UUID.
-pub fn new_uuid() -> String {
+pub(crate) fn new_uuid() -> String {
     uuid_from(random_u64(), random_u64())
 }
 
 /// A UUID derived deterministically from a seed string and an index (for lazy steps).
-pub fn derived_uuid(seed: &str, index: u64) -> String {
+pub(crate) fn derived_uuid(seed: &str, index: u64) -> String {
     let hash = |salt: u64| {
         // FNV-1a: deterministic across runs, unlike RandomState.
         let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ salt;
@@ -47,7 +54,7 @@ pub fn derived_uuid(seed: &str, index: u64) -> String {
 }
 
 /// A random-ish opaque token with a prefix.
-pub fn random_token(prefix: &str) -> String {
+pub(crate) fn random_token(prefix: &str) -> String {
     format!("{prefix}{:016x}{:016x}", random_u64(), random_u64())
 }
 
@@ -93,13 +100,13 @@ fn parts(t: SystemTime) -> (i64, u32, u32, u64, u64, u64, u32) {
 }
 
 /// `t` truncated to whole milliseconds (the precision the platform reports).
-pub fn truncate_millis(t: SystemTime) -> SystemTime {
+pub(crate) fn truncate_millis(t: SystemTime) -> SystemTime {
     let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     UNIX_EPOCH + Duration::from_millis(u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// `2026-11-22T05:00:00.123Z` (Matillion style).
-pub fn rfc3339_millis(t: SystemTime) -> String {
+pub(crate) fn rfc3339_millis(t: SystemTime) -> String {
     let (y, mo, d, h, mi, s, us) = parts(t);
     format!(
         "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:03}Z",
@@ -108,13 +115,13 @@ pub fn rfc3339_millis(t: SystemTime) -> String {
 }
 
 /// `2026-11-22T05:00:00.123456+00:00` (Python `isoformat()` style, as FastAPI sends).
-pub fn iso_python(t: SystemTime) -> String {
+pub(crate) fn iso_python(t: SystemTime) -> String {
     let (y, mo, d, h, mi, s, us) = parts(t);
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{us:06}+00:00")
 }
 
 /// Parse an RFC 3339 timestamp (`Z` or `±HH:MM` offset, optional fraction).
-pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
+pub(crate) fn parse_rfc3339(s: &str) -> Option<SystemTime> {
     let b = s.as_bytes();
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
         return None;

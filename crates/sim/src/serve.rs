@@ -1,0 +1,264 @@
+//! Serving one request: classify it ([`Route`]), record it, apply the first live fault
+//! that matches, and hand it to the Matillion or Datalab handlers.
+
+use crate::fault::{self, FaultAction, ReplyParts, Route};
+use crate::http::{Reply, Request, Response};
+use crate::{RecordedRequest, State, datalab, matillion};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// Where delayed requests and replies wait: each wait is bounded by its own duration (real
+/// time) and ends early on [`Gate::release`] (which also ends every later wait once the
+/// gate is closed).
+#[derive(Default)]
+pub(crate) struct Gate {
+    /// (generation, closed): a release bumps the generation.
+    state: Mutex<(u64, bool)>,
+    cv: Condvar,
+}
+
+impl Gate {
+    /// Wait up to `d`, or until released.
+    pub(crate) fn wait(&self, d: Duration) {
+        let deadline = Instant::now() + d;
+        let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let generation = g.0;
+        while !g.1 && g.0 == generation {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            g = self
+                .cv
+                .wait_timeout(g, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// End every wait in progress; with `close`, every later one too.
+    pub(crate) fn release(&self, close: bool) {
+        let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        g.0 = g.0.wrapping_add(1);
+        g.1 |= close;
+        self.cv.notify_all();
+    }
+}
+
+/// Classify a request by path and method.
+fn route_of(req: &Request) -> Route {
+    let segs = req.segments();
+    let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let m = req.method.as_str();
+    match (m, s.as_slice()) {
+        ("POST", ["oauth", "dpc", "token"]) => Route::Token,
+        ("GET", ["dpc", "v1", "projects"]) => Route::Projects,
+        ("GET", ["dpc", "v1", "projects", _, "environments"]) => Route::Environments,
+        ("GET", ["dpc", "v1", "projects", _, "published-pipelines"]) => Route::PublishedPipelines,
+        ("POST", ["dpc", "v1", "projects", _, "pipeline-executions"]) => Route::Trigger,
+        ("GET", ["dpc", "v1", "projects", _, "pipeline-executions", _]) => Route::Details,
+        ("PATCH", ["dpc", "v1", "projects", _, "pipeline-executions", _]) => Route::Cancel,
+        (
+            "GET",
+            [
+                "dpc",
+                "v1",
+                "projects",
+                _,
+                "pipeline-executions",
+                _,
+                "status",
+            ],
+        ) => Route::Status,
+        (
+            "GET",
+            [
+                "dpc",
+                "v1",
+                "projects",
+                _,
+                "pipeline-executions",
+                _,
+                "steps",
+            ],
+        ) => Route::Steps,
+        ("GET", ["dpc", "v1", "pipeline-executions"]) => Route::ListExecutions,
+        ("GET", ["api", "v1", "pipelines", "executions", _]) => Route::DatalabExecution,
+        (
+            "GET",
+            [
+                "api",
+                "v1",
+                "pipelines",
+                "executions",
+                _,
+                "steps",
+                _,
+                "result",
+            ],
+        ) => Route::DatalabResult,
+        ("POST", ["api", "v1", "pipelines", _, "run"]) => Route::DatalabRun,
+        ("GET", ["api", "v1", "pipelines", _, "executions"]) => Route::DatalabList,
+        _ => Route::Unknown,
+    }
+}
+
+/// Record, apply faults, route.
+pub(crate) fn handle(state: &Arc<State>, req: Request, conn: u64) -> Reply {
+    let route = route_of(&req);
+    let at = state.clock.now();
+    let (id, fault, recorded) = {
+        let mut inner = state.lock();
+        let fault = fault::take(&mut inner.faults, &req.method, &req.path, &req.query, route);
+        inner.request_count += 1;
+        let id = inner.request_count;
+        let recorded = RecordedRequest {
+            id,
+            connection: conn,
+            method: req.method.clone(),
+            path: req.path.clone(),
+            query: req.query.clone(),
+            headers: req.headers.clone(),
+            body: req.body.clone(),
+            route,
+            status: None,
+            fault: fault.as_ref().map(FaultAction::kind),
+            at,
+            elapsed: at.saturating_duration_since(state.start),
+        };
+        // Only an edit looks at the request again.
+        let copy = matches!(fault, Some(FaultAction::Edit(_))).then(|| recorded.clone());
+        inner.requests.push(recorded);
+        (id, fault, copy)
+    };
+    if let Some(f) = &fault {
+        log::debug!(
+            "simulator: fault {} on {} {}",
+            f.kind(),
+            req.method,
+            req.path
+        );
+    }
+    let reply = match fault {
+        None => Reply::Send(dispatch(state, &req, route)),
+        Some(FaultAction::Respond {
+            status,
+            headers,
+            content_type,
+            body,
+        }) => {
+            let mut resp = Response::new(status, &content_type, body);
+            resp.headers.extend(headers);
+            Reply::Send(resp)
+        }
+        Some(FaultAction::Garbage) => Reply::Send(Response::new(
+            200,
+            "application/json",
+            "<<garbage>> {not json",
+        )),
+        Some(FaultAction::Reset) => Reply::Close,
+        Some(FaultAction::Delay(d)) => {
+            state.gate.wait(d);
+            Reply::Send(dispatch(state, &req, route))
+        }
+        Some(FaultAction::LoseReply) => {
+            let _ = dispatch(state, &req, route);
+            Reply::Close
+        }
+        Some(FaultAction::Raw {
+            status,
+            headers,
+            content_type,
+            body,
+        }) => {
+            let mut resp = Response::new(status, &content_type, body);
+            resp.headers.extend(headers);
+            Reply::Send(resp)
+        }
+        Some(FaultAction::Edit(edit)) => {
+            let mut parts = into_parts(dispatch(state, &req, route));
+            if let Some(recorded) = &recorded {
+                edit.apply(recorded, &mut parts);
+            }
+            Reply::Send(from_parts(parts))
+        }
+        Some(FaultAction::DelayReply(d)) => {
+            let resp = dispatch(state, &req, route);
+            state.gate.wait(d);
+            Reply::Send(resp)
+        }
+        Some(FaultAction::CacheIgnoringPage) => {
+            let mut parts = into_parts(dispatch(state, &without_paging(&req), route));
+            if let Some(mut v) = parts.json() {
+                if v.as_object_mut().and_then(|o| o.remove("total")).is_some() {
+                    parts.set_json(&v);
+                }
+            }
+            Reply::Send(from_parts(parts))
+        }
+    };
+    if let Reply::Send(resp) = &reply {
+        let mut inner = state.lock();
+        if let Some(r) = inner.requests.iter_mut().rev().find(|r| r.id == id) {
+            r.status = Some(resp.status);
+        }
+    }
+    reply
+}
+
+/// The request as a cache keyed on the path sees it: no `page`, `offset` or
+/// `paginationToken` in the query.
+fn without_paging(req: &Request) -> Request {
+    let query = req
+        .query
+        .split('&')
+        .filter(|p| {
+            let name = p.split_once('=').map_or(*p, |(n, _)| n);
+            !matches!(name, "page" | "offset" | "paginationToken")
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    Request {
+        query,
+        ..req.clone()
+    }
+}
+
+fn into_parts(resp: Response) -> ReplyParts {
+    let mut content_type = String::new();
+    let mut headers = Vec::new();
+    for (n, v) in resp.headers {
+        if n.eq_ignore_ascii_case("content-type") && content_type.is_empty() {
+            content_type = v;
+        } else {
+            headers.push((n, v));
+        }
+    }
+    ReplyParts {
+        status: resp.status,
+        content_type,
+        headers,
+        body: resp.body,
+    }
+}
+
+fn from_parts(p: ReplyParts) -> Response {
+    let mut resp = Response::new(p.status, &p.content_type, p.body);
+    resp.headers.extend(p.headers);
+    resp
+}
+
+fn dispatch(state: &State, req: &Request, route: Route) -> Response {
+    let segs = req.segments();
+    match segs.first().map(String::as_str) {
+        Some("oauth") if route == Route::Token => matillion::token(state, req),
+        Some("oauth") => not_found_json(),
+        Some("dpc") => matillion::handle(state, req, route),
+        Some("api") => datalab::handle(state, req, route),
+        _ => not_found_json(),
+    }
+}
+
+fn not_found_json() -> Response {
+    Response::json(404, &serde_json::json!({"detail": "Not Found"}))
+}
