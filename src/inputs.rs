@@ -89,7 +89,7 @@ pub const INPUTS: &[Input] = &[
         "region",
         None,
         Matillion,
-        "Matillion region, `eu1` or `us1`; picks the API base URL. Give this or `api-url`.",
+        "Matillion region, `eu1`, `us1` or `au1`; picks the API base URL. Give this or `api-url`.",
     ),
     input(
         "api-url",

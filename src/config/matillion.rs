@@ -160,11 +160,14 @@ pub(super) fn matillion(r: &mut Reader<'_>) -> Option<MatillionConfig> {
     let base_url = match (r.get("api-url"), r.get("region")) {
         (Some(u), _) => r.url("api-url", &u),
         (None, Some(region)) => match region.to_ascii_lowercase().as_str() {
-            reg @ ("eu1" | "us1") => Some(format!("https://{reg}.api.matillion.com/dpc")),
+            reg @ ("eu1" | "us1" | "au1") => Some(format!("https://{reg}.api.matillion.com/dpc")),
             _ => {
                 r.err(
                     "region",
-                    format!("got {}; expected `eu1` or `us1`.", show(&region)),
+                    format!(
+                        "got {}; expected `eu1`, `us1` or `au1` (or give `api-url`).",
+                        show(&region)
+                    ),
                 );
                 None
             }
@@ -172,7 +175,7 @@ pub(super) fn matillion(r: &mut Reader<'_>) -> Option<MatillionConfig> {
         (None, None) => {
             r.err(
                 "region",
-                "is required: give `region` (`eu1` or `us1`) or `api-url`.",
+                "is required: give `region` (`eu1`, `us1` or `au1`) or `api-url`.",
             );
             None
         }

@@ -104,10 +104,12 @@ fn project_uuid_is_an_id() {
 }
 
 #[test]
-fn region_us1_and_api_url_override() {
+fn regions_and_api_url_override() {
     let mut e = base();
     e.insert("MATILLION_REGION".into(), "US1".into());
     assert_eq!(mat(&ok(&e)).base_url, "https://us1.api.matillion.com/dpc");
+    e.insert("MATILLION_REGION".into(), "au1".into());
+    assert_eq!(mat(&ok(&e)).base_url, "https://au1.api.matillion.com/dpc");
     e.insert("MATILLION_API_URL".into(), "http://127.0.0.1:9/dpc/".into());
     assert_eq!(mat(&ok(&e)).base_url, "http://127.0.0.1:9/dpc");
 }
@@ -232,7 +234,7 @@ fn required_inputs_and_alternatives() {
     assert_eq!(
         errors(&e),
         [
-            "region: is required: give `region` (`eu1` or `us1`) or `api-url`.",
+            "region: is required: give `region` (`eu1`, `us1` or `au1`) or `api-url`.",
             "client-id: is required: give `client-id` and `client-secret`, or `access-token`.",
             "project: is required: the project's id (UUID) or exact name.",
             "environment: is required: the environment the pipeline is published to.",
@@ -274,7 +276,7 @@ fn bad_region_url_and_enum_values() {
     assert_eq!(
         errors(&e),
         [
-            "region: got 'ap1'; expected `eu1` or `us1`.",
+            "region: got 'ap1'; expected `eu1`, `us1` or `au1` (or give `api-url`).",
             "on-conflict: got 'retry'; expected `wait` or `fail`.",
         ]
     );
