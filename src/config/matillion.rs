@@ -118,7 +118,9 @@ fn parse_variables(v: &str) -> Result<BTreeMap<String, String>, String> {
                 n + 1
             ));
         };
-        let name = name.trim();
+        // White space around `=` and at the ends of a value is not part of it (the JSON
+        // form keeps a value exactly as written).
+        let (name, value) = (name.trim(), value.trim());
         check_var_name(name)?;
         if out.insert(name.to_string(), value.to_string()).is_some() {
             return Err(format!("variable '{name}' is given twice."));

@@ -149,6 +149,24 @@ fn variables_as_lines_split_on_first_equals() {
 }
 
 #[test]
+fn variables_lines_trim_around_the_equals_sign_and_the_value() {
+    let mut e = base();
+    e.insert(
+        "MATILLION_VARIABLES".into(),
+        "  run_date = 2026-11-22  \nmode =\tfull load \t\nblank =   \nq= a = b \n".into(),
+    );
+    let c = ok(&e);
+    let v = &mat(&c).variables;
+    assert_eq!(v["run_date"], "2026-11-22");
+    assert_eq!(v["mode"], "full load", "inner white space stays");
+    assert_eq!(v["blank"], "");
+    assert_eq!(v["q"], "a = b", "only the first `=` splits");
+    // The JSON form keeps a value exactly as written.
+    e.insert("MATILLION_VARIABLES".into(), r#"{"pad": "  x  "}"#.into());
+    assert_eq!(mat(&ok(&e)).variables["pad"], "  x  ");
+}
+
+#[test]
 fn variables_as_json_and_grid_variables() {
     let mut e = base();
     e.insert(
