@@ -311,15 +311,47 @@ fn bad_region_url_and_enum_values() {
 }
 
 #[test]
-fn inputs_of_the_other_platform_are_errors_unless_default() {
+fn inputs_of_the_other_platform_are_errors_even_with_their_default() {
+    // The runner passes no defaults (action.yml declares none): whoever set one meant it.
     let mut e = base();
     e.insert("INPUT_FILE".into(), "doc.pdf".into());
-    e.insert("INPUT_ALLOW-COMPLETED-WITH-ERRORS".into(), "false".into());
+    e.insert("--allow-completed-with-errors".into(), "false".into());
     assert_eq!(
         errors(&e),
         [
-            "file: does not apply to platform 'matillion' (set by INPUT_FILE); remove it or choose another platform."
+            "file: does not apply to platform 'matillion' (set by INPUT_FILE); remove it or choose another platform.",
+            "allow-completed-with-errors: does not apply to platform 'matillion' (set by --allow-completed-with-errors); remove it or choose another platform.",
         ]
+    );
+}
+
+#[test]
+fn flags_win_over_input_variables_which_win_over_platform_variables() {
+    let mut e = base();
+    e.insert("MATILLION_TIMEOUT".into(), "10m".into());
+    assert_eq!(ok(&e).timeout, Duration::from_secs(600));
+    e.insert("INPUT_TIMEOUT".into(), "20m".into());
+    assert_eq!(ok(&e).timeout, Duration::from_secs(1200));
+    e.insert("--timeout".into(), "30m".into());
+    let c = ok(&e);
+    assert_eq!(c.timeout, Duration::from_secs(1800));
+    assert_eq!(c.timeout_source, TimeoutSource::Input);
+    e.insert("--timeout".into(), "soon".into());
+    assert_eq!(
+        errors(&e),
+        ["timeout: got 'soon'; expected a duration with a unit, such as `30s`, `90m` or `2h`."]
+    );
+}
+
+#[test]
+fn log_timestamps_is_checked_with_the_other_inputs() {
+    let mut e = base();
+    e.insert("MATILLION_LOG_TIMESTAMPS".into(), "false".into());
+    ok(&e);
+    e.insert("MATILLION_LOG_TIMESTAMPS".into(), "off".into());
+    assert_eq!(
+        errors(&e),
+        ["log-timestamps: got 'off'; expected `true` or `false`."]
     );
 }
 
@@ -362,7 +394,6 @@ fn datalab_config() {
         ("INPUT_PIPELINE-VERSION", "3"),
         ("INPUT_OUTPUT-FORMAT", "markdown"),
         ("INPUT_PAGE-RANGE", "0,2-4"),
-        ("INPUT_ON-CONFLICT", "wait"),
     ]);
     let c = ok(&e);
     match &c.platform {
