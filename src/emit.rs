@@ -231,13 +231,11 @@ pub fn all(cfg: &Config, r: &RunReport, ci: CiKind, env: &dyn Fn(&str) -> Option
                 &format!("Steps ({}, {} failed)", r.steps.len(), r.steps_failed()),
                 ts,
             ));
-            out(&log.remote_text(&step_lines(r)));
+            out(&log.remote_text(&step_lines(r, &rest_of_the_steps(cfg, ci))));
             out(&log.group_end(ts));
         }
     }
-    for n in &r.notes {
-        log::info!("{}", crate::http::clean(n));
-    }
+    // The notes were logged as they happened; the summary and the JSON result list them.
     let result = one_line_result(r);
     match r.outcome {
         Outcome::Succeeded | Outcome::Triggered | Outcome::DryRun | Outcome::CancelRequested => {

@@ -319,10 +319,11 @@ fn a_422_validation_error_is_exit_4_with_the_message_as_a_sentence() {
     let sentence = "Datalab refused the run request as invalid (422): page_range: Invalid page range: 9-2 (input 'page-range').";
     assert!(
         out.stderr
-            .contains(&format!("pipeline-run: error: {sentence}\n")),
+            .contains(&format!("pipeline-run: error: result: refused: {sentence}\n")),
         "{}",
         out.stderr
     );
+    assert_eq!(out.stderr.matches(sentence).count(), 1, "{}", out.stderr);
     let summary = dir.read("summary.md");
     assert!(
         summary.contains(
