@@ -318,8 +318,9 @@ fn a_422_validation_error_is_exit_4_with_the_message_as_a_sentence() {
     assert_eq!(out.code, 4, "{out:?}");
     let sentence = "Datalab refused the run request as invalid (422): page_range: Invalid page range: 9-2 (input 'page-range').";
     assert!(
-        out.stderr
-            .contains(&format!("pipeline-run: error: result: refused: {sentence}\n")),
+        out.stderr.contains(&format!(
+            "pipeline-run: error: result: refused: {sentence}\n"
+        )),
         "{}",
         out.stderr
     );
@@ -714,6 +715,12 @@ fn a_lost_run_reply_adopts_the_execution_instead_of_running_twice() {
         runs[0].execution_id
     );
     assert!(out.stderr.contains(&note), "{}", out.stderr);
+    assert_eq!(
+        out.stderr.matches(&note).count(),
+        1,
+        "logged once: {}",
+        out.stderr
+    );
     assert_eq!(json(&dir)["notes"][0], note.as_str());
 }
 

@@ -347,6 +347,13 @@ fn lost_reply_adopts(tag: Option<&str>) {
         "{}",
         out.stderr
     );
+    // Said once, when it happened (not again at the end).
+    assert_eq!(
+        out.stderr.matches("adopted execution").count(),
+        1,
+        "{}",
+        out.stderr
+    );
     assert_eq!(
         output(&gh.outputs(), "execution-id").as_deref(),
         Some(id.as_str())
