@@ -92,9 +92,13 @@ impl BearerAuth {
             what: "the token endpoint".into(),
         };
         let reply: TokenReply = http.json(&req, &NoAuth, budget).map_err(|e| match e {
+            // OAuth answers bad client credentials with 400 (`invalid_client`) or 401.
+            HttpError::Refused(p) if p.status == 400 || p.status == 401 => {
+                HttpError::CredentialsRefused(p)
+            }
             HttpError::Refused(p) => HttpError::Refused(crate::http::Problem {
                 title: Some(format!(
-                    "authentication failed: the token endpoint refused the client credentials{}",
+                    "authentication failed: the token endpoint refused the token request{}",
                     p.title
                         .as_ref()
                         .map(|t| format!(" ({t})"))

@@ -11,7 +11,7 @@ use crate::orchestrate::{self, Progress, SharedProgress};
 use crate::platform::Platform;
 use crate::platform::matillion::Matillion;
 use crate::report::{CancelResult, Outcome, RunReport};
-use crate::{emit, inputs, logging};
+use crate::{emit, logging};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -47,48 +47,24 @@ pub fn main_entry() -> i32 {
     if crate::post::invoked_as_post(&argv0) {
         return crate::post::run(&env).code();
     }
-    match args.first().map(String::as_str) {
-        None | Some("run") => run(&env).code(),
-        Some("cancel") => crate::cancel::run(&env).code(),
-        Some("post") => crate::post::run(&env).code(),
-        Some("--version" | "-V" | "version") => {
+    let invocation = match crate::args::parse(&args) {
+        Ok(i) => i,
+        Err(errors) => return crate::args::refuse(&errors, &env).code(),
+    };
+    let env = invocation.lookup(&env);
+    match invocation.command {
+        crate::args::Command::Run => run(&env).code(),
+        crate::args::Command::Cancel => crate::cancel::run(&env).code(),
+        crate::args::Command::Post => crate::post::run(&env).code(),
+        crate::args::Command::Version => {
             println!("pipeline-run {}", env!("CARGO_PKG_VERSION"));
             0
         }
-        Some("--help" | "-h" | "help") => {
-            print!("{}", help());
+        crate::args::Command::Help => {
+            print!("{}", crate::args::help());
             0
         }
-        Some(other) => {
-            eprintln!(
-                "pipeline-run: unknown command '{}'; expected `run` (the default), `cancel` or `post`. Inputs come from environment variables: see --help.",
-                crate::http::clean(other)
-            );
-            Exit::BadInput.code()
-        }
     }
-}
-
-fn help() -> String {
-    let mut s = format!(
-        "pipeline-run {}: trigger a published data pipeline, wait for it, report its steps.\n\n\
-         Usage: pipeline-run [run|cancel|post|--help|--version]\n\n\
-         Inputs are environment variables: INPUT_<ID> (GitHub Actions), or MATILLION_<ID> /\n\
-         DATALAB_<ID> with the id in upper snake case (e.g. MATILLION_CLIENT_ID).\n\n",
-        env!("CARGO_PKG_VERSION")
-    );
-    for i in inputs::INPUTS {
-        s.push_str(&format!(
-            "  {:<28} {}{}\n",
-            i.id,
-            i.help,
-            i.default
-                .map(|d| format!(" [default: {d}]"))
-                .unwrap_or_default()
-        ));
-    }
-    s.push_str("\nExit codes: 0 success, 1 the run failed, 2 bad input, 3 timed out, 4 refused or unreachable, 130/143 interrupted.\n");
-    s
 }
 
 /// Build the platform client for `cfg`.
@@ -129,6 +105,7 @@ pub fn platform_for(cfg: &Config, http: Http, ci: CiKind) -> Arc<dyn Platform> {
 
 /// Read and validate the inputs; print every problem (exit 2) when they are bad.
 pub fn load_config(env: &dyn Fn(&str) -> Option<String>, ci: CiKind) -> Result<Config, Exit> {
+    crate::unknown::log_warnings(env);
     config::from_lookup(env).map_err(|errs| {
         for e in &errs.0 {
             log::error!("input '{}': {}", e.input, e.message);

@@ -295,17 +295,14 @@ pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, In
         }
     };
 
-    // Inputs of the other platform are an error, unless given with their default value
-    // (a GitHub runner passes every input that has a default in action.yml).
+    // An input of the other platform is an error, whoever gave it: `action.yml` passes no
+    // defaults, so the runner never sets one that was not asked for.
     if let Some(scope) = platform_scope {
         for i in inputs::INPUTS {
             if i.scope == Scope::Common || i.scope == scope {
                 continue;
             }
             if let Some(g) = inputs::read(i, lookup) {
-                if i.default.is_some_and(|d| d.eq_ignore_ascii_case(&g.value)) {
-                    continue;
-                }
                 r.err(
                     i.id,
                     format!(
@@ -320,6 +317,8 @@ pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, In
     let wait = r.boolean("wait").unwrap_or(true);
     let cancel_on_timeout = r.boolean("cancel-on-timeout").unwrap_or(true);
     let dry_run = r.boolean("dry-run").unwrap_or(false);
+    // Applied by the logger, which starts before the inputs are checked: only checked here.
+    let _ = r.boolean("log-timestamps");
 
     let (timeout, timeout_source) = if r.raw("timeout").is_some() {
         (r.duration("timeout"), TimeoutSource::Input)

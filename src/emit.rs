@@ -149,8 +149,28 @@ fn one_line_result(r: &RunReport) -> String {
     }
 }
 
-/// The step list for the log: failed steps first, then up to [`LOG_STEPS`] others.
-fn step_lines(r: &RunReport) -> String {
+/// Where the steps the log leaves out can be read: only the reports that were asked for.
+fn rest_of_the_steps(cfg: &Config, ci: CiKind) -> String {
+    let mut places = Vec::new();
+    if ci == CiKind::GitHub {
+        places.push("the job summary".to_string());
+    }
+    if let Some(p) = &cfg.files.junit {
+        places.push(format!("the JUnit report {}", p.display()));
+    }
+    if let Some(p) = &cfg.files.result {
+        places.push(format!("the JSON result {}", p.display()));
+    }
+    if places.is_empty() {
+        "not listed; `result-file` or `junit-file` would hold every step".into()
+    } else {
+        format!("see {}", places.join(" or "))
+    }
+}
+
+/// The step list for the log: failed steps first, then up to [`LOG_STEPS`] others; `rest`
+/// says where the others are.
+fn step_lines(r: &RunReport, rest: &str) -> String {
     let mut s = String::new();
     let line = |s: &mut String, st: &report::Step| {
         let mark = if st.failed { "✗" } else { "•" };
@@ -182,7 +202,7 @@ fn step_lines(r: &RunReport) -> String {
         }
         if others.len() > LOG_STEPS {
             s.push_str(&format!(
-                "… and {} more (see the job summary or the JUnit report)\n",
+                "… and {} more ({rest})\n",
                 others.len() - LOG_STEPS
             ));
         }
@@ -231,13 +251,11 @@ pub fn all(cfg: &Config, r: &RunReport, ci: CiKind, env: &dyn Fn(&str) -> Option
                 &format!("Steps ({}, {} failed)", r.steps.len(), r.steps_failed()),
                 ts,
             ));
-            out(&log.remote_text(&step_lines(r)));
+            out(&log.remote_text(&step_lines(r, &rest_of_the_steps(cfg, ci))));
             out(&log.group_end(ts));
         }
     }
-    for n in &r.notes {
-        log::info!("{}", crate::http::clean(n));
-    }
+    // The notes were logged as they happened; the summary and the JSON result list them.
     let result = one_line_result(r);
     match r.outcome {
         Outcome::Succeeded | Outcome::Triggered | Outcome::DryRun | Outcome::CancelRequested => {

@@ -37,6 +37,9 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 pub enum HttpError {
     /// A 4xx that is not retried (or a second 401).
     Refused(Problem),
+    /// The token endpoint refused the client credentials (400 or 401): the request they
+    /// were wanted for was never sent.
+    CredentialsRefused(Problem),
     /// A request that is not safe to repeat may or may not have been processed.
     Ambiguous(String),
     /// The server's TLS certificate is not trusted: retrying cannot help.
@@ -51,6 +54,9 @@ impl fmt::Display for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             HttpError::Refused(p) => write!(f, "{p}"),
+            HttpError::CredentialsRefused(p) => {
+                write!(f, "the token endpoint refused the credentials: {p}")
+            }
             HttpError::Ambiguous(m) => write!(f, "no usable reply ({m})"),
             HttpError::Untrusted(m) => write!(f, "the TLS certificate is not trusted ({m})"),
             HttpError::Deadline(m) => write!(f, "gave up at the deadline; last error: {m}"),

@@ -14,7 +14,7 @@ pub enum Scope {
 }
 
 /// One input.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Input {
     /// The kebab-case id, as in `action.yml`.
     pub id: &'static str,
@@ -24,6 +24,9 @@ pub struct Input {
     pub scope: Scope,
     /// Whether the value is a secret (never shown, in any message).
     pub secret: bool,
+    /// Whether the value is `true` or `false` (as a flag it may then stand alone:
+    /// `--wait`, `--no-wait`).
+    pub boolean: bool,
     /// One or two sentences for `action.yml` and the README.
     pub help: &'static str,
 }
@@ -39,6 +42,23 @@ const fn input(
         default,
         scope,
         secret: false,
+        boolean: false,
+        help,
+    }
+}
+
+const fn boolean(
+    id: &'static str,
+    default: Option<&'static str>,
+    scope: Scope,
+    help: &'static str,
+) -> Input {
+    Input {
+        id,
+        default,
+        scope,
+        secret: false,
+        boolean: true,
         help,
     }
 }
@@ -49,6 +69,7 @@ const fn secret(id: &'static str, scope: Scope, help: &'static str) -> Input {
         default: None,
         scope,
         secret: true,
+        boolean: false,
         help,
     }
 }
@@ -89,7 +110,7 @@ pub const INPUTS: &[Input] = &[
         "region",
         None,
         Matillion,
-        "Matillion region, `eu1` or `us1`; picks the API base URL. Give this or `api-url`.",
+        "Matillion region, `eu1`, `us1` or `au1`; picks the API base URL. Give this or `api-url`.",
     ),
     input(
         "api-url",
@@ -157,7 +178,7 @@ pub const INPUTS: &[Input] = &[
         Matillion,
         "When the execution tag is held by another run: `wait` for it, or `fail` at once.",
     ),
-    input(
+    boolean(
         "wait",
         Some("true"),
         Common,
@@ -167,7 +188,7 @@ pub const INPUTS: &[Input] = &[
         "timeout",
         Some(DEFAULT_TIMEOUT),
         Common,
-        "How long to wait in all (e.g. `90m`, `2h`). On GitLab, default: a minute under the job's timeout.",
+        "How long to wait in all (e.g. `90m`, `1h 30m`); on GitLab, when not given, a minute under the job's timeout.",
     ),
     input(
         "poll-interval",
@@ -181,13 +202,13 @@ pub const INPUTS: &[Input] = &[
         Common,
         "Largest wait between status polls.",
     ),
-    input(
+    boolean(
         "cancel-on-timeout",
         Some("true"),
         Common,
         "Cancel the execution when `timeout` passes (`true` or `false`).",
     ),
-    input(
+    boolean(
         "dry-run",
         Some("false"),
         Common,
@@ -216,6 +237,12 @@ pub const INPUTS: &[Input] = &[
         None,
         Common,
         "A PEM file of root certificates to trust instead of the bundled ones (for a proxy that inspects TLS); default: `SSL_CERT_FILE` if set.",
+    ),
+    boolean(
+        "log-timestamps",
+        None,
+        Common,
+        "Start every log line with an RFC 3339 UTC time; default: `true`, except on GitHub Actions and GitLab CI, which stamp lines themselves.",
     ),
     input(
         "execution-id",
@@ -258,13 +285,13 @@ pub const INPUTS: &[Input] = &[
         Datalab,
         "Datalab: pages to process, e.g. `0,2-4`.",
     ),
-    input(
+    boolean(
         "skip-cache",
         None,
         Datalab,
         "Datalab: `true` to skip the cache.",
     ),
-    input(
+    boolean(
         "run-evals",
         None,
         Datalab,
@@ -282,7 +309,7 @@ pub const INPUTS: &[Input] = &[
         Datalab,
         "Datalab: download each completed step's result into this directory.",
     ),
-    input(
+    boolean(
         "allow-completed-with-errors",
         Some("false"),
         Datalab,
@@ -316,19 +343,45 @@ pub fn env_names(input: &Input) -> Vec<String> {
     names
 }
 
-/// Where a value came from, for messages: the variable's name.
+/// The flag that gives an input on the command line: `--<id>`. It is also the name the
+/// input is looked up by first (see [`source_names`]): the command-line layer answers it.
+pub fn flag(input: &Input) -> String {
+    format!("--{}", input.id)
+}
+
+/// Every name an input is looked up by, in order of precedence: its flag, then
+/// [`env_names`]. A lookup function that is only the environment never answers the flag.
+pub fn source_names(input: &Input) -> Vec<String> {
+    let mut names = vec![flag(input)];
+    names.extend(env_names(input));
+    names
+}
+
+impl Input {
+    /// The description in `action.yml`: the help text, then the default, if any (the
+    /// runner is given no default: the binary applies it, so an explicit `MATILLION_*`
+    /// variable is never overridden by one).
+    pub fn description(&self) -> String {
+        match self.default {
+            Some(d) => format!("{} Default: `{d}`.", self.help),
+            None => self.help.to_string(),
+        }
+    }
+}
+
+/// Where a value came from, for messages: the flag or the variable's name.
 #[derive(Debug, Clone)]
 pub struct Given {
     /// The trimmed, non-empty value.
     pub value: String,
-    /// The environment variable it was read from.
+    /// The flag (`--timeout`) or environment variable it was read from.
     pub from: String,
 }
 
-/// Read an input through `lookup` (the environment in production, a map in tests):
-/// trimmed, and an empty value counts as not given.
+/// Read an input through `lookup` (the command line over the environment in production, a
+/// map in tests): trimmed, and an empty value counts as not given.
 pub fn read(input: &Input, lookup: &dyn Fn(&str) -> Option<String>) -> Option<Given> {
-    env_names(input).into_iter().find_map(|name| {
+    source_names(input).into_iter().find_map(|name| {
         let v = lookup(&name)?;
         let v = v.trim();
         (!v.is_empty()).then(|| Given {
@@ -355,6 +408,14 @@ mod tests {
                 i.id
             );
             assert!(!(i.secret && i.default.is_some()), "{}", i.id);
+            assert!(!(i.secret && i.boolean), "{}", i.id);
+            if i.boolean {
+                assert!(
+                    i.default.is_none_or(|d| d == "true" || d == "false"),
+                    "{}",
+                    i.id
+                );
+            }
         }
     }
 
@@ -389,5 +450,25 @@ mod tests {
         assert_eq!(g.value, "abc");
         assert_eq!(g.from, "MATILLION_CLIENT_ID");
         assert!(read(find("project").unwrap(), &look).is_none());
+    }
+
+    #[test]
+    fn the_flag_is_looked_up_first() {
+        let env: HashMap<&str, &str> = [("--timeout", "5m"), ("INPUT_TIMEOUT", "1h")].into();
+        let look = |k: &str| env.get(k).map(|v| v.to_string());
+        let g = read(find("timeout").unwrap(), &look).unwrap();
+        assert_eq!((g.value.as_str(), g.from.as_str()), ("5m", "--timeout"));
+    }
+
+    #[test]
+    fn descriptions_name_the_default() {
+        assert_eq!(
+            find("on-conflict").unwrap().description(),
+            "When the execution tag is held by another run: `wait` for it, or `fail` at once. Default: `wait`."
+        );
+        assert_eq!(
+            find("project").unwrap().description(),
+            find("project").unwrap().help
+        );
     }
 }

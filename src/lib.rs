@@ -3,6 +3,7 @@
 //! `run()` in [`cli`] reads as the recipe: inputs → validated [`config::Config`] → trigger
 //! and wait ([`orchestrate`]) → reporters ([`report`]) → exit code ([`exit::Exit`]).
 
+pub mod args;
 pub mod auth;
 pub mod cancel;
 pub mod ci;
@@ -20,7 +21,9 @@ pub mod post;
 pub mod report;
 pub mod secret;
 pub mod signals;
+pub mod suggest;
 pub mod timefmt;
+pub mod unknown;
 
 /// Helpers shared by the unit tests.
 #[cfg(test)]

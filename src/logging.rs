@@ -2,7 +2,9 @@
 //! sets this program's level only: other crates (the HTTP and TLS stacks, which could print
 //! headers) stay at `warn` whatever `RUST_LOG` says, so no secret reaches a debug log.
 //! Every line starts with `pipeline-run:` and is one line, so remote text can never start
-//! a workflow command.
+//! a workflow command. Outside GitHub Actions and GitLab CI (which stamp every line
+//! themselves), each line begins with the time, RFC 3339 in UTC, for a log read the next
+//! morning; the `log-timestamps` input turns that off (or on in CI).
 
 use crate::ci::CiKind;
 use log::LevelFilter;
@@ -33,24 +35,51 @@ pub fn level_from(rust_log: Option<&str>, runner_debug: bool) -> LevelFilter {
     level
 }
 
+/// Whether lines start with the time: the `log-timestamps` input, else outside GitHub and
+/// GitLab only. A value that is not a boolean is reported with the other inputs; meanwhile
+/// it counts as not given.
+pub fn timestamps(env: &dyn Fn(&str) -> Option<String>, ci: CiKind) -> bool {
+    let given = crate::inputs::find("log-timestamps")
+        .and_then(|i| crate::inputs::read(i, env))
+        .map(|g| g.value.to_ascii_lowercase());
+    match given.as_deref() {
+        Some("true") => true,
+        Some("false") => false,
+        _ => ci == CiKind::Plain,
+    }
+}
+
+/// One log line (without its line break): `stamp` is the time, when lines carry it.
+pub fn line(stamp: Option<&str>, level: log::Level, msg: &str) -> String {
+    let prefix = match level {
+        log::Level::Error => "error: ",
+        log::Level::Warn => "warning: ",
+        log::Level::Info => "",
+        log::Level::Debug | log::Level::Trace => "debug: ",
+    };
+    let msg = crate::http::clean(msg);
+    match stamp {
+        Some(t) => format!("{t} pipeline-run: {prefix}{msg}"),
+        None => format!("pipeline-run: {prefix}{msg}"),
+    }
+}
+
 /// Install the logger (once; later calls do nothing).
 pub fn init(env: &dyn Fn(&str) -> Option<String>, ci: CiKind) {
     let runner_debug = ci == CiKind::GitHub && env("RUNNER_DEBUG").as_deref() == Some("1");
     let level = level_from(env("RUST_LOG").as_deref(), runner_debug);
+    let stamped = timestamps(env, ci);
     let _ = env_logger::Builder::new()
         .filter_level(LevelFilter::Warn)
         .filter_module("pipeline_run", level)
         .target(env_logger::Target::Stderr)
         .write_style(env_logger::WriteStyle::Never)
-        .format(|buf, record| {
-            let prefix = match record.level() {
-                log::Level::Error => "error: ",
-                log::Level::Warn => "warning: ",
-                log::Level::Info => "",
-                log::Level::Debug | log::Level::Trace => "debug: ",
-            };
-            let msg = crate::http::clean(&record.args().to_string());
-            writeln!(buf, "pipeline-run: {prefix}{msg}")
+        .format(move |buf, record| {
+            let stamp = stamped.then(|| {
+                humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+            });
+            let msg = record.args().to_string();
+            writeln!(buf, "{}", line(stamp.as_deref(), record.level(), &msg))
         })
         .try_init();
 }
@@ -70,5 +99,34 @@ mod tests {
             LevelFilter::Debug
         );
         assert_eq!(level_from(Some("nonsense"), false), LevelFilter::Info);
+    }
+
+    #[test]
+    fn lines_are_stamped_outside_ci_unless_turned_off() {
+        let none = crate::testing::env(&[]);
+        assert!(timestamps(&none, CiKind::Plain));
+        assert!(!timestamps(&none, CiKind::GitHub));
+        assert!(!timestamps(&none, CiKind::GitLab));
+        let off = crate::testing::env(&[("MATILLION_LOG_TIMESTAMPS", "False")]);
+        assert!(!timestamps(&off, CiKind::Plain));
+        let on = crate::testing::env(&[("INPUT_LOG-TIMESTAMPS", "true")]);
+        assert!(timestamps(&on, CiKind::GitLab));
+        let bad = crate::testing::env(&[("MATILLION_LOG_TIMESTAMPS", "off")]);
+        assert!(timestamps(&bad, CiKind::Plain));
+        assert_eq!(
+            line(
+                Some("2026-11-22T02:15:00Z"),
+                log::Level::Warn,
+                "slow\nreply"
+            ),
+            "2026-11-22T02:15:00Z pipeline-run: warning: slow reply"
+        );
+        assert_eq!(
+            line(None, log::Level::Info, "status: RUNNING"),
+            "pipeline-run: status: RUNNING"
+        );
+        let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+        assert_eq!(now.len(), "2026-11-22T02:15:00Z".len());
+        assert!(now.ends_with('Z'));
     }
 }

@@ -262,7 +262,7 @@ pub fn run(
             return report;
         }
         Err(WaitStop::Failed(f)) => {
-            log::error!("{f}");
+            // Said once, by the result line.
             report.outcome = Outcome::Refused {
                 reason: f.to_string(),
             };
@@ -356,12 +356,10 @@ fn failed_before_trigger(mut report: RunReport, f: Failure) -> RunReport {
                 cancel: CancelResult::NotAttempted,
             }
         }
-        other => {
-            log::error!("{other}");
-            Outcome::Refused {
-                reason: other.to_string(),
-            }
-        }
+        // Said once, by the result line.
+        other => Outcome::Refused {
+            reason: other.to_string(),
+        },
     };
     report
 }

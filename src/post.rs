@@ -72,7 +72,7 @@ pub fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
         Decision::Cancel(id) => id,
     };
     log::warn!(
-        "the main step stopped before it could clean up; execution {} may still be running: cancelling it",
+        "the main step stopped before it could clean up; execution {} may still be running",
         crate::http::clean(&id)
     );
     let cfg = match cli::load_config(env, ci) {

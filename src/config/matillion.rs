@@ -118,7 +118,9 @@ fn parse_variables(v: &str) -> Result<BTreeMap<String, String>, String> {
                 n + 1
             ));
         };
-        let name = name.trim();
+        // White space around `=` and at the ends of a value is not part of it (the JSON
+        // form keeps a value exactly as written).
+        let (name, value) = (name.trim(), value.trim());
         check_var_name(name)?;
         if out.insert(name.to_string(), value.to_string()).is_some() {
             return Err(format!("variable '{name}' is given twice."));
@@ -160,11 +162,14 @@ pub(super) fn matillion(r: &mut Reader<'_>) -> Option<MatillionConfig> {
     let base_url = match (r.get("api-url"), r.get("region")) {
         (Some(u), _) => r.url("api-url", &u),
         (None, Some(region)) => match region.to_ascii_lowercase().as_str() {
-            reg @ ("eu1" | "us1") => Some(format!("https://{reg}.api.matillion.com/dpc")),
+            reg @ ("eu1" | "us1" | "au1") => Some(format!("https://{reg}.api.matillion.com/dpc")),
             _ => {
                 r.err(
                     "region",
-                    format!("got {}; expected `eu1` or `us1`.", show(&region)),
+                    format!(
+                        "got {}; expected `eu1`, `us1` or `au1` (or give `api-url`).",
+                        show(&region)
+                    ),
                 );
                 None
             }
@@ -172,7 +177,7 @@ pub(super) fn matillion(r: &mut Reader<'_>) -> Option<MatillionConfig> {
         (None, None) => {
             r.err(
                 "region",
-                "is required: give `region` (`eu1` or `us1`) or `api-url`.",
+                "is required: give `region` (`eu1`, `us1` or `au1`) or `api-url`.",
             );
             None
         }

@@ -104,10 +104,12 @@ fn project_uuid_is_an_id() {
 }
 
 #[test]
-fn region_us1_and_api_url_override() {
+fn regions_and_api_url_override() {
     let mut e = base();
     e.insert("MATILLION_REGION".into(), "US1".into());
     assert_eq!(mat(&ok(&e)).base_url, "https://us1.api.matillion.com/dpc");
+    e.insert("MATILLION_REGION".into(), "au1".into());
+    assert_eq!(mat(&ok(&e)).base_url, "https://au1.api.matillion.com/dpc");
     e.insert("MATILLION_API_URL".into(), "http://127.0.0.1:9/dpc/".into());
     assert_eq!(mat(&ok(&e)).base_url, "http://127.0.0.1:9/dpc");
 }
@@ -144,6 +146,24 @@ fn variables_as_lines_split_on_first_equals() {
     assert_eq!(v["a"], "1");
     assert_eq!(v["url"], "https://x/?q=1&r=2");
     assert_eq!(v["empty"], "");
+}
+
+#[test]
+fn variables_lines_trim_around_the_equals_sign_and_the_value() {
+    let mut e = base();
+    e.insert(
+        "MATILLION_VARIABLES".into(),
+        "  run_date = 2026-11-22  \nmode =\tfull load \t\nblank =   \nq= a = b \n".into(),
+    );
+    let c = ok(&e);
+    let v = &mat(&c).variables;
+    assert_eq!(v["run_date"], "2026-11-22");
+    assert_eq!(v["mode"], "full load", "inner white space stays");
+    assert_eq!(v["blank"], "");
+    assert_eq!(v["q"], "a = b", "only the first `=` splits");
+    // The JSON form keeps a value exactly as written.
+    e.insert("MATILLION_VARIABLES".into(), r#"{"pad": "  x  "}"#.into());
+    assert_eq!(mat(&ok(&e)).variables["pad"], "  x  ");
 }
 
 #[test]
@@ -232,7 +252,7 @@ fn required_inputs_and_alternatives() {
     assert_eq!(
         errors(&e),
         [
-            "region: is required: give `region` (`eu1` or `us1`) or `api-url`.",
+            "region: is required: give `region` (`eu1`, `us1` or `au1`) or `api-url`.",
             "client-id: is required: give `client-id` and `client-secret`, or `access-token`.",
             "project: is required: the project's id (UUID) or exact name.",
             "environment: is required: the environment the pipeline is published to.",
@@ -274,7 +294,7 @@ fn bad_region_url_and_enum_values() {
     assert_eq!(
         errors(&e),
         [
-            "region: got 'ap1'; expected `eu1` or `us1`.",
+            "region: got 'ap1'; expected `eu1`, `us1` or `au1` (or give `api-url`).",
             "on-conflict: got 'retry'; expected `wait` or `fail`.",
         ]
     );
@@ -291,15 +311,47 @@ fn bad_region_url_and_enum_values() {
 }
 
 #[test]
-fn inputs_of_the_other_platform_are_errors_unless_default() {
+fn inputs_of_the_other_platform_are_errors_even_with_their_default() {
+    // The runner passes no defaults (action.yml declares none): whoever set one meant it.
     let mut e = base();
     e.insert("INPUT_FILE".into(), "doc.pdf".into());
-    e.insert("INPUT_ALLOW-COMPLETED-WITH-ERRORS".into(), "false".into());
+    e.insert("--allow-completed-with-errors".into(), "false".into());
     assert_eq!(
         errors(&e),
         [
-            "file: does not apply to platform 'matillion' (set by INPUT_FILE); remove it or choose another platform."
+            "file: does not apply to platform 'matillion' (set by INPUT_FILE); remove it or choose another platform.",
+            "allow-completed-with-errors: does not apply to platform 'matillion' (set by --allow-completed-with-errors); remove it or choose another platform.",
         ]
+    );
+}
+
+#[test]
+fn flags_win_over_input_variables_which_win_over_platform_variables() {
+    let mut e = base();
+    e.insert("MATILLION_TIMEOUT".into(), "10m".into());
+    assert_eq!(ok(&e).timeout, Duration::from_secs(600));
+    e.insert("INPUT_TIMEOUT".into(), "20m".into());
+    assert_eq!(ok(&e).timeout, Duration::from_secs(1200));
+    e.insert("--timeout".into(), "30m".into());
+    let c = ok(&e);
+    assert_eq!(c.timeout, Duration::from_secs(1800));
+    assert_eq!(c.timeout_source, TimeoutSource::Input);
+    e.insert("--timeout".into(), "soon".into());
+    assert_eq!(
+        errors(&e),
+        ["timeout: got 'soon'; expected a duration with a unit, such as `30s`, `90m` or `2h`."]
+    );
+}
+
+#[test]
+fn log_timestamps_is_checked_with_the_other_inputs() {
+    let mut e = base();
+    e.insert("MATILLION_LOG_TIMESTAMPS".into(), "false".into());
+    ok(&e);
+    e.insert("MATILLION_LOG_TIMESTAMPS".into(), "off".into());
+    assert_eq!(
+        errors(&e),
+        ["log-timestamps: got 'off'; expected `true` or `false`."]
     );
 }
 
@@ -342,7 +394,6 @@ fn datalab_config() {
         ("INPUT_PIPELINE-VERSION", "3"),
         ("INPUT_OUTPUT-FORMAT", "markdown"),
         ("INPUT_PAGE-RANGE", "0,2-4"),
-        ("INPUT_ON-CONFLICT", "wait"),
     ]);
     let c = ok(&e);
     match &c.platform {

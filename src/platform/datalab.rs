@@ -188,10 +188,9 @@ impl Datalab {
         report: &mut RunReport,
     ) {
         if let Err(e) = std::fs::create_dir_all(dir) {
-            report.notes.push(format!(
-                "Could not create result-dir {}: {e}",
-                dir.display()
-            ));
+            let note = format!("Could not create result-dir {}: {e}", dir.display());
+            log::warn!("{note}");
+            report.notes.push(note);
             return;
         }
         let mut saved = 0;
@@ -409,10 +408,9 @@ impl Platform for Datalab {
             })
             .collect();
         if e.status == "completed_with_errors" && self.cfg.allow_completed_with_errors {
-            report.notes.push(
-                "The execution ended completed_with_errors; the job passes because allow-completed-with-errors is true."
-                    .into(),
-            );
+            let note = "The execution ended completed_with_errors; the job passes because allow-completed-with-errors is true.";
+            log::info!("{note}");
+            report.notes.push(note.into());
         }
         report.message = report
             .steps

@@ -48,6 +48,9 @@ impl Failure {
                     .unwrap_or_default();
                 Failure::Refused(format!("{platform} refused {what}: {p}{hint}"))
             }
+            HttpError::CredentialsRefused(p) => Failure::Refused(format!(
+                "{platform} refused the credentials: the token endpoint answered {p} — check client-id and client-secret."
+            )),
             HttpError::Untrusted(m) => Failure::Refused(format!(
                 "{platform}'s TLS certificate is not trusted ({m}) — if a proxy inspects TLS, give its root certificate in `ca-bundle` (or SSL_CERT_FILE)."
             )),

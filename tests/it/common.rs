@@ -90,7 +90,8 @@ pub struct Output {
     pub stderr: String,
 }
 
-/// The binary with exactly `env` (plus PATH), no proxies.
+/// The binary with exactly `env` (plus PATH), no proxies. Log lines carry no time unless
+/// `env` says otherwise (`*LOG_TIMESTAMPS`), so tests can compare them exactly.
 pub fn command(env: &[(String, String)], args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args(args)
@@ -100,6 +101,12 @@ pub fn command(env: &[(String, String)], args: &[&str]) -> Command {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    if !env
+        .iter()
+        .any(|(k, _)| k.ends_with("LOG_TIMESTAMPS") || k.ends_with("LOG-TIMESTAMPS"))
+    {
+        cmd.env("MATILLION_LOG_TIMESTAMPS", "false");
+    }
     for (k, v) in env {
         cmd.env(k, v);
     }

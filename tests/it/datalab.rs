@@ -318,11 +318,13 @@ fn a_422_validation_error_is_exit_4_with_the_message_as_a_sentence() {
     assert_eq!(out.code, 4, "{out:?}");
     let sentence = "Datalab refused the run request as invalid (422): page_range: Invalid page range: 9-2 (input 'page-range').";
     assert!(
-        out.stderr
-            .contains(&format!("pipeline-run: error: {sentence}\n")),
+        out.stderr.contains(&format!(
+            "pipeline-run: error: result: refused: {sentence}\n"
+        )),
         "{}",
         out.stderr
     );
+    assert_eq!(out.stderr.matches(sentence).count(), 1, "{}", out.stderr);
     let summary = dir.read("summary.md");
     assert!(
         summary.contains(
@@ -653,7 +655,7 @@ fn matillion_only_inputs_with_platform_datalab_are_exit_2_before_any_request() {
         "matillion-secret-value",
     );
     set(&mut env, "INPUT_EXECUTION-TAG", "nightly");
-    // A default value passed by the runner is not an error.
+    // Not even with its default value: the runner passes no defaults.
     set(&mut env, "INPUT_ON-CONFLICT", "wait");
     let out = run(&env, &[]);
     assert_eq!(out.code, 2, "{out:?}");
@@ -661,11 +663,11 @@ fn matillion_only_inputs_with_platform_datalab_are_exit_2_before_any_request() {
         "pipeline-run: error: input 'client-secret': does not apply to platform 'datalab' (set by MATILLION_CLIENT_SECRET); remove it or choose another platform.\n",
         "pipeline-run: error: input 'project': does not apply to platform 'datalab' (set by INPUT_PROJECT); remove it or choose another platform.\n",
         "pipeline-run: error: input 'execution-tag': does not apply to platform 'datalab' (set by INPUT_EXECUTION-TAG); remove it or choose another platform.\n",
+        "pipeline-run: error: input 'on-conflict': does not apply to platform 'datalab' (set by INPUT_ON-CONFLICT); remove it or choose another platform.\n",
         "pipeline-run: error: nothing was triggered: fix the input(s) above.\n",
     ] {
         assert!(out.stderr.contains(line), "{line}{}", out.stderr);
     }
-    assert!(!out.stderr.contains("on-conflict"), "{}", out.stderr);
     assert!(!out.stderr.contains("matillion-secret-value"));
     assert!(sim.requests().is_empty(), "{:?}", routes(&sim));
 }
@@ -713,6 +715,12 @@ fn a_lost_run_reply_adopts_the_execution_instead_of_running_twice() {
         runs[0].execution_id
     );
     assert!(out.stderr.contains(&note), "{}", out.stderr);
+    assert_eq!(
+        out.stderr.matches(&note).count(),
+        1,
+        "logged once: {}",
+        out.stderr
+    );
     assert_eq!(json(&dir)["notes"][0], note.as_str());
 }
 

@@ -34,7 +34,8 @@ fn sim_with(pipelines: Vec<PublishedPipeline>) -> SimHandle {
 }
 
 /// The environment of a GitHub container step: inputs as `INPUT_<ID>` (as the runner sets
-/// them, with action.yml's defaults) and the runner's files in `dir`.
+/// them for what `with:` gives; action.yml declares no defaults) and the runner's files in
+/// `dir`.
 fn github_env(sim: &SimHandle, pipeline: &str, dir: &Scratch) -> Vec<(String, String)> {
     let mut env = Vec::new();
     for (k, v) in matillion_env(sim, PROJECT, "dev", pipeline) {

@@ -9,6 +9,7 @@ mod ci_logs;
 mod common;
 mod datalab;
 mod dry_run;
+mod flags;
 mod github;
 mod gitlab_reports;
 mod readme;

@@ -203,11 +203,16 @@ fn bad_credentials_exit_4_without_the_secret() {
     let gh = GithubFiles::new("badcreds", &mut env);
     let out = run(&env, &[]);
     assert_eq!(out.code, 4, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("authentication failed"),
+    // Said once, as what it is: the credentials were refused (not "the project list").
+    let line = "pipeline-run: error: result: refused: Matillion refused the credentials: the token endpoint answered 401 access_denied: Unauthorized — check client-id and client-secret.\n";
+    assert_eq!(
+        out.stderr.lines().filter(|l| l.contains("refused")).count(),
+        1,
         "{}",
         out.stderr
     );
+    assert!(out.stderr.contains(line), "{}", out.stderr);
+    assert!(!out.stderr.contains("project list"), "{}", out.stderr);
     // Asked once: a refusal is not retried.
     assert_eq!(statuses(&sim.requests_to(Route::Token)), [Some(401)]);
     assert!(sim.requests_to(Route::Trigger).is_empty());
@@ -339,6 +344,13 @@ fn lost_reply_adopts(tag: Option<&str>) {
         out.stderr.contains(&format!(
             "The trigger's reply was lost; adopted execution {id} (started "
         )),
+        "{}",
+        out.stderr
+    );
+    // Said once, when it happened (not again at the end).
+    assert_eq!(
+        out.stderr.matches("adopted execution").count(),
+        1,
         "{}",
         out.stderr
     );

@@ -75,7 +75,7 @@ fn bad_inputs_exit_2_and_send_nothing() {
         let out = run(&env, &[]);
         assert_eq!(out.code, 2, "{k}={v}: {out:?}");
         let want = if want.is_empty() {
-            "input 'region': got 'ap1'; expected `eu1` or `us1`."
+            "input 'region': got 'ap1'; expected `eu1`, `us1` or `au1` (or give `api-url`)."
         } else {
             want
         };
