@@ -20,7 +20,9 @@ pub mod post;
 pub mod report;
 pub mod secret;
 pub mod signals;
+pub mod text;
 pub mod timefmt;
+pub mod token;
 
 /// Helpers shared by the unit tests.
 #[cfg(test)]
