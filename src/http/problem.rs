@@ -97,22 +97,11 @@ impl fmt::Display for Problem {
     }
 }
 
+/// The standard reason phrase of a status ("Not Found"), if it has one.
 fn reason(status: u16) -> Option<&'static str> {
-    Some(match status {
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        409 => "Conflict",
-        410 => "Gone",
-        422 => "Unprocessable Entity",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => return None,
-    })
+    ureq::http::StatusCode::from_u16(status)
+        .ok()?
+        .canonical_reason()
 }
 
 /// Remote text made safe for one log line: control characters become spaces, and the

@@ -221,6 +221,20 @@ fn datalab_validation_errors_are_read() {
 }
 
 #[test]
+fn bodiless_errors_read_as_their_reason_phrase() {
+    for (status, text) in [
+        (401, "401 Unauthorized"),
+        (422, "422 Unprocessable Entity"),
+        (429, "429 Too Many Requests"),
+        (504, "504 Gateway Timeout"),
+        (405, "405 Method Not Allowed"),
+        (599, "599"),
+    ] {
+        assert_eq!(Problem::parse(status, "").to_string(), text);
+    }
+}
+
+#[test]
 fn deadline_while_503_reports_the_last_error() {
     let mut server = mockito::Server::new();
     server
