@@ -1,6 +1,7 @@
 //! Error bodies read as sentences: problem+json (Matillion) or FastAPI's `detail`
 //! (Datalab), and remote text made safe for one log line.
 
+use crate::text::one_line;
 use std::fmt;
 
 /// An error body, read as problem+json (Matillion) or FastAPI `detail` (Datalab).
@@ -104,14 +105,11 @@ fn reason(status: u16) -> Option<&'static str> {
         .canonical_reason()
 }
 
-/// Remote text made safe for one log line: control characters become spaces, and the
-/// legacy `##[` command marker is broken up.
+/// Remote text made safe for one log line: on one line ([`one_line`]: control characters
+/// and runs of white space become one space, ends trimmed), and the legacy `##[` command
+/// marker broken up.
 pub fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect::<String>()
-        .trim()
-        .replace("##[", "# #[")
+    one_line(s).replace("##[", "# #[")
 }
 
 /// The first 200 characters of a body, on one line; `None` when empty.

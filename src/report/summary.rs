@@ -15,6 +15,7 @@
 
 use super::{RunReport, Step, describe_cancel, humanize_duration, truncate_bytes};
 use crate::report::model::Outcome;
+use crate::text::one_line_chars;
 use std::fmt::Write as _;
 
 /// The budget for one step's summary: GitHub refuses more than 1 MiB (1,048,576 bytes);
@@ -66,28 +67,19 @@ fn push_escaped(out: &mut String, c: char) {
     }
 }
 
-/// Appends untrusted text on one line (whitespace and control characters collapsed to
-/// single spaces, ends trimmed), cut to `max_chars` with `…`, escaped. One pass and no
-/// allocation, because it runs for every cell of a table that may have 30,000 rows.
+/// Appends untrusted text on one line ([`one_line_chars`]), cut to `max_chars` with `…`,
+/// escaped. No allocation, because it runs for every cell of a table that may have 30,000
+/// rows.
 fn push_inline(out: &mut String, s: &str, max_chars: usize) {
-    let (mut count, mut pending_space) = (0, false);
-    for c in s.chars() {
-        if c.is_whitespace() || c.is_control() {
-            pending_space = count > 0;
-            continue;
-        }
-        let needed = if pending_space { 2 } else { 1 };
+    for (count, c) in one_line_chars(s).enumerate() {
+        // A space always comes right before a character: both fit, or the text is cut
+        // before the space.
+        let needed = if c == ' ' { 2 } else { 1 };
         if count + needed > max_chars {
             out.push('…');
             return;
         }
-        if pending_space {
-            out.push(' ');
-            count += 1;
-            pending_space = false;
-        }
         push_escaped(out, c);
-        count += 1;
     }
 }
 
