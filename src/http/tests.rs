@@ -1,3 +1,7 @@
+//! Tests of the HTTP layer against loopback servers on the simulated clock: retries and
+//! their timing, `Retry-After`, error bodies as sentences, the trigger never sent twice,
+//! 401 handling, lost connections, signals, and what a server receives.
+
 use super::*;
 use crate::clock::SimClock;
 use std::io::{Read, Write};
