@@ -22,7 +22,9 @@ pub mod report;
 pub mod secret;
 pub mod signals;
 pub mod suggest;
+pub mod text;
 pub mod timefmt;
+pub mod token;
 pub mod unknown;
 
 /// Helpers shared by the unit tests.

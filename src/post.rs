@@ -12,7 +12,7 @@
 
 use crate::cancel::{Target, cancel_target};
 use crate::exit::Exit;
-use crate::report::workflow;
+use crate::text;
 use crate::{ci, cli, emit, inputs};
 
 /// The program name that selects the post step whatever the arguments say.
@@ -111,8 +111,8 @@ fn annotation(id: &str, ok: bool) -> String {
     };
     format!(
         "::{kind} title={}::{}",
-        workflow::escape_property(title),
-        workflow::escape_data(&message)
+        text::escape_property(title),
+        text::escape_data(&message)
     )
 }
 

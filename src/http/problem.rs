@@ -1,6 +1,7 @@
 //! Error bodies read as sentences: problem+json (Matillion) or FastAPI's `detail`
 //! (Datalab), and remote text made safe for one log line.
 
+use crate::text::one_line;
 use std::fmt;
 
 /// An error body, read as problem+json (Matillion) or FastAPI `detail` (Datalab).
@@ -97,32 +98,18 @@ impl fmt::Display for Problem {
     }
 }
 
+/// The standard reason phrase of a status ("Not Found"), if it has one.
 fn reason(status: u16) -> Option<&'static str> {
-    Some(match status {
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        409 => "Conflict",
-        410 => "Gone",
-        422 => "Unprocessable Entity",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => return None,
-    })
+    ureq::http::StatusCode::from_u16(status)
+        .ok()?
+        .canonical_reason()
 }
 
-/// Remote text made safe for one log line: control characters become spaces, and the
-/// legacy `##[` command marker is broken up.
+/// Remote text made safe for one log line: on one line ([`one_line`]: control characters
+/// and runs of white space become one space, ends trimmed), and the legacy `##[` command
+/// marker broken up.
 pub fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect::<String>()
-        .trim()
-        .replace("##[", "# #[")
+    one_line(s).replace("##[", "# #[")
 }
 
 /// The first 200 characters of a body, on one line; `None` when empty.

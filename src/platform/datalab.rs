@@ -6,10 +6,9 @@ use super::{CancelAck, Failure, Phase, Platform, RunState};
 use crate::auth::ApiKeyAuth;
 use crate::config::{DatalabConfig, DatalabInput};
 use crate::http::{
-    Authorizer, Body, Budget, Http, HttpError, Method, NoAuth, Part, Request, clean,
+    Authorizer, Body, Budget, Http, HttpError, Method, NoAuth, Part, Request, clean, enc,
 };
 use crate::orchestrate::Waiter;
-use crate::platform::matillion::enc;
 use crate::report::{PlatformKind, RunReport, Step};
 use crate::timefmt;
 use serde::Deserialize;

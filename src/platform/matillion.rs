@@ -5,7 +5,7 @@
 use super::{CancelAck, Failure, Phase, Platform, RunState};
 use crate::auth::BearerAuth;
 use crate::config::{MatillionConfig, ProjectRef};
-use crate::http::{Body, Budget, Http, HttpError, Method, Request, clean};
+use crate::http::{Body, Budget, Http, HttpError, Method, Request, clean, enc};
 use crate::orchestrate::Waiter;
 use crate::report::{PlatformKind, RunReport, Step};
 use crate::timefmt;
@@ -249,20 +249,6 @@ fn candidates<'a>(label: &str, names: impl Iterator<Item = &'a str>) -> String {
             String::new()
         }
     )
-}
-
-/// Percent-encode a path segment.
-pub fn enc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 impl Platform for Matillion {

@@ -60,7 +60,7 @@ pub fn format_entry(name: &str, value: &str, delim: &str) -> Result<String, Outp
 
 /// A fresh delimiter in the toolkit's style: `ghadelimiter_` and 32 random hex digits.
 pub fn random_delimiter() -> String {
-    format!("ghadelimiter_{}", crate::ci::random_token())
+    format!("ghadelimiter_{}", crate::token::random_token())
 }
 
 /// The outputs for a report, as (name, value) pairs in the order they are written.
@@ -80,7 +80,7 @@ pub fn values(report: &RunReport) -> Vec<(&'static str, String)> {
     let failed_steps: Vec<String> = report
         .failed_steps()
         .take(MAX_FAILED_STEP_NAMES)
-        .map(|s| super::one_line(&s.name))
+        .map(|s| crate::text::one_line(&s.name))
         .collect();
     vec![
         ("execution-id", opt(&report.execution_id)),
@@ -314,7 +314,7 @@ mod tests {
 
     #[test]
     fn write_appends_with_random_delimiter() {
-        let dir = std::env::temp_dir().join(format!("pr-outputs-{}", crate::ci::random_token()));
+        let dir = std::env::temp_dir().join(format!("pr-outputs-{}", crate::token::random_token()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("out");
         std::fs::write(&path, "earlier=1\n").unwrap();

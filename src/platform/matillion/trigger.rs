@@ -4,9 +4,9 @@
 //! holder is found in the list of running executions and waited for.
 
 use super::wire::{ListReply, Listed, TriggerReply};
-use super::{ADOPT_SKEW, Matillion, PAGE_SIZE, auth_hint, enc, phase_of};
+use super::{ADOPT_SKEW, Matillion, PAGE_SIZE, auth_hint, phase_of};
 use crate::config::OnConflict;
-use crate::http::{Body, Budget, HttpError, Method, Request, clean};
+use crate::http::{Body, Budget, HttpError, Method, Request, clean, enc};
 use crate::orchestrate::Waiter;
 use crate::platform::{Failure, Phase};
 use crate::report::RunReport;
