@@ -17,6 +17,7 @@ pub mod inputs;
 pub mod logging;
 pub mod orchestrate;
 pub mod platform;
+pub mod poll;
 pub mod post;
 pub mod report;
 pub mod secret;
