@@ -14,7 +14,7 @@
 //! and drops successful rows from the table, saying how many it left out.
 
 use super::{RunReport, Step, describe_cancel, humanize_duration, truncate_bytes};
-use crate::report::model::Outcome;
+use crate::model::Outcome;
 use std::fmt::Write as _;
 
 /// The budget for one step's summary: GitHub refuses more than 1 MiB (1,048,576 bytes);
@@ -199,7 +199,7 @@ fn render_head(report: &RunReport) -> String {
             facts.push(("After the timeout", esc(Some(&what))));
         }
         Outcome::Interrupted { signal, cancel } => {
-            facts.push(("Signal", esc(Some(signal))));
+            facts.push(("Signal", esc(Some(signal.name()))));
             let what = capitalise(&describe_cancel(cancel, report.platform));
             facts.push(("After the interruption", esc(Some(&what))));
         }
@@ -571,7 +571,7 @@ fn headline_only(report: &RunReport, max_bytes: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::model::{CancelResult, PlatformKind, sample};
+    use crate::model::{CancelResult, PlatformKind, sample};
     use comrak::nodes::{AstNode, NodeValue};
     use comrak::{Arena, Options, parse_document};
     use std::time::{Duration, Instant};
@@ -906,7 +906,7 @@ still loading
         assert!(md.starts_with("## ❌ p was refused\n"));
         assert!(md.contains("| Reason | HTTP 401 |\n"));
         r.outcome = Outcome::Interrupted {
-            signal: "SIGINT".into(),
+            signal: crate::clock::Signal::Int,
             cancel: CancelResult::Cancelled,
         };
         let md = render(&r, GITHUB_SUMMARY_LIMIT);

@@ -4,7 +4,7 @@
 //! command of its own.
 
 use super::{RunReport, describe_cancel, one_line};
-use crate::report::model::Outcome;
+use crate::model::Outcome;
 
 /// GitHub shows at most this many error annotations per step; more are dropped silently.
 const MAX_ERROR_ANNOTATIONS: usize = 10;
@@ -148,7 +148,7 @@ pub fn annotations(report: &RunReport) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::model::{CancelResult, PlatformKind, Step, sample};
+    use crate::model::{CancelResult, PlatformKind, Step, sample};
 
     #[test]
     fn escapes() {
@@ -207,7 +207,7 @@ mod tests {
             ]
         );
         r.outcome = Outcome::Interrupted {
-            signal: "SIGTERM".into(),
+            signal: crate::clock::Signal::Term,
             cancel: CancelResult::Requested,
         };
         assert_eq!(
