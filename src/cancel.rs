@@ -90,7 +90,7 @@ pub fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
             return Exit::BadInput;
         }
     };
-    cancel_target(&cfg, &target, ci, &Timings::DEFAULT)
+    cancel_target(&cfg, &target, ci, &Timings::from_env(env))
 }
 
 /// Cancel `target` and follow it to its end (shared by `cancel` and the GitHub post step),

@@ -84,7 +84,7 @@ pub fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
             "could not install signal handlers ({e}); a cancelled job may leave the run going"
         );
     }
-    let timings = Timings::DEFAULT;
+    let timings = Timings::from_env(env);
     let clock: Arc<dyn Clock> = Arc::new(RealClock::new(signals.clone()));
     let platform = platform_for(&cfg, Http::new(clock.clone()), &timings, ci);
 

@@ -85,7 +85,7 @@ pub fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
         id: id.clone(),
         source: "GITHUB_STATE".into(),
     };
-    let exit = cancel_target(&cfg, &target, ci, &Timings::DEFAULT);
+    let exit = cancel_target(&cfg, &target, ci, &Timings::from_env(env));
     if ci == ci::CiKind::GitHub {
         println!("{}", annotation(&id, exit == Exit::Success));
     }

@@ -3,6 +3,11 @@
 //! a signal. The binary uses [`Timings::DEFAULT`]; tests inject shorter ones through the
 //! library (with the simulated clock, `clock::SimClock`, where the waits are simulated
 //! too), so no path needs real waiting to be tested. A leaf: it imports nothing.
+//!
+//! The integration tests run the real binary, on the real clock; for them only, the
+//! internal variable [`TEST_KNOB`] divides every duration by a whole number from 2 to 100
+//! (any other value is ignored with a warning). It is not an input: it is not in the
+//! inputs table, the help or the README, and a value outside the bounds changes nothing.
 
 use std::time::Duration;
 
@@ -95,6 +100,56 @@ impl Timings {
     };
 }
 
+/// Internal, for the integration tests only: `PIPELINE_RUN_TEST_TIMINGS=<n>` divides every
+/// duration by `n` (2 to 100), so that the binary's retries, cancel follow and signal
+/// windows take a fraction of their time while keeping their proportions.
+pub const TEST_KNOB: &str = "PIPELINE_RUN_TEST_TIMINGS";
+
+impl Timings {
+    /// Every duration divided by `n` (at least 1).
+    pub fn divided(self, n: u32) -> Timings {
+        let n = n.max(1);
+        let cancel = |c: CancelTimings| CancelTimings {
+            budget: c.budget / n,
+            follow: c.follow / n,
+        };
+        Timings {
+            retry_initial: self.retry_initial / n,
+            retry_max: self.retry_max / n,
+            heartbeat: self.heartbeat / n,
+            collect_grace: self.collect_grace / n,
+            partial_budget: self.partial_budget / n,
+            timeout_cancel: cancel(self.timeout_cancel),
+            cancel_mode: cancel(self.cancel_mode),
+            follow_step: self.follow_step / n,
+            follow_poll_min: self.follow_poll_min / n,
+            signal: SignalTimings {
+                settle: self.signal.settle / n,
+                trigger_wait: self.signal.trigger_wait / n,
+                cancel: cancel(self.signal.cancel),
+                cancel_min: self.signal.cancel_min / n,
+                window: self.signal.window / n,
+            },
+            tick: self.tick / n,
+        }
+    }
+
+    /// The binary's timings: [`Timings::DEFAULT`], divided when [`TEST_KNOB`] holds a
+    /// whole number from 2 to 100.
+    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Timings {
+        let Some(v) = env(TEST_KNOB) else {
+            return Timings::DEFAULT;
+        };
+        match v.trim().parse::<u32>() {
+            Ok(n) if (2..=100).contains(&n) => Timings::DEFAULT.divided(n),
+            _ => {
+                log::warn!("ignoring {TEST_KNOB}: not a whole number from 2 to 100");
+                Timings::DEFAULT
+            }
+        }
+    }
+}
+
 impl Default for Timings {
     fn default() -> Self {
         Self::DEFAULT
@@ -114,5 +169,28 @@ mod tests {
         assert!(s.window < Duration::from_millis(7500));
         let worst_before_cancel = s.settle + s.trigger_wait;
         assert!(worst_before_cancel + s.cancel_min + s.cancel.follow <= s.window);
+    }
+
+    #[test]
+    fn the_test_knob_divides_within_bounds_and_nothing_else() {
+        let env = |v: &'static str| move |k: &str| (k == TEST_KNOB).then(|| v.to_string());
+        let tenth = Timings::from_env(&env("10"));
+        assert_eq!(tenth.retry_initial, Duration::from_millis(50));
+        assert_eq!(tenth.signal.settle, Duration::from_millis(150));
+        assert_eq!(tenth.signal.window, Duration::from_millis(700));
+        assert_eq!(tenth.cancel_mode.follow, Duration::from_secs(2));
+        assert_eq!(tenth, Timings::DEFAULT.divided(10));
+        for ignored in ["", "1", "0", "101", "-5", "0.5", "fast", "10s"] {
+            assert_eq!(
+                Timings::from_env(&env(ignored)),
+                Timings::DEFAULT,
+                "{ignored:?}"
+            );
+        }
+        assert_eq!(Timings::from_env(&|_| None), Timings::DEFAULT);
+        assert_eq!(
+            Timings::from_env(&env("100")).tick,
+            Duration::from_millis(1)
+        );
     }
 }
