@@ -3,19 +3,16 @@
 //! the main step's `result-file` (JSON) or `dotenv-file`. The other inputs are the same as
 //! for the run (the job's variables), so the project resolves the same way.
 
-use crate::cli;
+use crate::ci::CiKind;
 use crate::clock::{Clock, RealClock, SignalState};
 use crate::config::Config;
 use crate::exit::Exit;
-use crate::http::Http;
-use crate::report::CancelResult;
+use crate::http::{Budget, Http};
+use crate::model::{CancelResult, RunReport};
+use crate::orchestrate::{cancel_and_follow, no_cancel};
+use crate::timings::Timings;
+use crate::wiring::{load_config, platform_for};
 use std::sync::Arc;
-use std::time::Duration;
-
-/// How long the cancel request may take.
-pub const CANCEL_BUDGET: Duration = Duration::from_secs(20);
-/// How long to follow the run to CANCELLED.
-pub const CANCEL_FOLLOW: Duration = Duration::from_secs(20);
 
 /// Where the id came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,7 +73,7 @@ pub fn find_target(cfg: &Config) -> Result<Option<Target>, String> {
 pub fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
     let ci = crate::ci::detect(env);
     crate::logging::init(env, ci);
-    let cfg = match cli::load_config(env, ci) {
+    let cfg = match load_config(env, ci) {
         Ok(c) => c,
         Err(e) => return e,
     };
@@ -93,21 +90,19 @@ pub fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
             return Exit::BadInput;
         }
     };
-    cancel_target(&cfg, &target, ci)
+    cancel_target(&cfg, &target, ci, &Timings::from_env(env))
 }
 
-/// Cancel `target` and follow it to its end (shared by `cancel` and the GitHub post step).
-/// Exit 0 when it was cancelled, had already ended, or the cancel was accepted.
-pub fn cancel_target(cfg: &Config, target: &Target, ci: crate::ci::CiKind) -> Exit {
+/// Cancel `target` and follow it to its end (shared by `cancel` and the GitHub post step),
+/// within `timings.cancel_mode`. Exit 0 when it was cancelled, had already ended, or the
+/// cancel was accepted.
+pub fn cancel_target(cfg: &Config, target: &Target, ci: CiKind, timings: &Timings) -> Exit {
     let clock: Arc<dyn Clock> = Arc::new(RealClock::new(SignalState::new()));
-    let platform = cli::platform_for(cfg, Http::new(clock.clone()), ci);
-    let mut report = crate::orchestrate::initial_report(cfg);
-    let budget = crate::http::Budget::until(clock.now() + CANCEL_BUDGET);
+    let platform = platform_for(cfg, Http::new(clock.clone()), timings, ci);
+    let mut report = RunReport::for_config(cfg);
+    let budget = Budget::until(clock.now() + timings.cancel_mode.budget);
     if !platform.can_cancel() {
-        log::error!(
-            "{}",
-            crate::orchestrate::no_cancel(platform.as_ref(), &target.id)
-        );
+        log::error!("{}", no_cancel(platform.as_ref(), &target.id));
         return Exit::Refused;
     }
     if let Err(f) = platform.prepare(budget, &mut report) {
@@ -119,12 +114,12 @@ pub fn cancel_target(cfg: &Config, target: &Target, ci: crate::ci::CiKind) -> Ex
         target.id,
         target.source
     );
-    match crate::orchestrate::cancel_and_follow(
+    match cancel_and_follow(
         platform.as_ref(),
         &target.id,
         clock.as_ref(),
-        CANCEL_BUDGET,
-        CANCEL_FOLLOW,
+        timings,
+        timings.cancel_mode,
         true,
     ) {
         CancelResult::Cancelled | CancelResult::Requested | CancelResult::NotAttempted => {

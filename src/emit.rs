@@ -95,7 +95,7 @@ pub fn state_saver(
 /// [`all`] overwrites both files with the final result.
 pub fn id_saver(cfg: &Config) -> impl Fn(&str) + Send + 'static {
     let files = cfg.files.clone();
-    let report = crate::orchestrate::initial_report(cfg);
+    let report = RunReport::for_config(cfg);
     move |id: &str| {
         let mut r = report.clone();
         r.execution_id = Some(id.to_string());

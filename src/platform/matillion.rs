@@ -2,16 +2,15 @@
 //! most once (adopting a run whose reply was lost, waiting out a held execution tag),
 //! poll its status, read its details and steps, cancel it.
 
-use super::{CancelAck, Failure, Phase, Platform, RunState};
+use super::{CancelAck, Platform};
 use crate::auth::BearerAuth;
 use crate::config::{MatillionConfig, ProjectRef};
 use crate::http::{Body, Budget, Http, HttpError, Method, Request, clean, enc};
-use crate::orchestrate::Waiter;
-use crate::report::{PlatformKind, RunReport, Step};
+use crate::model::{PlatformKind, RunReport, Step};
 use crate::timefmt;
+use crate::wait::{Failure, Phase, RunState, Waiter};
 use serde_json::{Map, Value};
 use std::sync::OnceLock;
-use std::time::Duration;
 
 mod trigger;
 mod wire;
@@ -22,9 +21,6 @@ use wire::*;
 
 /// Page size for every paged list (the API's maximum).
 pub const PAGE_SIZE: usize = 100;
-/// When looking for a run whose trigger reply was lost: how far before the first attempt
-/// to look (clock skew between this machine and the platform).
-pub const ADOPT_SKEW: Duration = Duration::from_secs(120);
 
 /// Statuses that end an execution.
 pub fn phase_of(status: &str) -> Phase {

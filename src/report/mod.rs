@@ -8,12 +8,11 @@
 pub mod dotenv;
 pub mod json;
 pub mod junit;
-pub mod model;
 pub mod outputs;
 pub mod summary;
 pub mod workflow;
 
-pub use model::{CancelResult, Outcome, PlatformKind, RunReport, Step};
+pub use crate::model::{CancelResult, Outcome, PlatformKind, RunReport, Step};
 
 use std::time::Duration;
 

@@ -5,7 +5,7 @@
 //! delimiter is refused rather than written (the same rule as `@actions/core`).
 
 use super::{RunReport, outcome_name, truncate_bytes};
-use crate::report::model::Outcome;
+use crate::model::Outcome;
 use std::fmt;
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -150,7 +150,7 @@ pub fn write_state(path: &Path, name: &str, value: &str) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::model::{CancelResult, Step, sample};
+    use crate::model::{CancelResult, Step, sample};
 
     /// Reads a file-command file back the way the runner does (`FileCommandManager`):
     /// line by line; `name=value`, or `name<<DELIM` followed by lines up to a line that is

@@ -17,7 +17,7 @@ mod steps;
 mod tests;
 
 use super::{RunReport, describe_cancel, humanize_duration, truncate_bytes};
-use crate::report::model::Outcome;
+use crate::model::Outcome;
 use markdown::{clean_block, code_block, fence_for, inline};
 use std::fmt::Write as _;
 use steps::{FailedSection, StepsTable};
@@ -150,7 +150,7 @@ fn facts(report: &RunReport) -> Vec<(&'static str, String)> {
             facts.push(("After the timeout", esc(Some(&what))));
         }
         Outcome::Interrupted { signal, cancel } => {
-            facts.push(("Signal", esc(Some(signal))));
+            facts.push(("Signal", esc(Some(signal.name()))));
             let what = capitalise(&describe_cancel(cancel, report.platform));
             facts.push(("After the interruption", esc(Some(&what))));
         }

@@ -6,7 +6,7 @@
 //! message can never end its line and start a command of its own.
 
 use super::{RunReport, describe_cancel};
-use crate::report::model::Outcome;
+use crate::model::Outcome;
 use crate::text::{escape_data, escape_property, one_line};
 
 /// GitHub shows at most this many error annotations per step; more are dropped silently.
@@ -100,7 +100,7 @@ pub fn annotations(report: &RunReport) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::model::{CancelResult, PlatformKind, Step, sample};
+    use crate::model::{CancelResult, PlatformKind, Step, sample};
 
     #[test]
     fn masks_are_escaped() {
@@ -151,7 +151,7 @@ mod tests {
             ]
         );
         r.outcome = Outcome::Interrupted {
-            signal: "SIGTERM".into(),
+            signal: crate::clock::Signal::Term,
             cancel: CancelResult::Requested,
         };
         assert_eq!(

@@ -86,17 +86,6 @@ fn routes(sim: &SimHandle) -> Vec<(String, Route)> {
         .collect()
 }
 
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = std::time::Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "never saw {what}"
-        );
-        std::thread::sleep(ms(10));
-    }
-}
-
 #[test]
 fn success_reports_every_step_in_summary_outputs_junit_and_json() {
     let sim = sim_with(pipeline("pl_invoices").version(3));

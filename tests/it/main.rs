@@ -17,6 +17,5 @@ mod resilience;
 mod resilience_simulated;
 mod result_json;
 mod run_matillion;
-mod signal_cancel;
 mod sim_time;
 mod tls_proxy;

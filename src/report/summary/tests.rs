@@ -3,8 +3,8 @@
 
 use super::markdown::{fence_for, push_escaped};
 use super::*;
+use crate::model::{CancelResult, PlatformKind, sample};
 use crate::report::Step;
-use crate::report::model::{CancelResult, PlatformKind, sample};
 use comrak::nodes::{AstNode, NodeValue};
 use comrak::{Arena, Options, parse_document};
 use std::time::{Duration, Instant};
@@ -348,7 +348,7 @@ fn headlines() {
     assert!(md.starts_with("## ❌ p was refused\n"));
     assert!(md.contains("| Reason | HTTP 401 |\n"));
     r.outcome = Outcome::Interrupted {
-        signal: "SIGINT".into(),
+        signal: crate::clock::Signal::Int,
         cancel: CancelResult::Cancelled,
     };
     let md = render(&r, GITHUB_SUMMARY_LIMIT);
