@@ -85,7 +85,11 @@ pub fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
         id: id.clone(),
         source: "GITHUB_STATE".into(),
     };
-    let exit = cancel_target(&cfg, &target, ci, &Timings::from_env(env));
+    let report = cancel_target(&cfg, &target, ci, &Timings::from_env(env));
+    if let crate::model::Outcome::Refused { reason } = &report.outcome {
+        log::error!("{reason}");
+    }
+    let exit = Exit::from(&report.outcome);
     if ci == ci::CiKind::GitHub {
         println!("{}", annotation(&id, exit == Exit::Success));
     }

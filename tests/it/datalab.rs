@@ -791,7 +791,7 @@ fn cancel_mode_says_datalab_cannot_cancel_and_sends_nothing() {
     assert_eq!(out.code, 4, "{out:?}");
     assert!(
         out.stderr.contains(
-            "pipeline-run: error: Datalab has no way to cancel execution pex_0123456789abcdef: the execution continues on Datalab\n"
+            "pipeline-run: error: result: refused: Datalab has no way to cancel execution pex_0123456789abcdef: the execution continues on Datalab\n"
         ),
         "{}",
         out.stderr

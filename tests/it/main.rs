@@ -8,6 +8,7 @@ mod ci_logs;
 #[allow(dead_code)]
 mod common;
 mod datalab;
+mod documented;
 mod dry_run;
 mod flags;
 mod github;
