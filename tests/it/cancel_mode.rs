@@ -259,12 +259,12 @@ fn cancel_mode_reports_its_outcome_on_github() {
     let out = run(&env, &["cancel"]);
     assert_eq!(out.code, 0, "{out:?}");
     assert_cancelled_once(&sim, &id);
-    let outputs = dir.read("GITHUB_OUTPUT");
-    assert!(
-        outputs.contains(&format!("execution-id<<")) && outputs.contains(&format!("\n{id}\n")),
-        "{outputs}"
+    let outputs = parse_outputs(&dir.read("GITHUB_OUTPUT"));
+    assert_eq!(output(&outputs, "execution-id"), Some(id.clone()));
+    assert_eq!(
+        output(&outputs, "outcome").as_deref(),
+        Some("cancel-requested")
     );
-    assert!(outputs.contains("\ncancel-requested\n"), "{outputs}");
     let summary = dir.read("GITHUB_STEP_SUMMARY");
     assert!(
         summary.starts_with("## ⏹ Cancel requested for slow\n"),
