@@ -14,6 +14,7 @@ pub mod emit;
 pub mod exit;
 pub mod http;
 pub mod inputs;
+pub mod links;
 pub mod logging;
 pub mod orchestrate;
 pub mod platform;

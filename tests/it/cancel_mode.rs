@@ -210,7 +210,9 @@ fn a_killed_gitlab_job_leaves_the_id_for_after_script() {
     assert_eq!(
         dir.read("pipeline-run.env"),
         format!(
-            "PIPELINE_RUN_EXECUTION_ID={id}\nPIPELINE_RUN_OUTCOME=triggered\n\
+            "PIPELINE_RUN_EXECUTION_ID={id}\n\
+             PIPELINE_RUN_EXECUTION_URL=https://app.matillion.com/observability-dashboard/pipeline/{id}\n\
+             PIPELINE_RUN_OUTCOME=triggered\n\
              PIPELINE_RUN_STEPS_TOTAL=0\nPIPELINE_RUN_STEPS_FAILED=0\nPIPELINE_RUN_PIPELINE=slow\n"
         )
     );
