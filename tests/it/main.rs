@@ -19,4 +19,5 @@ mod result_json;
 mod run_matillion;
 mod signal_cancel;
 mod sim_time;
+mod summary_md;
 mod tls_proxy;
