@@ -1,11 +1,14 @@
 //! Dev-only: render a job summary (GitHub-flavoured Markdown, as written to
 //! `GITHUB_STEP_SUMMARY`) to a standalone HTML page styled like GitHub's, to look at it or
-//! screenshot it (`docs/summary.png`):
+//! screenshot it (`docs/summary-success.png`, `docs/summary-failure.png`). With
+//! `MERMAID_JS` set to a local `mermaid.min.js` (`npm install mermaid`), the timeline's
+//! Mermaid block is drawn as GitHub draws it:
 //!
 //! ```sh
-//! cargo run --example summary_html -- summary.md > summary.html
-//! chromium --headless --no-sandbox --disable-gpu --screenshot=summary.png \
-//!   --window-size=1000,1400 summary.html
+//! MERMAID_JS=/tmp/mm/node_modules/mermaid/dist/mermaid.min.js \
+//!   cargo run --example summary_html -- summary.md > summary.html
+//! chromium --headless --no-sandbox --disable-gpu --virtual-time-budget=5000 \
+//!   --screenshot=summary.png --window-size=1000,1400 summary.html
 //! ```
 //!
 //! Raw HTML is rendered (GitHub allows `<details>`): any HTML from the platform has already
@@ -54,11 +57,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     o.extension.tasklist = true;
     o.render.r#unsafe = true;
     let body = comrak::markdown_to_html(&md, &o);
+    // Mermaid from a local file only (no network): each ```mermaid block becomes a
+    // diagram, with the strict security level GitHub uses.
+    let mermaid = std::env::var("MERMAID_JS")
+        .map(|path| {
+            format!(
+                "<script src=\"file://{path}\"></script><script>\
+                 for (const c of document.querySelectorAll('code.language-mermaid')) {{\
+                   const d = document.createElement('div'); d.className = 'mermaid';\
+                   d.textContent = c.textContent; c.parentElement.replaceWith(d); }}\
+                 mermaid.initialize({{ startOnLoad: false, securityLevel: 'strict' }});\
+                 mermaid.run();</script>"
+            )
+        })
+        .unwrap_or_default();
     print!(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Job summary</title>\
          <style>{CSS}</style></head><body><div class=\"frame\">\
          <div class=\"frame-head\">load <span>summary</span></div>\
-         <div class=\"markdown-body\">\n{body}</div></div></body></html>\n"
+         <div class=\"markdown-body\">\n{body}</div></div>{mermaid}</body></html>\n"
     );
     Ok(())
 }

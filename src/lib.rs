@@ -10,7 +10,8 @@
 //! 1. leaves, importing nothing of the crate: `clock`, `timings`, `secret`, `timefmt`,
 //!    `text`, `token`, `suggest`, `poll`, `inputs`;
 //! 2. `http`; then `auth` and `config` (both on `http`);
-//! 3. the run model `model` and the wait primitive `wait`;
+//! 3. the run model `model` (and `links`, the web page of a run) and the wait primitive
+//!    `wait`;
 //! 4. `exit`, `report` and `ci` (reporters and the CI system), `logging`;
 //! 5. `platform` (on `wait` and `model`); then `orchestrate`, the wait loop on it;
 //! 6. `emit` (writes the reports; never the wait loop);
@@ -29,6 +30,7 @@ pub mod emit;
 pub mod exit;
 pub mod http;
 pub mod inputs;
+pub mod links;
 pub mod logging;
 pub mod model;
 pub mod orchestrate;

@@ -72,6 +72,9 @@ impl Watch<'_> {
                     report.platform.display_name(),
                     report.pipeline
                 );
+                if let Some(url) = crate::links::execution_url(report.platform, &id) {
+                    log::info!("follow it at {url}");
+                }
                 (self.on_triggered)(&id);
                 self.report = report;
                 self.running = self.wait.then_some(id);

@@ -33,10 +33,15 @@ fn clean(value: &str, max_bytes: usize) -> String {
 /// documentation), always under [`DOTENV_LIMIT`] bytes.
 pub fn render(report: &RunReport) -> String {
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-    let fields: [(&str, String, usize); 9] = [
+    let fields: [(&str, String, usize); 10] = [
         (
             "PIPELINE_RUN_EXECUTION_ID",
             opt(&report.execution_id),
+            MAX_VALUE_BYTES,
+        ),
+        (
+            "PIPELINE_RUN_EXECUTION_URL",
+            crate::links::execution_url_of(report).unwrap_or_default(),
             MAX_VALUE_BYTES,
         ),
         ("PIPELINE_RUN_STATUS", opt(&report.status), MAX_VALUE_BYTES),
@@ -87,7 +92,7 @@ pub fn render(report: &RunReport) -> String {
         }
     }
     // The message goes last and gets what room is left, so the file never exceeds the
-    // limit whatever the other values hold (they are bounded: 9 × ~230 bytes).
+    // limit whatever the other values hold (they are bounded: 10 × ~230 bytes).
     let message = match (&report.message, &report.outcome) {
         (Some(m), _) => m.clone(),
         (None, Outcome::Refused { reason }) => reason.clone(),
@@ -133,6 +138,7 @@ mod tests {
         assert_eq!(
             text,
             "PIPELINE_RUN_EXECUTION_ID=7c4c0f5e-0a1b-4a8e-9d3c-1f2e3d4c5b6a\n\
+             PIPELINE_RUN_EXECUTION_URL=https://app.matillion.com/observability-dashboard/pipeline/7c4c0f5e-0a1b-4a8e-9d3c-1f2e3d4c5b6a\n\
              PIPELINE_RUN_STATUS=FAILED\n\
              PIPELINE_RUN_OUTCOME=failed\n\
              PIPELINE_RUN_STARTED_AT=2026-11-22T05:00:00Z\n\
@@ -144,8 +150,8 @@ mod tests {
              PIPELINE_RUN_MESSAGE=\"Load\": table missing\n"
         );
         let parsed = parse(&text);
-        assert_eq!(parsed.len(), 10);
-        assert_eq!(parsed[9].1, "\"Load\": table missing");
+        assert_eq!(parsed.len(), 11);
+        assert_eq!(parsed[10].1, "\"Load\": table missing");
     }
 
     #[test]
@@ -168,7 +174,7 @@ mod tests {
         r.status = Some("\n".into());
         let text = render(&r);
         let parsed = parse(&text);
-        assert_eq!(parsed.len(), 9);
+        assert_eq!(parsed.len(), 10);
         let get = |n: &str| parsed.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
         assert_eq!(
             get("PIPELINE_RUN_MESSAGE"),

@@ -12,7 +12,7 @@
 //!   "status"?, "message"?, "trigger"?, "started_at"?, "finished_at"?, "duration_seconds"?,
 //!   "steps" [{ "name", "status", "failed", "message"?, "started_at"?, "finished_at"?,
 //!              "duration_seconds"?, "child_pipeline"? }],
-//!   "notes" [strings] }
+//!   "notes" [strings], "execution_url"? }
 //! ```
 //!
 //! `cancel` is `"cancelled"`, `"requested"`, `"not-attempted"`, `"unsupported"` or
@@ -31,6 +31,9 @@ struct Document<'a> {
     schema: &'static str,
     #[serde(flatten)]
     report: &'a RunReport,
+    /// The execution's page in the platform's web app ([`crate::links`]); Matillion only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    execution_url: Option<String>,
 }
 
 /// The result as pretty-printed JSON (no trailing newline).
@@ -38,6 +41,7 @@ pub fn render(report: &RunReport) -> String {
     let doc = Document {
         schema: SCHEMA,
         report,
+        execution_url: crate::links::execution_url_of(report),
     };
     // Serialising plain strings, numbers and enums into a String cannot fail; the fallback
     // keeps the promise of valid JSON all the same.
@@ -90,7 +94,8 @@ mod tests {
                         "child_pipeline": "load-child"
                     }
                 ],
-                "notes": []
+                "notes": [],
+                "execution_url": "https://app.matillion.com/observability-dashboard/pipeline/7c4c0f5e-0a1b-4a8e-9d3c-1f2e3d4c5b6a"
             })
         );
     }

@@ -16,10 +16,18 @@ pub use crate::model::{CancelResult, Outcome, PlatformKind, RunReport, Step};
 
 use std::time::Duration;
 
-/// A duration for people: `0s`, `0.4s`, `45s`, `1m 30s`, `2h 5m 0s`. Under a second it
-/// keeps tenths (so a quick step does not read as `0s`); above, whole seconds.
+/// A duration for people: `0s`, `<0.1s`, `0.4s`, `45s`, `1m 30s`, `2h 5m 0s`. Under a
+/// second it shows tenths (cut, not rounded, so `0.95s` is `0.9s` and never `1.0s`), and
+/// a step that took some time never reads as `0s`; from a second on, whole seconds. The
+/// summary, the log and the terminal demo all use it.
 pub fn humanize_duration(d: Duration) -> String {
-    if d < Duration::from_secs(1) && d >= Duration::from_millis(100) {
+    if d.is_zero() {
+        return "0s".to_string();
+    }
+    if d < Duration::from_millis(100) {
+        return "<0.1s".to_string();
+    }
+    if d < Duration::from_secs(1) {
         return format!("0.{}s", d.subsec_millis() / 100);
     }
     let secs = d.as_secs();
@@ -97,7 +105,10 @@ mod tests {
     fn humanize() {
         assert_eq!(humanize_duration(Duration::ZERO), "0s");
         assert_eq!(humanize_duration(Duration::from_millis(999)), "0.9s");
-        assert_eq!(humanize_duration(Duration::from_millis(99)), "0s");
+        assert_eq!(humanize_duration(Duration::from_millis(99)), "<0.1s");
+        assert_eq!(humanize_duration(Duration::from_millis(1)), "<0.1s");
+        assert_eq!(humanize_duration(Duration::from_millis(100)), "0.1s");
+        assert_eq!(humanize_duration(Duration::from_millis(950)), "0.9s");
         assert_eq!(humanize_duration(Duration::from_millis(1500)), "1s");
         assert_eq!(humanize_duration(Duration::from_secs(45)), "45s");
         assert_eq!(humanize_duration(Duration::from_secs(90)), "1m 30s");

@@ -65,6 +65,9 @@ pub fn random_delimiter() -> String {
 
 /// The outputs for a report, as (name, value) pairs in the order they are written.
 ///
+/// `execution-url` is the execution's page in the platform's web app ([`crate::links`]),
+/// empty where there is none (Datalab).
+///
 /// Unknown values are written as the empty string rather than omitted, so that later steps
 /// can test `steps.<id>.outputs.execution-id != ''` without telling "unset" from "empty".
 /// `message` is the run's message (or the refusal reason), cut to [`MAX_MESSAGE_BYTES`];
@@ -84,6 +87,10 @@ pub fn values(report: &RunReport) -> Vec<(&'static str, String)> {
         .collect();
     vec![
         ("execution-id", opt(&report.execution_id)),
+        (
+            "execution-url",
+            crate::links::execution_url_of(report).unwrap_or_default(),
+        ),
         ("status", opt(&report.status)),
         (
             "message",
@@ -202,6 +209,10 @@ mod tests {
         assert!(refused.is_empty());
         let expected = [
             ("execution-id", "7c4c0f5e-0a1b-4a8e-9d3c-1f2e3d4c5b6a"),
+            (
+                "execution-url",
+                "https://app.matillion.com/observability-dashboard/pipeline/7c4c0f5e-0a1b-4a8e-9d3c-1f2e3d4c5b6a",
+            ),
             ("status", "FAILED"),
             ("message", "\"Load\": table missing"),
             ("started-at", "2026-11-22T05:00:00Z"),
@@ -230,9 +241,10 @@ mod tests {
         let r = RunReport::new(crate::report::PlatformKind::Datalab, "pl_1");
         let parsed = parse(&render(&r, D).0);
         assert_eq!(parsed[0], ("execution-id".into(), String::new()));
-        assert_eq!(parsed[5], ("duration".into(), String::new()));
-        assert_eq!(parsed[8], ("failed-steps".into(), String::new()));
-        assert_eq!(parsed[9], ("outcome".into(), "triggered".into()));
+        assert_eq!(parsed[1], ("execution-url".into(), String::new()));
+        assert_eq!(parsed[6], ("duration".into(), String::new()));
+        assert_eq!(parsed[9], ("failed-steps".into(), String::new()));
+        assert_eq!(parsed[10], ("outcome".into(), "triggered".into()));
     }
 
     #[test]
@@ -245,7 +257,7 @@ mod tests {
         };
         let parsed = parse(&render(&r, D).0);
         let get = |n: &str| parsed.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
-        assert_eq!(parsed.len(), 10);
+        assert_eq!(parsed.len(), 11);
         assert_eq!(
             get("message").as_deref(),
             Some("line\nstatus=SUCCESS\n::error::x\r\nend<<EOF\n")
@@ -270,9 +282,9 @@ mod tests {
         assert!(!text.contains("status=SUCCESS"));
         assert!(!text.contains("message"));
         let parsed = parse(&text);
-        assert_eq!(parsed.len(), 9);
+        assert_eq!(parsed.len(), 10);
         assert!(parsed.iter().all(|(k, _)| k != "message"));
-        assert_eq!(parsed[1], ("status".into(), "FAILED".into()));
+        assert_eq!(parsed[2], ("status".into(), "FAILED".into()));
     }
 
     #[test]
@@ -307,9 +319,9 @@ mod tests {
             })
             .collect();
         let parsed = parse(&render(&r, D).0);
-        let names = &parsed[8].1;
+        let names = &parsed[9].1;
         assert_eq!(names.lines().count(), MAX_FAILED_STEP_NAMES);
-        assert_eq!(parsed[7].1, "60");
+        assert_eq!(parsed[8].1, "60");
     }
 
     #[test]
@@ -326,7 +338,7 @@ mod tests {
         let parsed = parse(&text);
         assert_eq!(parsed[0], ("earlier".into(), "1".into()));
         assert_eq!(parsed[1].1, "7c4c0f5e-0a1b-4a8e-9d3c-1f2e3d4c5b6a");
-        assert_eq!(parsed[11], ("execution_id".into(), "abc\ndef".into()));
+        assert_eq!(parsed[12], ("execution_id".into(), "abc\ndef".into()));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

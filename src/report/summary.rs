@@ -1,11 +1,17 @@
 //! The GitHub job summary: GitHub-flavoured Markdown for `GITHUB_STEP_SUMMARY`.
 //!
-//! Layout: a headline with the outcome, a table of facts, the notes, the run's message
-//! when it is long, every failed step with its whole message, then a table of all steps
-//! (folded in `<details>` when there are many).
+//! Layout: a headline with the outcome (and a link to the execution in the platform's web
+//! app, when it has one), a table of facts, the notes, the run's message when it is long,
+//! every failed step with its whole message, a timeline of the steps (a Mermaid `gantt`,
+//! `timeline`), then a table of all steps (folded in `<details>` when there are many).
+//!
+//! The run's message is shown once: as a fact when it is short, in its own block when it
+//! is long, and not at all when it only repeats a failed step's message (Matillion's run
+//! message is `"<step>": <step message>`), which the failed step's block shows.
 //!
 //! Platform text is data, never markup: the escaping is in `markdown` (single-line text
-//! escaped, multi-line messages in fenced code blocks).
+//! escaped where it would change the rendering, multi-line messages in fenced code
+//! blocks); the timeline keeps step names to a safe alphabet.
 //!
 //! GitHub refuses a summary over 1 MiB and then shows nothing, so [`render`] never exceeds
 //! its byte budget: it keeps every failed step (cutting their messages evenly if need be)
@@ -15,10 +21,14 @@ mod markdown;
 mod steps;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_readable;
+mod timeline;
 
 use super::{RunReport, describe_cancel, humanize_duration, truncate_bytes};
 use crate::model::Outcome;
-use markdown::{clean_block, code_block, fence_for, inline};
+use crate::text::one_line;
+use markdown::{clean_block, code_block, fence_for, inline, inline_at_line_start};
 use std::fmt::Write as _;
 use steps::{FailedSection, StepsTable};
 
@@ -48,6 +58,7 @@ pub fn render(report: &RunReport, max_bytes: usize) -> String {
         report,
         head,
         failed: FailedSection::new(report),
+        timeline: timeline::render(&report.steps),
         max_bytes,
         limit: limit_label(max_bytes),
     };
@@ -69,7 +80,22 @@ fn non_empty(v: &Option<String>) -> Option<&str> {
     v.as_deref().filter(|s| !s.trim().is_empty())
 }
 
+/// The headline, with a link to the execution's page when there is one.
 fn headline(report: &RunReport) -> String {
+    let mut line = outcome_line(report);
+    if let Some(url) = crate::links::execution_url_of(report) {
+        // The URL is made of a fixed prefix and an id of `A-Za-z0-9-_.` (see `links`):
+        // nothing in it can end the link.
+        let _ = write!(
+            line,
+            " · [open in {}]({url})",
+            report.platform.display_name()
+        );
+    }
+    line
+}
+
+fn outcome_line(report: &RunReport) -> String {
     let p = inline(&report.pipeline, TEXT_CHARS);
     match &report.outcome {
         Outcome::Succeeded => format!("✅ {p} succeeded"),
@@ -138,7 +164,7 @@ fn facts(report: &RunReport) -> Vec<(&'static str, String)> {
         ("Finished", esc(report.finished_at.as_deref())),
         ("Duration", report.duration.map(humanize_duration)),
         ("Steps", steps),
-        ("Message", esc(report.message.as_deref())),
+        ("Message", esc(short_message(report))),
         ("Execution tag", esc(report.execution_tag.as_deref())),
         ("Project", esc(report.project.as_deref())),
         ("Overridden variables", esc(Some(&variables))),
@@ -166,7 +192,7 @@ fn facts(report: &RunReport) -> Vec<(&'static str, String)> {
 fn push_notes(out: &mut String, notes: &[String]) {
     if !notes.is_empty() {
         for note in notes.iter().take(MAX_NOTES) {
-            let _ = writeln!(out, "- {}", inline(note, NOTE_CHARS));
+            let _ = writeln!(out, "- {}", inline_at_line_start(note, NOTE_CHARS));
         }
         if notes.len() > MAX_NOTES {
             let _ = writeln!(out, "- … and {} more notes", notes.len() - MAX_NOTES);
@@ -175,19 +201,42 @@ fn push_notes(out: &mut String, notes: &[String]) {
     }
 }
 
-/// The run's message in a code block, when it has more than the facts table shows (a
-/// line break, or more than [`TEXT_CHARS`] characters).
+/// The run's message, unless it only repeats a failed step's: the message itself, or
+/// `"<step name>": <message>` (compared on one line).
+fn run_message(report: &RunReport) -> Option<&str> {
+    let message = non_empty(&report.message)?;
+    let run = one_line(message);
+    let repeats = report.failed_steps().any(|step| {
+        non_empty(&step.message).is_some_and(|m| {
+            let m = one_line(m);
+            run == m || run == format!("\"{}\": {m}", one_line(&step.name))
+        })
+    });
+    (!repeats).then_some(message)
+}
+
+/// Whether a message is too long for the facts table: a line break, or more than
+/// [`TEXT_CHARS`] characters.
+fn is_long(message: &str) -> bool {
+    let clean = clean_block(message);
+    clean.contains('\n') || clean.chars().count() > TEXT_CHARS
+}
+
+/// The run's message for the facts table: shown there when it is short.
+fn short_message(report: &RunReport) -> Option<&str> {
+    run_message(report).filter(|m| !is_long(m))
+}
+
+/// The run's message in a code block, when it is too long for the facts table.
 fn push_long_message(out: &mut String, report: &RunReport) {
-    if let Some(message) = non_empty(&report.message) {
+    if let Some(message) = run_message(report).filter(|m| is_long(m)) {
         let clean = clean_block(message);
-        if clean.contains('\n') || clean.chars().count() > TEXT_CHARS {
-            let mut shown = truncate_bytes(&clean, RUN_MESSAGE_BYTES).to_string();
-            if shown.len() < clean.len() {
-                shown.push('…');
-            }
-            out.push_str("### Message\n\n");
-            code_block(out, &fence_for(&clean), &shown);
+        let mut shown = truncate_bytes(&clean, RUN_MESSAGE_BYTES).to_string();
+        if shown.len() < clean.len() {
+            shown.push('…');
         }
+        out.push_str("### Message\n\n");
+        code_block(out, &fence_for(&clean), &shown);
     }
 }
 
@@ -196,6 +245,8 @@ struct Layout<'a> {
     report: &'a RunReport,
     head: String,
     failed: FailedSection,
+    /// The timeline section, or empty.
+    timeline: String,
     max_bytes: usize,
     limit: String,
 }
@@ -209,7 +260,8 @@ impl Layout<'_> {
             return None;
         }
         let table = StepsTable::new(self.report, &self.limit);
-        let fixed = self.head.len() + self.failed.overhead + table.fixed_len();
+        let fixed =
+            self.head.len() + self.failed.overhead + self.timeline.len() + table.fixed_len();
         let cap = self
             .max_bytes
             .checked_sub(fixed)
@@ -217,6 +269,7 @@ impl Layout<'_> {
         let mut out = String::with_capacity(self.max_bytes.min(fixed + steps.len() * 64));
         out.push_str(&self.head);
         self.failed.push(&mut out, cap);
+        out.push_str(&self.timeline);
         let room = self.max_bytes.saturating_sub(out.len() + table.fixed_len());
         table.push(&mut out, steps, room);
         Some(out)

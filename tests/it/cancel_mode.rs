@@ -210,7 +210,9 @@ fn a_killed_gitlab_job_leaves_the_id_for_after_script() {
     assert_eq!(
         dir.read("pipeline-run.env"),
         format!(
-            "PIPELINE_RUN_EXECUTION_ID={id}\nPIPELINE_RUN_OUTCOME=triggered\n\
+            "PIPELINE_RUN_EXECUTION_ID={id}\n\
+             PIPELINE_RUN_EXECUTION_URL=https://app.matillion.com/observability-dashboard/pipeline/{id}\n\
+             PIPELINE_RUN_OUTCOME=triggered\n\
              PIPELINE_RUN_STEPS_TOTAL=0\nPIPELINE_RUN_STEPS_FAILED=0\nPIPELINE_RUN_PIPELINE=slow\n"
         )
     );
@@ -229,7 +231,9 @@ fn a_killed_gitlab_job_leaves_the_id_for_after_script() {
     assert_eq!(
         dir.read("pipeline-run.env"),
         format!(
-            "PIPELINE_RUN_EXECUTION_ID={id}\nPIPELINE_RUN_OUTCOME=cancel-requested\n\
+            "PIPELINE_RUN_EXECUTION_ID={id}\n\
+             PIPELINE_RUN_EXECUTION_URL=https://app.matillion.com/observability-dashboard/pipeline/{id}\n\
+             PIPELINE_RUN_OUTCOME=cancel-requested\n\
              PIPELINE_RUN_STEPS_TOTAL=0\nPIPELINE_RUN_STEPS_FAILED=0\nPIPELINE_RUN_PIPELINE=slow\n"
         )
     );
@@ -267,7 +271,9 @@ fn cancel_mode_reports_its_outcome_on_github() {
     );
     let summary = dir.read("GITHUB_STEP_SUMMARY");
     assert!(
-        summary.starts_with("## ⏹ Cancel requested for slow\n"),
+        summary.starts_with(&format!(
+            "## ⏹ Cancel requested for slow · [open in Matillion](https://app.matillion.com/observability-dashboard/pipeline/{id})\n"
+        )),
         "{summary}"
     );
     has_line(&out, "pipeline-run: result: cancel requested");

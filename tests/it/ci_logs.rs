@@ -116,12 +116,12 @@ fn gitlab_sections_around_the_wait_and_the_steps_and_no_workflow_commands() {
          {esc}section_end:TS:pipeline_run_1\r{esc}\n\
          {esc}section_start:TS:pipeline_run_2[collapsed=true]\r{esc}Steps (5, 1 failed)\n\
          Failed steps (1):\n\
-         ✗ ::warning file=x::cr [FAILED] 0s: ::error::in message ::endgroup:: [2J cleared\n\
+         ✗ ::warning file=x::cr [FAILED] <0.1s: ::error::in message ::endgroup:: [2J cleared\n\
          Other steps (4):\n\
-         • ::error::pwned [SUCCESS] 0s\n\
-         • [0Ksection_end:1:pipeline_run_1 [0K [0Ksection_start:1:evil[collapsed=true] [0Kforged [SUCCESS] 0s\n\
-         • ##[error]legacy [SUCCESS] 0s\n\
-         • End [31mred [SUCCESS] 0s\n\
+         • ::error::pwned [SUCCESS] <0.1s\n\
+         • [0Ksection_end:1:pipeline_run_1 [0K [0Ksection_start:1:evil[collapsed=true] [0Kforged [SUCCESS] <0.1s\n\
+         • ##[error]legacy [SUCCESS] <0.1s\n\
+         • End [31mred [SUCCESS] <0.1s\n\
          {esc}section_end:TS:pipeline_run_2\r{esc}\n"
     );
     assert_eq!(normalise_timestamps(&out.stdout, from, to), expected);

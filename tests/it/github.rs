@@ -314,6 +314,7 @@ fn remote_text_cannot_forge_commands_or_outputs() {
         names,
         [
             "execution-id",
+            "execution-url",
             "status",
             "message",
             "started-at",

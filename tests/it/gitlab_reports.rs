@@ -129,6 +129,13 @@ fn dotenv_parses_under_gitlab_rules_with_hostile_text() {
     let message = format!("{head}{}", "ü".repeat((500 - head.len()) / 2));
     let expected: Vec<(String, String)> = [
         ("PIPELINE_RUN_EXECUTION_ID", r.id.clone()),
+        (
+            "PIPELINE_RUN_EXECUTION_URL",
+            format!(
+                "https://app.matillion.com/observability-dashboard/pipeline/{}",
+                r.id
+            ),
+        ),
         ("PIPELINE_RUN_STATUS", "FAILED".into()),
         ("PIPELINE_RUN_OUTCOME", "failed".into()),
         ("PIPELINE_RUN_STARTED_AT", s("started_at")),
@@ -146,7 +153,7 @@ fn dotenv_parses_under_gitlab_rules_with_hostile_text() {
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     assert_eq!(parsed, expected);
-    assert!(expected[9].1.len() <= 500);
+    assert!(expected[10].1.len() <= 500);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -19,4 +19,5 @@ mod resilience_simulated;
 mod result_json;
 mod run_matillion;
 mod sim_time;
+mod summary_md;
 mod tls_proxy;

@@ -323,6 +323,9 @@ fn a_failed_run_value_by_value() {
             "execution_tag": "t-1",
             "overridden_variables": ["load_mode", "secret"],
             "execution_id": id,
+            "execution_url": format!(
+                "https://app.matillion.com/observability-dashboard/pipeline/{id}"
+            ),
             "outcome": {"kind": "failed"},
             "status": "FAILED",
             "message": "\"Step 2\": table missing",

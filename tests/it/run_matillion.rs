@@ -331,11 +331,19 @@ fn steps_are_paged_by_100_and_reported() {
 
     let summary = scratch.read("summary");
     assert!(
-        summary.contains("| Step | Status | Duration | Message | Child pipeline |"),
+        summary.contains("| Step | Status | Duration |\n"),
         "{summary}"
     );
-    assert!(summary.contains("| Step 1 | ✅ SUCCESS |"), "{summary}");
-    assert!(summary.contains("Table &#124; missing"), "{summary}");
+    assert!(
+        summary.contains("| Step 1 | ✅\u{a0}SUCCESS |"),
+        "{summary}"
+    );
+    // The failed step's message is in its block; its row points there.
+    assert!(
+        summary.contains("\n```\nTable | missing\nsecond line\n```\n"),
+        "{summary}"
+    );
+    assert!(summary.contains(" | ❌\u{a0}FAILED | "), "{summary}");
     let rows = summary
         .lines()
         .filter(|l| {
@@ -367,6 +375,7 @@ fn outputs_round_trip_exactly() {
         names,
         [
             "execution-id",
+            "execution-url",
             "status",
             "message",
             "started-at",

@@ -3,8 +3,11 @@
 //! - `serve [--port N] [--scenario success|failure|slow|hostile]` serves the demo world
 //!   until Ctrl-C.
 //! - `demo [pipeline-name]` starts the simulator in-process, runs the sibling
-//!   `pipeline-run` binary against it as a CI job would, then shows the job summary and
-//!   the outputs it wrote.
+//!   `pipeline-run` binary against it as a CI job would (its log shows as it happens),
+//!   then shows the job summary rendered for a terminal (`terminal`, from the JSON result
+//!   the binary wrote), the outputs, and where the Markdown summary is.
+
+mod terminal;
 
 use pipeline_run_sim::{
     DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_DATALAB_KEY, DEMO_DATALAB_PIPELINE, DEMO_PROJECT_ID,
@@ -170,6 +173,7 @@ fn demo(args: &[String]) -> Result<u8, String> {
     let dir = fresh_temp_dir()?;
     let summary = dir.join("step-summary.md");
     let outputs = dir.join("github-output.txt");
+    let result = dir.join("result.json");
     for f in [&summary, &outputs] {
         std::fs::write(f, "").map_err(|e| format!("cannot create {}: {e}", f.display()))?;
     }
@@ -189,7 +193,9 @@ fn demo(args: &[String]) -> Result<u8, String> {
         main_bin.display()
     );
     let mut cmd = Command::new(&main_bin);
-    for v in PROXY_VARS {
+    // The simulator is plain HTTP on loopback: no proxy, and no certificate file (a
+    // system-wide SSL_CERT_FILE would only make the binary say which roots it trusts).
+    for v in PROXY_VARS.iter().chain(&["SSL_CERT_FILE"]) {
         cmd.env_remove(v);
     }
     cmd.env("NO_PROXY", "127.0.0.1,localhost")
@@ -207,7 +213,8 @@ fn demo(args: &[String]) -> Result<u8, String> {
             .env("DATALAB_API_KEY", DEMO_DATALAB_KEY)
             .env("DATALAB_PIPELINE", pipeline)
             .env("DATALAB_FILE", &doc)
-            .env("DATALAB_RESULT_DIR", dir.join("results"));
+            .env("DATALAB_RESULT_DIR", dir.join("results"))
+            .env("DATALAB_RESULT_FILE", &result);
     } else {
         cmd.env("MATILLION_API_URL", sim.base_url())
             .env("MATILLION_TOKEN_URL", sim.token_url())
@@ -216,28 +223,68 @@ fn demo(args: &[String]) -> Result<u8, String> {
             .env("MATILLION_PROJECT", DEMO_PROJECT_NAME)
             .env("MATILLION_ENVIRONMENT", "dev")
             .env("MATILLION_PIPELINE", pipeline)
-            .env("MATILLION_VARIABLES", "run_date=2026-11-22");
+            .env("MATILLION_VARIABLES", "run_date=2026-11-22")
+            .env("MATILLION_RESULT_FILE", &result);
     }
     let status = cmd
         .status()
         .map_err(|e| format!("cannot run {}: {e}", main_bin.display()))?;
 
-    for (title, path) in [("Job summary", &summary), ("Outputs", &outputs)] {
-        println!(
-            "\n==================== {title} ({}) ====================",
-            path.display()
-        );
-        match std::fs::read_to_string(path) {
-            Ok(s) if s.trim().is_empty() => println!("(empty)"),
-            Ok(s) => println!("{}", s.trim_end()),
-            Err(e) => println!("(cannot read: {e})"),
-        }
+    println!("\n==================== Job summary ====================\n");
+    match std::fs::read_to_string(&result)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+    {
+        Some(doc) => print!("{}", terminal::render(&doc)),
+        None => println!("(no result was written)"),
     }
+    println!("\n==================== Outputs ====================\n");
+    match std::fs::read_to_string(&outputs) {
+        Ok(text) => print!("{}", terminal_outputs(&text)),
+        Err(e) => println!("(cannot read: {e})"),
+    }
+    println!();
+    println!(
+        "The job summary as GitHub renders it (Markdown): {}",
+        summary.display()
+    );
+    println!(
+        "The outputs (GITHUB_OUTPUT):                     {}",
+        outputs.display()
+    );
+    println!(
+        "The whole result (JSON):                         {}",
+        result.display()
+    );
     let code = exit_code(&status);
     println!("\n== pipeline-run exited with code {code}");
     println!("   (files kept in {})", dir.display());
     sim.stop();
     Ok(code)
+}
+
+/// The outputs file (`name<<DELIMITER` / value / `DELIMITER`) as `name: value` lines,
+/// values on one line, control characters as spaces.
+fn terminal_outputs(text: &str) -> String {
+    let mut out = String::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let Some((name, delim)) = line.split_once("<<") else {
+            continue;
+        };
+        let value: Vec<&str> = lines.by_ref().take_while(|l| *l != delim).collect();
+        let value = value.join(" ");
+        let value: String = value
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .take(200)
+            .collect();
+        out.push_str(&format!("  {name:<14} {value}\n"));
+    }
+    if out.is_empty() {
+        out.push_str("(none)\n");
+    }
+    out
 }
 
 /// The child's exit code (128 + signal number if it was killed by a signal).
@@ -277,6 +324,15 @@ mod tests {
         assert!(serve_options(&args(&["--port", "x"])).is_err());
         assert!(serve_options(&args(&["--scenario", "weird"])).is_err());
         assert!(serve_options(&args(&["--bogus"])).is_err());
+    }
+
+    #[test]
+    fn outputs_for_a_terminal() {
+        let text = "status<<D\nSUCCESS\nD\nfailed-steps<<D\na\nb\u{1b}[2J\nD\n";
+        assert_eq!(
+            terminal_outputs(text),
+            "  status         SUCCESS\n  failed-steps   a b [2J\n"
+        );
     }
 
     #[test]

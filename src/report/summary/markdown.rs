@@ -8,51 +8,143 @@
 use crate::text::one_line_chars;
 use std::fmt::Write as _;
 
-/// Appends `c` escaped for Markdown inline content (paragraphs, headings, table cells).
-/// `& < > " ' |` become entities (`|` would split a table cell, and an entity cannot);
-/// Markdown punctuation is backslash-escaped, as are `$` (GitHub renders `$…$` as math),
-/// `.` (`1.` would start a list) and the characters that trigger GFM autolinks (`:` of
-/// `http://`, `.` of `www.`, `@` of an e-mail address: inside an autolink the backslashes
-/// would show); control characters become spaces. The raw text is noisy (`05\:00`), the
-/// rendered text is exactly the input.
-pub(super) fn push_escaped(out: &mut String, c: char) {
-    match c {
-        '&' => out.push_str("&amp;"),
-        '<' => out.push_str("&lt;"),
-        '>' => out.push_str("&gt;"),
-        '"' => out.push_str("&quot;"),
-        '\'' => out.push_str("&#39;"),
-        '|' => out.push_str("&#124;"),
-        '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '#' | '+' | '-' | '!' | '~' | '{'
-        | '}' | '$' | '.' | ':' | '@' => {
+/// Where escaped text lands: inside a line, or at the start of a block, where a leading
+/// `-`, `>`, `1.` and the like would open a list, a quote or a heading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Place {
+    /// Inside a line: a table cell, a heading after its icon, bold text.
+    Inline,
+    /// The first thing on a line or in a list item.
+    LineStart,
+}
+
+/// Appends `text` (already on one line) escaped for Markdown, so that it renders as
+/// exactly itself and nothing else; only what would change the rendering here is escaped,
+/// so the raw Markdown stays readable (`2026-11-25T12:19:15Z`, `nightly-load`,
+/// `"quoted"` are left alone).
+///
+/// Escaped with a backslash: `` ` `` `*` `~` `|` `$` (code, emphasis, strikethrough, a
+/// table cell's end, GitHub's math) always; `_` unless between two letters or digits
+/// (`run_date` cannot start emphasis); `[` (links, images, footnotes); `<` before a
+/// letter, `/`, `!` or `?` (HTML, autolinks); `&` that would start an entity; `\` before
+/// punctuation or at the end; `#` at a word's start (a heading, a heading's closing
+/// sequence); `:` that starts `://` (an autolink) or an emoji shortcode (`:word:`, though
+/// not `:19:` in a time); `@` before a letter or digit (an e-mail autolink, a mention);
+/// the `.` of a leading `www.`. At [`Place::LineStart`] also a leading block marker
+/// (`> - + = #`, `1.`, `1)`). Control characters become spaces.
+pub(super) fn push_escaped(out: &mut String, text: &str, place: Place) {
+    let chars: Vec<char> = text.chars().collect();
+    let at = |i: usize| chars.get(i).copied();
+    let ordered_marker = ordered_list_marker(&chars);
+    for (i, &c) in chars.iter().enumerate() {
+        let prev = i.checked_sub(1).and_then(at);
+        let next = at(i + 1);
+        let escape = match c {
+            '`' | '*' | '~' | '|' | '$' | '[' => true,
+            '_' => {
+                !(prev.is_some_and(char::is_alphanumeric)
+                    && next.is_some_and(char::is_alphanumeric))
+            }
+            '<' => next.is_some_and(|n| n.is_ascii_alphabetic() || matches!(n, '/' | '!' | '?')),
+            '&' => starts_entity(&chars[i + 1..]),
+            '\\' => next.is_none_or(|n| n.is_ascii_punctuation()),
+            '#' => prev.is_none_or(char::is_whitespace),
+            ':' => chars[i + 1..].starts_with(&['/', '/']) || starts_shortcode(&chars[i + 1..]),
+            '@' => next.is_some_and(char::is_alphanumeric),
+            '.' => {
+                i >= 3
+                    && chars[i - 3..i].iter().all(|w| w.eq_ignore_ascii_case(&'w'))
+                    && (i == 3 || !chars[i - 4].is_alphanumeric())
+            }
+            '>' | '-' | '+' | '=' => place == Place::LineStart && i == 0,
+            ')' => place == Place::LineStart && ordered_marker == Some(i),
+            _ => false,
+        };
+        if c.is_control() {
+            out.push(' ');
+        } else if escape || (place == Place::LineStart && ordered_marker == Some(i)) {
             out.push('\\');
             out.push(c);
+        } else {
+            out.push(c);
         }
-        c if c.is_control() => out.push(' '),
-        c => out.push(c),
     }
 }
 
+/// The index of the `.` or `)` of a leading ordered-list marker (`1.`, `12)`), if any.
+fn ordered_list_marker(chars: &[char]) -> Option<usize> {
+    let digits = chars.iter().take_while(|c| c.is_ascii_digit()).count();
+    (1..=9).contains(&digits).then_some(())?;
+    matches!(chars.get(digits), Some('.' | ')')).then_some(digits)
+}
+
+/// Whether `rest` (what follows a `&`) would make an entity: `#` or letters and digits
+/// followed by `;`.
+fn starts_entity(rest: &[char]) -> bool {
+    match rest.first() {
+        Some('#') => true,
+        _ => {
+            let name = rest
+                .iter()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .count();
+            name > 0 && rest.get(name) == Some(&';')
+        }
+    }
+}
+
+/// Whether `rest` (what follows a `:`) is an emoji shortcode's name and closing `:`:
+/// `[A-Za-z0-9_+-]+` then `:`. A name of digits only is a time (`12:19:15`), except
+/// GitHub's two emoji of that shape, `:100:` and `:1234:`.
+fn starts_shortcode(rest: &[char]) -> bool {
+    let len = rest
+        .iter()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '-'))
+        .count();
+    if len == 0 || rest.get(len) != Some(&':') {
+        return false;
+    }
+    let name: String = rest[..len].iter().collect();
+    !name.bytes().all(|b| b.is_ascii_digit()) || name == "100" || name == "1234"
+}
+
 /// Appends untrusted text on one line ([`one_line_chars`]), cut to `max_chars` with `…`,
-/// escaped. No allocation, because it runs for every cell of a table that may have 30,000
-/// rows.
-pub(super) fn push_inline(out: &mut String, s: &str, max_chars: usize) {
+/// escaped for `place`. One buffer per call, bounded by `max_chars`.
+pub(super) fn push_inline_at(out: &mut String, s: &str, max_chars: usize, place: Place) {
+    let mut cut = String::with_capacity(s.len().min(max_chars * 4));
+    let mut ellipsis = false;
     for (count, c) in one_line_chars(s).enumerate() {
         // A space always comes right before a character: both fit, or the text is cut
         // before the space.
         let needed = if c == ' ' { 2 } else { 1 };
         if count + needed > max_chars {
-            out.push('…');
-            return;
+            ellipsis = true;
+            break;
         }
-        push_escaped(out, c);
+        cut.push(c);
     }
+    push_escaped(out, &cut, place);
+    if ellipsis {
+        out.push('…');
+    }
+}
+
+/// Appends untrusted text inside a line (see [`push_inline_at`]).
+pub(super) fn push_inline(out: &mut String, s: &str, max_chars: usize) {
+    push_inline_at(out, s, max_chars, Place::Inline);
 }
 
 /// Untrusted text on one line, cut to `max_chars`, escaped.
 pub(super) fn inline(s: &str, max_chars: usize) -> String {
     let mut out = String::with_capacity(s.len().min(max_chars * 2) + 8);
     push_inline(&mut out, s, max_chars);
+    out
+}
+
+/// Untrusted text that starts a line or a list item, cut to `max_chars`, escaped.
+pub(super) fn inline_at_line_start(s: &str, max_chars: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(max_chars * 2) + 8);
+    push_inline_at(&mut out, s, max_chars, Place::LineStart);
     out
 }
 

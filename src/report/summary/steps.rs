@@ -1,7 +1,14 @@
 //! The steps in the job summary: a block for each failed step (its message cut to a
 //! common cap when the budget is short) and the table of all steps.
+//!
+//! The table's message column is there only when a step that did not fail has a message
+//! (a failed step's message is in its block above: the row says "see above"), and the
+//! child-pipeline column only when a step ran a child pipeline. A status's icon and word
+//! are joined by a no-break space, so they never wrap apart.
 
-use super::markdown::{clean_block, code_block, fence_for, inline, push_inline};
+use super::markdown::{
+    clean_block, code_block, fence_for, inline, inline_at_line_start, push_inline,
+};
 use super::{TEXT_CHARS, non_empty, plural};
 use crate::report::{RunReport, Step, humanize_duration, truncate_bytes};
 use std::fmt::Write as _;
@@ -11,7 +18,7 @@ const FOLD_AFTER_STEPS: usize = 20;
 /// Characters of a step message shown in the table of all steps.
 const CELL_MESSAGE_CHARS: usize = 120;
 
-fn status_icon(step: &Step) -> &'static str {
+pub(super) fn status_icon(step: &Step) -> &'static str {
     if step.failed {
         return "❌";
     }
@@ -35,24 +42,65 @@ fn status_icon(step: &Step) -> &'static str {
     }
 }
 
+/// Which optional columns the table of all steps has.
+#[derive(Debug, Clone, Copy)]
+struct Columns {
+    message: bool,
+    child: bool,
+}
+
+impl Columns {
+    fn of(steps: &[Step]) -> Self {
+        let has = |v: &Option<String>| non_empty(v).is_some();
+        Self {
+            message: steps.iter().any(|s| !s.failed && has(&s.message)),
+            child: steps.iter().any(|s| has(&s.child_pipeline)),
+        }
+    }
+
+    fn header(self) -> String {
+        let mut names = vec!["Step", "Status", "Duration"];
+        if self.message {
+            names.push("Message");
+        }
+        if self.child {
+            names.push("Child pipeline");
+        }
+        format!(
+            "| {} |\n|{}\n",
+            names.join(" | "),
+            " --- |".repeat(names.len())
+        )
+    }
+}
+
+/// A no-break space: GFM keeps it, and a browser never breaks a line at it.
+const NBSP: char = '\u{a0}';
+
 /// Writes the table row of `step` into `out` (cleared first).
-fn table_row(out: &mut String, step: &Step) {
+fn table_row(out: &mut String, step: &Step, columns: Columns) {
     out.clear();
     out.push_str("| ");
     push_inline(out, &step.name, TEXT_CHARS);
-    let _ = write!(out, " | {} ", status_icon(step));
+    let _ = write!(out, " | {}{NBSP}", status_icon(step));
     push_inline(out, &step.status, TEXT_CHARS);
     out.push_str(" | ");
     if let Some(d) = step.duration {
         out.push_str(&humanize_duration(d));
     }
-    out.push_str(" | ");
-    if let Some(m) = &step.message {
-        push_inline(out, m, CELL_MESSAGE_CHARS);
+    if columns.message {
+        out.push_str(" | ");
+        match non_empty(&step.message) {
+            Some(_) if step.failed => out.push_str("see above"),
+            Some(m) => push_inline(out, m, CELL_MESSAGE_CHARS),
+            None => {}
+        }
     }
-    out.push_str(" | ");
-    if let Some(c) = &step.child_pipeline {
-        push_inline(out, c, TEXT_CHARS);
+    if columns.child {
+        out.push_str(" | ");
+        if let Some(c) = &step.child_pipeline {
+            push_inline(out, c, TEXT_CHARS);
+        }
     }
     out.push_str(" |\n");
 }
@@ -69,7 +117,7 @@ struct FailedBlock {
 impl FailedBlock {
     fn new(step: &Step) -> Self {
         let mut prefix = format!("#### ❌ {}\n\n", inline(&step.name, TEXT_CHARS));
-        let mut meta = vec![inline(&step.status, TEXT_CHARS)];
+        let mut meta = vec![inline_at_line_start(&step.status, TEXT_CHARS)];
         if let Some(d) = step.duration {
             meta.push(humanize_duration(d));
         }
@@ -207,15 +255,17 @@ pub(super) struct StepsTable<'a> {
     /// Room kept for the line that says how many rows were left out.
     omitted_reserve: usize,
     limit: &'a str,
+    columns: Columns,
 }
 
 impl<'a> StepsTable<'a> {
     pub(super) fn new(report: &RunReport, limit: &'a str) -> Self {
+        let columns = Columns::of(&report.steps);
         let mut buf = String::with_capacity(256);
         let failed_rows: Vec<String> = report
             .failed_steps()
             .map(|s| {
-                table_row(&mut buf, s);
+                table_row(&mut buf, s, columns);
                 buf.clone()
             })
             .collect();
@@ -229,15 +279,14 @@ impl<'a> StepsTable<'a> {
                 failed_rows.len()
             );
         }
-        open.push_str(
-            "| Step | Status | Duration | Message | Child pipeline |\n| --- | --- | --- | --- | --- |\n",
-        );
+        open.push_str(&columns.header());
         let mut table = Self {
             open,
             close: if folded { "\n</details>\n\n" } else { "\n" },
             failed_rows,
             omitted_reserve: 0,
             limit,
+            columns,
         };
         table.omitted_reserve = table.omitted_line(report.steps.len()).len();
         table
@@ -273,7 +322,7 @@ impl<'a> StepsTable<'a> {
                 continue;
             }
             if omitted == 0 {
-                table_row(&mut buf, step);
+                table_row(&mut buf, step, self.columns);
             }
             if omitted == 0 && buf.len() <= room {
                 room -= buf.len();

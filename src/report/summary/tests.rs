@@ -1,7 +1,7 @@
 //! Tests of the job summary: exact snapshots, the Markdown read back with a real GFM
 //! parser (comrak) the way GitHub will read it, hostile text, and the byte budget.
 
-use super::markdown::{fence_for, push_escaped};
+use super::markdown::{Place, fence_for, push_escaped};
 use super::*;
 use crate::model::{CancelResult, PlatformKind, sample};
 use crate::report::Step;
@@ -115,11 +115,17 @@ fn hostile_names_render_as_text() {
         ["Step", "Status", "Duration", "Message", "Child pipeline"]
     );
     assert_eq!(steps.len(), HOSTILE.len() + 1);
-    for (row, name) in steps[1..].iter().zip(HOSTILE) {
+    for (i, (row, name)) in steps[1..].iter().zip(HOSTILE).enumerate() {
         assert_eq!(row.len(), 5, "{row:?}");
         assert_eq!(row[0], name);
         assert_eq!(row[4], name);
-        assert_eq!(row[3], format!("{name} </details> ``` ::error::x"));
+        // The failed step's message is in its block above.
+        let message = if i == 0 {
+            "see above".to_string()
+        } else {
+            format!("{name} </details> ``` ::error::x")
+        };
+        assert_eq!(row[3], message);
     }
     for table in &tables {
         for row in table {
@@ -129,13 +135,17 @@ fn hostile_names_render_as_text() {
     let arena = Arena::new();
     let root = parse_document(&arena, &md, &gfm());
     let mut strong = 0;
+    let mut links = Vec::new();
     for node in root.descendants() {
         let v = &node.data().value;
+        if let NodeValue::Link(link) = v {
+            links.push(link.url.clone());
+            continue;
+        }
         assert!(
             !matches!(
                 v,
-                NodeValue::Link(_)
-                    | NodeValue::Image(_)
+                NodeValue::Image(_)
                     | NodeValue::Emph
                     | NodeValue::Strikethrough
                     | NodeValue::Code(_)
@@ -146,6 +156,11 @@ fn hostile_names_render_as_text() {
     }
     // Only the subtitle's own bold: platform and environment.
     assert_eq!(strong, 2);
+    // Only the headline's own link.
+    assert_eq!(
+        links,
+        [crate::links::execution_url_of(&hostile_report()).unwrap()]
+    );
     for html in raw_html(&md) {
         assert!(
             !html.contains("script") && !html.contains("details"),
@@ -159,12 +174,10 @@ fn hostile_names_render_as_text() {
     );
 }
 
-/// Every character of `s` escaped, nothing collapsed or cut: the escaping rule alone.
-fn escape_inline(s: &str) -> String {
+/// `s` escaped inside a line, nothing collapsed or cut: the escaping rule alone.
+pub(super) fn escape_inline(s: &str) -> String {
     let mut out = String::new();
-    for c in s.chars() {
-        push_escaped(&mut out, c);
-    }
+    push_escaped(&mut out, s, Place::Inline);
     out
 }
 
@@ -172,11 +185,11 @@ fn escape_inline(s: &str) -> String {
 fn escape_inline_exact() {
     assert_eq!(
         escape_inline("<a href='x'>|*_`[]()#+-!~{}$\\&\u{7}"),
-        "&lt;a href=&#39;x&#39;&gt;&#124;\\*\\_\\`\\[\\]\\(\\)\\#\\+\\-\\!\\~\\{\\}\\$\\\\&amp; "
+        "\\<a href='x'>\\|\\*\\_\\`\\[]()#+-!\\~{}\\$\\\\& "
     );
     assert_eq!(
         escape_inline("1. see http://a.b www.c.d e@f.g"),
-        "1\\. see http\\://a\\.b www\\.c\\.d e\\@f\\.g"
+        "1. see http\\://a.b www\\.c.d e\\@f.g"
     );
 }
 
@@ -191,20 +204,19 @@ fn failure_snapshot() {
     let md = render(&sample(), GITHUB_SUMMARY_LIMIT);
     assert_eq!(
         md,
-        "## ❌ Load orders failed
+        "## ❌ Load orders failed · [open in Matillion](https://app.matillion.com/observability-dashboard/pipeline/7c4c0f5e-0a1b-4a8e-9d3c-1f2e3d4c5b6a)
 
 **Matillion** · environment **prod**
 
 | Fact | Value |
 | --- | --- |
-| Execution id | 7c4c0f5e\\-0a1b\\-4a8e\\-9d3c\\-1f2e3d4c5b6a |
+| Execution id | 7c4c0f5e-0a1b-4a8e-9d3c-1f2e3d4c5b6a |
 | Status | FAILED |
 | Trigger | API |
-| Started | 2026\\-11\\-22T05\\:00\\:00Z |
-| Finished | 2026\\-11\\-22T05\\:01\\:30Z |
+| Started | 2026-11-22T05:00:00Z |
+| Finished | 2026-11-22T05:01:30Z |
 | Duration | 1m 30s |
 | Steps | 2 (1 failed) |
-| Message | &quot;Load&quot;\\: table missing |
 | Project | Analytics |
 | Overridden variables | region |
 
@@ -212,7 +224,7 @@ fn failure_snapshot() {
 
 #### ❌ Load
 
-FAILED · 1m 29s · child pipeline load\\-child
+FAILED · 1m 29s · child pipeline load-child
 
 ```
 table missing
@@ -220,10 +232,10 @@ table missing
 
 ### All steps
 
-| Step | Status | Duration | Message | Child pipeline |
-| --- | --- | --- | --- | --- |
-| Start | ✅ SUCCESS | 1s |  |  |
-| Load | ❌ FAILED | 1m 29s | table missing | load\\-child |
+| Step | Status | Duration | Child pipeline |
+| --- | --- | --- | --- |
+| Start | ✅\u{a0}SUCCESS | 1s |  |
+| Load | ❌\u{a0}FAILED | 1m 29s | load-child |
 
 "
     );
@@ -245,31 +257,31 @@ fn success_snapshot() {
     r.steps[1].child_pipeline = None;
     assert_eq!(
         render(&r, GITHUB_SUMMARY_LIMIT),
-        "## ✅ Load orders succeeded
+        "## ✅ Load orders succeeded · [open in Matillion](https://app.matillion.com/observability-dashboard/pipeline/7c4c0f5e-0a1b-4a8e-9d3c-1f2e3d4c5b6a)
 
 **Matillion** · environment **prod** · version **v2**
 
 | Fact | Value |
 | --- | --- |
-| Execution id | 7c4c0f5e\\-0a1b\\-4a8e\\-9d3c\\-1f2e3d4c5b6a |
+| Execution id | 7c4c0f5e-0a1b-4a8e-9d3c-1f2e3d4c5b6a |
 | Status | SUCCESS |
 | Trigger | API |
-| Started | 2026\\-11\\-22T05\\:00\\:00Z |
-| Finished | 2026\\-11\\-22T05\\:01\\:30Z |
+| Started | 2026-11-22T05:00:00Z |
+| Finished | 2026-11-22T05:01:30Z |
 | Duration | 1m 30s |
 | Steps | 2 |
-| Execution tag | ci\\-42 |
+| Execution tag | ci-42 |
 | Project | Analytics |
 | Overridden variables | region, day |
 
-- Adopted the running execution started by tag ci\\-42\\.
+- Adopted the running execution started by tag ci-42.
 
 ### All steps
 
-| Step | Status | Duration | Message | Child pipeline |
-| --- | --- | --- | --- | --- |
-| Start | ✅ SUCCESS | 1s |  |  |
-| Load | ✅ SUCCESS | 1m 29s |  |  |
+| Step | Status | Duration |
+| --- | --- | --- |
+| Start | ✅\u{a0}SUCCESS | 1s |
+| Load | ✅\u{a0}SUCCESS | 1m 29s |
 
 "
     );
@@ -292,17 +304,16 @@ fn timeout_snapshot() {
     }];
     assert_eq!(
         render(&r, GITHUB_SUMMARY_LIMIT),
-        "## ⏱ pl\\_orders timed out
+        "## ⏱ pl_orders timed out
 
 **Datalab**
 
 | Fact | Value |
 | --- | --- |
-| Execution id | ex\\_1 |
+| Execution id | ex_1 |
 | Status | running |
 | Duration | 2h 5m 0s |
 | Steps | 1 |
-| Message | step 2 of 3 still loading |
 | After the timeout | The execution continues on Datalab |
 
 ### Message
@@ -314,9 +325,9 @@ still loading
 
 ### All steps
 
-| Step | Status | Duration | Message | Child pipeline |
-| --- | --- | --- | --- | --- |
-| extract | ⏳ running |  |  |  |
+| Step | Status | Duration |
+| --- | --- | --- |
+| extract | ⏳\u{a0}running |  |
 
 "
     );
@@ -407,7 +418,7 @@ fn thirty_thousand_steps_fit_the_cap() {
 
     let tables = tables(&md);
     let rows = &tables[1][1..];
-    let failed_rows = rows.iter().filter(|r| r[1] == "❌ FAILED").count();
+    let failed_rows = rows.iter().filter(|r| r[1] == "❌\u{a0}FAILED").count();
     assert_eq!(failed_rows, 300);
     let shown_ok = rows.len() - failed_rows;
     assert!(shown_ok > 1000, "{shown_ok}");
@@ -419,7 +430,7 @@ fn thirty_thousand_steps_fit_the_cap() {
     let blocks = code_blocks(&md);
     assert_eq!(blocks.len(), 300);
     assert!(blocks.iter().all(|b| b.len() > 2_000 && !b.contains('…')));
-    assert!(md.contains("#### ❌ Step number 29999 &lt;with&gt; &#124; hostile \\`text\\`\n"));
+    assert!(md.contains("#### ❌ Step number 29999 \\<with> \\| hostile \\`text\\`\n"));
 }
 
 #[test]
@@ -462,6 +473,6 @@ fn small_budgets_degrade_but_stay_valid() {
     assert!(blocks.iter().all(|b| b.ends_with("…\n")));
     // With 1.5 KB only some names fit, and the rest are counted.
     let md = render(&r, 1_500);
-    assert!(md.contains("### Failed steps\n\n- ❌ Step number 9 &lt;with&gt;"));
+    assert!(md.contains("### Failed steps\n\n- ❌ Step number 9 \\<with>"));
     assert!(md.contains(" more failed steps not shown (the summary is limited to 1500 bytes).\n"));
 }
