@@ -2,7 +2,7 @@
 //! real `pipeline-run` binary as a child process with a hermetic environment, and a
 //! scratch directory per test.
 
-use pipeline_run_sim::{SimConfig, SimHandle, Simulator, WallTime};
+use pipeline_run_sim::{ScaledTime, SimConfig, SimHandle, Simulator, WallTime};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -46,6 +46,12 @@ impl Drop for Scratch {
 /// The simulator on a real clock.
 pub fn start_sim(cfg: SimConfig) -> SimHandle {
     Simulator::start(cfg, Arc::new(WallTime)).expect("start simulator")
+}
+
+/// The simulator on real time sped up `factor` times: the demo world's runs of several
+/// seconds end in a fraction of one (the binary polls every 50 ms of real time).
+pub fn start_sim_fast(cfg: SimConfig, factor: f64) -> SimHandle {
+    Simulator::start(cfg, ScaledTime::new(factor)).expect("start simulator")
 }
 
 /// Environment for a Matillion run against `sim` (demo credentials must match `cfg`),

@@ -83,50 +83,70 @@ fn reached(dir: &Scratch, out: &Output) -> (Option<String>, i32) {
     )
 }
 
+/// Run the binary once for `pipeline` with `extra` inputs; what it concluded.
+fn scenario(
+    sim: &SimHandle,
+    pipeline: &str,
+    extra: &[(&str, &str)],
+    args: &[&str],
+) -> (Option<String>, i32) {
+    let dir = Scratch::new("documented");
+    let mut env = job(sim, &dir, pipeline);
+    for (k, v) in extra {
+        set(&mut env, k, *v);
+    }
+    let out = run(&env, args);
+    reached(&dir, &out)
+}
+
+/// Interrupt a run of 'slow' with `sig` once it is waiting; what it concluded.
+fn interrupted(sim: &SimHandle, sig: &str) -> (Option<String>, i32) {
+    let dir = Scratch::new("documented-signal");
+    let mut env = job(sim, &dir, "slow");
+    std::fs::write(dir.path("state"), "").expect("state file");
+    set(
+        &mut env,
+        "GITHUB_STATE",
+        dir.path("state").display().to_string(),
+    );
+    let child = spawn(&env, &[]);
+    wait_for("the run to be triggered", || {
+        dir.read("state").contains("execution_id")
+    });
+    signal(&child, sig);
+    let out = finish(child);
+    reached(&dir, &out)
+}
+
 #[test]
 fn every_documented_outcome_and_exit_code_is_reached() {
     let sim = sim();
-    let mut seen: Vec<(Option<String>, i32)> = Vec::new();
-    let mut scenario = |pipeline: &str, extra: &[(&str, &str)], args: &[&str]| {
-        let dir = Scratch::new("documented");
-        let mut env = job(&sim, &dir, pipeline);
-        for (k, v) in extra {
-            set(&mut env, k, *v);
-        }
-        let out = run(&env, args);
-        seen.push(reached(&dir, &out));
-    };
-    scenario("quick", &[], &[]);
-    scenario("broken", &[], &[]);
-    scenario("quick", &[("MATILLION_TIMEOUT", "nonsense")], &[]);
-    scenario("slow", &[("MATILLION_TIMEOUT", "1s")], &[]);
-    scenario("missing", &[], &[]);
-    scenario("slow", &[("MATILLION_WAIT", "false")], &[]);
-    scenario("quick", &[("MATILLION_DRY_RUN", "true")], &[]);
+    // First the run left going (`wait: false`), which cancel mode then cancels; the others
+    // are independent and run side by side.
+    let triggered = scenario(&sim, "slow", &[("MATILLION_WAIT", "false")], &[]);
     let left_running = sim.executions().last().map(|e| e.id.clone());
     let left_running = left_running.expect("the `wait: false` run");
-    scenario(
-        "slow",
-        &[("MATILLION_EXECUTION_ID", &left_running)],
-        &["cancel"],
-    );
-    for sig in ["INT", "TERM"] {
-        let dir = Scratch::new("documented-signal");
-        let mut env = job(&sim, &dir, "slow");
-        std::fs::write(dir.path("state"), "").expect("state file");
-        set(
-            &mut env,
-            "GITHUB_STATE",
-            dir.path("state").display().to_string(),
-        );
-        let child = spawn(&env, &[]);
-        wait_for("the run to be triggered", || {
-            dir.read("state").contains("execution_id")
-        });
-        signal(&child, sig);
-        let out = finish(child);
-        seen.push(reached(&dir, &out));
-    }
+    let sim = &sim;
+    let seen: Vec<(Option<String>, i32)> = std::thread::scope(|s| {
+        let runs = [
+            s.spawn(|| scenario(sim, "quick", &[], &[])),
+            s.spawn(|| scenario(sim, "broken", &[], &[])),
+            s.spawn(|| scenario(sim, "quick", &[("MATILLION_TIMEOUT", "nonsense")], &[])),
+            s.spawn(|| scenario(sim, "slow", &[("MATILLION_TIMEOUT", "1s")], &[])),
+            s.spawn(|| scenario(sim, "missing", &[], &[])),
+            s.spawn(move || triggered),
+            s.spawn(|| scenario(sim, "quick", &[("MATILLION_DRY_RUN", "true")], &[])),
+            s.spawn(|| {
+                let id = [("MATILLION_EXECUTION_ID", left_running.as_str())];
+                scenario(sim, "slow", &id, &["cancel"])
+            }),
+            s.spawn(|| interrupted(sim, "INT")),
+            s.spawn(|| interrupted(sim, "TERM")),
+        ];
+        runs.into_iter()
+            .map(|h| h.join().expect("scenario thread"))
+            .collect()
+    });
 
     assert_eq!(
         seen,

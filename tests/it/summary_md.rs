@@ -54,7 +54,7 @@ fn run_demo(sim: &SimHandle, pipeline: &str) -> Run {
 }
 
 fn demo_sim() -> SimHandle {
-    start_sim(SimConfig::demo(Scenario::Success))
+    start_sim_fast(SimConfig::demo(Scenario::Success), 10.0)
 }
 
 #[test]

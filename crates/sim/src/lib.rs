@@ -48,7 +48,7 @@ pub use fault::{Fault, FaultAction, Matcher, ReplyEdit, ReplyParts, Route};
 pub use handle::{RecordedRequest, SimHandle};
 pub use matillion::{Environment, ExecutionInfo, Project, PublishedPipeline, SeedExecution};
 pub use script::{Phase, RunScript, StepSpec};
-pub use time::{ManualTime, SimTime, WallTime};
+pub use time::{ManualTime, ScaledTime, SimTime, WallTime};
 
 use http::Server;
 use std::collections::HashMap;
