@@ -2,7 +2,7 @@
 //! most once (adopting a run whose reply was lost, waiting out a held execution tag),
 //! poll its status, read its details and steps, cancel it.
 
-use super::{CancelAck, Platform};
+use super::{CancelAck, Platform, history};
 use crate::auth::BearerAuth;
 use crate::config::{MatillionConfig, ProjectRef};
 use crate::http::{Body, Budget, Http, HttpError, Method, Request, clean, enc};
@@ -11,6 +11,7 @@ use crate::timefmt;
 use crate::wait::{Failure, Phase, RunState, Waiter};
 use serde_json::{Map, Value};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 mod trigger;
 mod wire;
@@ -345,6 +346,34 @@ impl Platform for Matillion {
             body
         ));
         Ok(lines)
+    }
+
+    /// One page of the list of executions, newest first: this pipeline (the name filter is
+    /// a partial match, so the exact name is checked here) in this environment, ended.
+    fn history(&self, budget: Budget) -> Vec<Duration> {
+        let c = &self.cfg;
+        let req = Request::get(
+            self.url("/v1/pipeline-executions"),
+            "the list of past executions",
+        )
+        .query("projectId", self.project())
+        .query("pipelineName", c.pipeline.as_str())
+        .query("environmentName", c.environment.as_str())
+        .query("limit", history::LIMIT.to_string());
+        match self.get::<ListReply>(&req, budget) {
+            Ok(reply) => reply
+                .results
+                .iter()
+                .filter(|e| e.pipeline_name == c.pipeline && e.environment_name == c.environment)
+                .filter(|e| phase_of(&e.status) != Phase::Running)
+                .filter_map(|e| timefmt::between(e.started_at.as_deref(), e.finished_at.as_deref()))
+                .take(history::LIMIT)
+                .collect(),
+            Err(e) => {
+                history::unavailable("Matillion", &e);
+                Vec::new()
+            }
+        }
     }
 
     fn status(&self, id: &str, budget: Budget) -> Result<RunState, Failure> {
