@@ -33,6 +33,8 @@ pub const USER_AGENT: &str = concat!("pipeline-run/", env!("CARGO_PKG_VERSION"))
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest time one attempt may take from sending to the end of the body.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Idle connections kept alive per host: as many as requests go at once (the step pages).
+pub const KEEP_ALIVE_PER_HOST: usize = 12;
 
 /// Why a request did not produce a usable answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -387,7 +389,7 @@ fn agent(roots: Option<ureq::tls::RootCerts>) -> ureq::Agent {
         .user_agent(USER_AGENT)
         .timeout_connect(Some(CONNECT_TIMEOUT))
         .max_redirects(0)
-        .max_idle_connections_per_host(4)
+        .max_idle_connections_per_host(KEEP_ALIVE_PER_HOST)
         .tls_config(tls.build())
         .build()
         .into()

@@ -2,6 +2,7 @@
 //! most once (adopting a run whose reply was lost, waiting out a held execution tag),
 //! poll its status, read its details and steps, cancel it.
 
+use super::pages::fetch_pages;
 use super::{CancelAck, Platform, history};
 use crate::auth::BearerAuth;
 use crate::config::{MatillionConfig, ProjectRef};
@@ -78,23 +79,31 @@ impl Matillion {
         self.http.json(req, &self.auth, budget)
     }
 
-    /// Every page of a paged list.
-    fn all_pages<T: serde::de::DeserializeOwned>(
+    /// Every page of a paged list (after the first, several at a time: `fetch_pages`).
+    fn all_pages<T: serde::de::DeserializeOwned + Send>(
         &self,
         path: &str,
         extra: &[(&str, &str)],
         what: &str,
         budget: Budget,
     ) -> Result<Vec<T>, HttpError> {
-        let mut out = Vec::new();
-        for page in 0.. {
+        let request = |page: usize| {
             let mut req = Request::get(self.url(path), what)
                 .query("page", page.to_string())
                 .query("size", PAGE_SIZE.to_string());
             for (k, v) in extra {
                 req = req.query(k, *v);
             }
-            let p: Page<T> = self.get(&req, budget)?;
+            req
+        };
+        let mut out = Vec::new();
+        // Pages 1.. fetched several at a time once page 0 gave the total; read in order.
+        let mut ahead = std::collections::VecDeque::new();
+        for page in 0.. {
+            let p: Page<T> = match ahead.pop_front() {
+                Some(fetched) => fetched?,
+                None => self.get(&request(page), budget)?,
+            };
             let n = p.results.len();
             out.extend(p.results);
             let done = match p.total {
@@ -103,6 +112,10 @@ impl Matillion {
             };
             if done || n == 0 {
                 break;
+            }
+            if let (0, Some(total)) = (page, p.total) {
+                let pages = usize::try_from(total.div_ceil(PAGE_SIZE as u64)).unwrap_or(usize::MAX);
+                ahead = fetch_pages(1, pages, |page| self.get(&request(page), budget)).into();
             }
         }
         Ok(out)

@@ -7,6 +7,7 @@ pub mod datalab;
 pub mod history;
 pub mod matillion;
 pub mod once;
+pub mod pages;
 
 use crate::http::Budget;
 use crate::model::{PlatformKind, RunReport};
