@@ -806,3 +806,25 @@ fn cancel_mode_says_datalab_cannot_cancel_and_sends_nothing() {
     );
     assert!(sim.requests().is_empty());
 }
+
+#[test]
+fn the_pipelines_past_runs_set_the_schedule() {
+    let sim = sim_with(pipeline("pl_hist"));
+    let hour = Duration::from_secs(3600);
+    for i in 1..=6u32 {
+        sim.add_datalab_run("pl_hist", Duration::from_secs(40 + u64::from(i)), hour * i)
+            .expect("seeded");
+    }
+    let out = run(&datalab_env(&sim, "pl_hist"), &[]);
+    assert_eq!(out.code, 0, "{out:?}");
+    // Started after the pending 100 ms: 40.9 s to 45.9 s, the median about 43 s.
+    assert!(
+        out.stderr
+            .contains("pipeline-run: polling around the expected end at ~43s")
+            && out.stderr.contains("from 6 past runs"),
+        "{}",
+        out.stderr
+    );
+    // One lookup (no reply was lost).
+    assert_eq!(sim.requests_to(Route::DatalabList).len(), 1);
+}
