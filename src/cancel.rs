@@ -97,6 +97,11 @@ pub fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
 /// within `timings.cancel_mode`. Exit 0 when it was cancelled, had already ended, or the
 /// cancel was accepted.
 pub fn cancel_target(cfg: &Config, target: &Target, ci: CiKind, timings: &Timings) -> Exit {
+    let exit = cancel_with(cfg, target, ci, timings);
+    crate::wiring::unusable_ca_bundle(cfg, ci).unwrap_or(exit)
+}
+
+fn cancel_with(cfg: &Config, target: &Target, ci: CiKind, timings: &Timings) -> Exit {
     let clock: Arc<dyn Clock> = Arc::new(RealClock::new(SignalState::new()));
     let platform = platform_for(cfg, Http::new(clock.clone()), timings, ci);
     let mut report = RunReport::for_config(cfg);
