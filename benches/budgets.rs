@@ -2,16 +2,22 @@
 //! with PASS/FAIL per budget (exit 1 when one is missed). Run it with `scripts/bench.sh`
 //! (release build first) or `cargo bench --bench budgets`.
 //!
-//! - Polling cost and detection latency come from runs on simulated time: one `SimClock`
-//!   is shared by the simulator and the production code path (`config::from_lookup` →
-//!   `wiring::platform_for` → `orchestrate::run`), so an hour-long run takes milliseconds of wall
-//!   time and every poll is a real HTTP request on loopback.
-//! - Step-list scale, start-up, peak memory and size are measured on the release binary,
-//!   run as a child process against the simulator on the real clock.
+//! - Polling cost and detection latency (`polling`) come from runs on simulated time: one
+//!   `SimClock` is shared by the simulator and the production code path
+//!   (`config::from_lookup` → `wiring::platform_for` → `orchestrate::run_seeded`), so an
+//!   hour-long run takes milliseconds of wall time and every request is a real HTTP request
+//!   on loopback; with and without a history of past runs seeded in the simulator. The
+//!   policy's own corpus benchmark, with today's backoff and fixed pollers at equal mean
+//!   latency, is `cargo bench --bench polling`.
+//! - `e2e`: the release binary end to end on the real clock, a handful of ~20 s runs with
+//!   and without history at the default intervals, side by side.
+//! - Step-list scale (`steps`; `tail`: with 50 ms of server latency per step page),
+//!   start-up, peak memory and size are measured on the release binary, run as a child
+//!   process against the simulator on the real clock.
 //!
-//! Arguments (after `--`) pick sections: `polling`, `steps`, `startup`, `memory`, `size`
-//! (default: all). `PIPELINE_RUN_BIN` names the binary to measure (default: the one cargo
-//! built for this bench).
+//! Arguments (after `--`) pick sections: `polling`, `e2e`, `steps`, `tail`, `startup`,
+//! `memory`, `size` (default: all). `PIPELINE_RUN_BIN` names the binary to measure
+//! (default: the one cargo built for this bench).
 
 use pipeline_run::ci::CiKind;
 use pipeline_run::clock::{Clock, SimClock};
@@ -20,6 +26,7 @@ use pipeline_run::http::Budget;
 use pipeline_run::http::Http;
 use pipeline_run::model::{Outcome, PlatformKind, RunReport};
 use pipeline_run::orchestrate;
+use pipeline_run::platform::pages::IN_FLIGHT;
 use pipeline_run::platform::{CancelAck, Platform};
 use pipeline_run::timings::Timings;
 use pipeline_run::wait::{Failure, RunState, Waiter};
@@ -28,8 +35,8 @@ use pipeline_run::wiring;
 mod sim_time;
 
 use pipeline_run_sim::{
-    Environment, Project, PublishedPipeline, Route, RunScript, SimConfig, SimHandle, Simulator,
-    WallTime,
+    Environment, Fault, FaultAction, Project, PublishedPipeline, Route, RunScript, SeedExecution,
+    SimConfig, SimHandle, Simulator, WallTime,
 };
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -40,8 +47,10 @@ use std::time::{Duration, Instant};
 
 /// The default `max-poll-interval`, which the budgets are stated for.
 const MAX_POLL: Duration = Duration::from_secs(30);
-/// Simulated runs per duration (the backoff's jitter differs from run to run).
-const REPEATS: usize = 40;
+/// The default `poll-interval`.
+const POLL: Duration = Duration::from_secs(5);
+/// Simulated runs per median length (each its own length, history and jitter).
+const REPEATS: usize = 10;
 /// Start-up samples.
 const STARTUP_RUNS: usize = 201;
 /// Steps in the scale run (300 pages of 100).
@@ -94,7 +103,9 @@ fn main() {
         }
     };
     section("polling", &polling);
+    section("e2e", &|rows| e2e(rows, &bin));
     section("steps", &|rows| steps(rows, &bin));
+    section("tail", &|rows| tail(rows, &bin));
     section("startup", &|rows| startup(rows, &bin));
     section("memory", &|rows| memory(rows, &bin));
     section("size", &|rows| size(rows, &bin));
@@ -178,6 +189,9 @@ impl Platform for Observed {
         *self.last_status.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
         r
     }
+    fn history(&self, budget: Budget) -> Vec<Duration> {
+        self.inner.history(budget)
+    }
     fn collect(&self, id: &str, budget: Budget, report: &mut RunReport) -> Result<(), Failure> {
         self.inner.collect(id, budget, report)
     }
@@ -189,6 +203,8 @@ impl Platform for Observed {
 /// What one simulated run cost.
 struct Polled {
     status_requests: usize,
+    /// Lists of executions (the lookup of past runs).
+    list_requests: usize,
     /// Simulated time from the run's end on the platform to the end of `orchestrate::run`.
     latency: Duration,
     /// Wall time from the status poll that saw the end to the end of the run.
@@ -197,20 +213,53 @@ struct Polled {
     by_route: Vec<(String, usize)>,
 }
 
-fn simulated_run(duration: Duration) -> Res<Polled> {
+/// A deterministic generator (SplitMix64) for the runs' durations.
+struct Rng(u64);
+
+impl Rng {
+    fn next_f64(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    }
+    /// `median × e^(σ·z)`, z standard normal (Box–Muller).
+    fn log_normal(&mut self, median: Duration, sigma: f64) -> Duration {
+        let (u1, u2) = (self.next_f64().max(1e-12), self.next_f64());
+        let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+        median.mul_f64((sigma * z).exp())
+    }
+}
+
+/// Past runs seeded in the history-aware runs, and their spread.
+const PAST_RUNS: usize = 20;
+const SPREAD: f64 = 0.1;
+
+/// One run of `duration` through the production path on simulated time; with `history`,
+/// the pipeline has [`PAST_RUNS`] past runs around `median` (log-normal, σ [`SPREAD`]).
+fn simulated_run(duration: Duration, history: Option<Duration>, seed: u64) -> Res<Polled> {
     let clock = SimClock::new();
     let dyn_clock: Arc<dyn Clock> = clock.clone();
     let sim = Simulator::start(world(duration, 12), sim_time::for_sim(&clock))
         .map_err(|e| format!("cannot start the simulator: {e}"))?;
+    if let Some(median) = history {
+        let mut rng = Rng(seed ^ 0xa5a5);
+        for i in 0..PAST_RUNS {
+            let took = rng.log_normal(median, SPREAD);
+            let ago = Duration::from_secs(86_400) * (i as u32 + 1);
+            sim.add_running_execution(SeedExecution::new("load", "prod").finished(took, ago));
+        }
+    }
     // The defaults for poll-interval (5s) and max-poll-interval (30s); a timeout that the
     // longest run stays well inside.
     let env = inputs(&sim, &[("MATILLION_TIMEOUT", "3h")]);
     let lookup = |k: &str| env.get(k).cloned();
     let cfg = config::from_lookup(&lookup).map_err(|e| format!("bad inputs: {e:?}"))?;
-    if cfg.max_poll_interval != MAX_POLL {
+    if cfg.max_poll_interval != MAX_POLL || cfg.poll_interval != POLL {
         return Err(format!(
-            "max-poll-interval default is {:?}, expected {MAX_POLL:?}",
-            cfg.max_poll_interval
+            "the interval defaults are {:?} / {:?}, expected {POLL:?} / {MAX_POLL:?}",
+            cfg.poll_interval, cfg.max_poll_interval
         ));
     }
     let platform = Observed {
@@ -224,12 +273,13 @@ fn simulated_run(duration: Duration) -> Res<Polled> {
     };
     // What the binary's worker thread runs (`supervise::run_with` adds the signal watch and
     // the progress lines, which would print here).
-    let report = orchestrate::run(
+    let report = orchestrate::run_seeded(
         &platform,
         &cfg,
         dyn_clock.as_ref(),
         &Timings::DEFAULT,
         &|_| {},
+        seed,
     );
     let finished = Instant::now();
     let done = clock.now();
@@ -242,7 +292,7 @@ fn simulated_run(duration: Duration) -> Res<Polled> {
     let exec = sim
         .executions()
         .into_iter()
-        .next()
+        .find(|e| e.trigger == "API")
         .ok_or("no execution was triggered")?;
     let ended = exec.started + duration;
     let mut by_route: Vec<(String, usize)> = Vec::new();
@@ -256,6 +306,7 @@ fn simulated_run(duration: Duration) -> Res<Polled> {
     Ok(Polled {
         by_route,
         status_requests: sim.requests_to(Route::Status).len(),
+        list_requests: sim.requests_to(Route::ListExecutions).len(),
         latency: done.saturating_duration_since(ended),
         tail: platform
             .last_status
@@ -268,123 +319,107 @@ fn simulated_run(duration: Duration) -> Res<Polled> {
 
 /// Status requests a fixed-interval poller spends on a run of `d`: one at the start, then
 /// one every `interval` until one sees the end.
-fn fixed_requests(d: Duration, interval: Duration) -> u64 {
-    1 + (d.as_secs_f64() / interval.as_secs_f64().max(0.001)).ceil() as u64
+fn fixed_requests(d: Duration, interval: Duration) -> f64 {
+    1.0 + (d.as_secs_f64() / interval.as_secs_f64().max(0.001)).ceil()
 }
 
 fn polling(rows: &mut Vec<Row>) -> Res<()> {
-    let hour = Duration::from_secs(3600);
-    let durations = [15u64, 30, 60, 120, 600, 3600].map(Duration::from_secs);
-    let mut all: Vec<(Duration, Vec<Polled>)> = Vec::new();
+    let durations = [60u64, 600, 3600].map(Duration::from_secs);
+    println!(
+        "  {REPEATS} runs per median length on simulated time, each of its own length (log-normal, σ {SPREAD});"
+    );
+    println!(
+        "  with history: {PAST_RUNS} past runs of the same distribution; poll-interval 5s, max-poll-interval 30s"
+    );
+    println!(
+        "  {:>6} | {:>7} | {:>12} | {:>20} | {:>20} | {:>6}",
+        "median", "history", "requests/h", "latency mean / max", "fixed 5 s: req/h", "ratio"
+    );
+    let mut seed = 0x5eed_2024_u64;
+    let mut summary: Vec<(bool, f64, Duration, Duration, Duration)> = Vec::new();
     for d in durations {
-        let runs = (0..REPEATS)
-            .map(|_| simulated_run(d))
-            .collect::<Res<Vec<_>>>()?;
-        all.push((d, runs));
-    }
-    if let Some((_, runs)) = all.iter().find(|(d, _)| *d == Duration::from_secs(60)) {
-        if let Some(first) = runs.first() {
-            let total: usize = first.by_route.iter().map(|(_, n)| n).sum();
-            let parts: Vec<String> = first
-                .by_route
-                .iter()
-                .map(|(k, n)| format!("{k} {n}"))
-                .collect();
+        for with in [true, false] {
+            let mut rng = Rng(seed);
+            let (mut requests, mut fixed, mut hours) = (0.0, 0.0, 0.0);
+            let (mut lat_sum, mut lat_max, mut tail_max) =
+                (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+            for r in 0..REPEATS {
+                seed = seed.wrapping_add(1);
+                let run_for = rng.log_normal(d, SPREAD);
+                let p = simulated_run(run_for, with.then_some(d), seed)?;
+                if with && r == 0 && d == durations[0] {
+                    let total: usize = p.by_route.iter().map(|(_, n)| n).sum();
+                    let parts: Vec<String> =
+                        p.by_route.iter().map(|(k, n)| format!("{k} {n}")).collect();
+                    println!(
+                        "  every request of one {:.0} s run with history: {} = {total}",
+                        run_for.as_secs_f64(),
+                        parts.join(", ")
+                    );
+                }
+                // Every request counts: the lookup of past runs with the status polls.
+                requests += (p.status_requests + p.list_requests) as f64;
+                fixed += fixed_requests(run_for, POLL);
+                hours += run_for.as_secs_f64() / 3600.0;
+                lat_sum += p.latency;
+                lat_max = lat_max.max(p.latency);
+                tail_max = tail_max.max(p.tail);
+            }
+            let mean = lat_sum / REPEATS as u32;
             println!(
-                "  every request of a 60 s run (the first of {REPEATS}): {} = {total}",
-                parts.join(", ")
+                "  {:>6} | {:>7} | {:>12.0} | {:>8.2} s / {:>6.1} s | {:>20.0} | {:>6.2}",
+                humantime::format_duration(d).to_string(),
+                if with { "20 runs" } else { "none" },
+                requests / hours,
+                mean.as_secs_f64(),
+                lat_max.as_secs_f64(),
+                fixed / hours,
+                requests / fixed,
             );
+            summary.push((with, requests / fixed, mean, lat_max, tail_max));
         }
     }
-    let every: Vec<&Polled> = all.iter().flat_map(|(_, r)| r).collect();
-    let mean_latency = every.iter().map(|r| r.latency).sum::<Duration>() / every.len() as u32;
-    // A fixed-interval poller's latency is, on average over where the end falls between
-    // two polls, half its interval: the one with our mean latency polls every 2 × that.
-    let same_mean = mean_latency * 2;
-
-    println!(
-        "  {REPEATS} runs per duration on simulated time; poll-interval 5s, max-poll-interval 30s"
-    );
-    println!(
-        "  {:>5} | {:>17} | {:>15} | {:>6} | fixed poller: every 30s | every {:.1}s",
-        "run",
-        "status requests",
-        "latency",
-        "tail",
-        same_mean.as_secs_f64()
-    );
-    println!(
-        "  {:>5} | {:>17} | {:>15} | {:>6} |",
-        "", "min / mean / max", "mean / max", "max"
-    );
-    let mut worst_latency = Duration::ZERO;
-    let mut worst_tail = Duration::ZERO;
-    let mut hour_requests = 0;
-    let mut hour_mean = 0.0;
-    for (d, runs) in &all {
-        let reqs: Vec<usize> = runs.iter().map(|r| r.status_requests).collect();
-        let max_req = reqs.iter().copied().max().unwrap_or(0);
-        let min_req = reqs.iter().copied().min().unwrap_or(0);
-        let mean_req = reqs.iter().sum::<usize>() as f64 / reqs.len() as f64;
-        let max_lat = runs.iter().map(|r| r.latency).max().unwrap_or_default();
-        let mean_lat = runs.iter().map(|r| r.latency).sum::<Duration>() / runs.len() as u32;
-        let max_tail = runs.iter().map(|r| r.tail).max().unwrap_or_default();
-        println!(
-            "  {:>5} | {:>4} / {:>5.1} / {:>4} | {:>5.1}s / {:>5.1}s | {:>4.1}ms | {:>23} | {:>5}",
-            humantime::format_duration(*d).to_string(),
-            min_req,
-            mean_req,
-            max_req,
-            mean_lat.as_secs_f64(),
-            max_lat.as_secs_f64(),
-            max_tail.as_secs_f64() * 1e3,
-            fixed_requests(*d, MAX_POLL),
-            fixed_requests(*d, same_mean),
+    for with in [true, false] {
+        let cells: Vec<_> = summary.iter().filter(|c| c.0 == with).collect();
+        let ratio = cells.iter().map(|c| c.1).sum::<f64>() / cells.len() as f64;
+        let mean = cells.iter().map(|c| c.2).sum::<Duration>() / cells.len() as u32;
+        let max = cells.iter().map(|c| c.3).max().unwrap_or_default();
+        let tail = cells.iter().map(|c| c.4).max().unwrap_or_default();
+        let (what, want_ratio, want_mean) = if with {
+            ("20 past runs", 0.5, Duration::from_millis(2500))
+        } else {
+            ("no history", 1.1, Duration::from_millis(3000))
+        };
+        row(
+            rows,
+            &format!(
+                "{what}: requests (lookup + status) × a fixed 5 s poller's, mean of 1 min, 10 min, 1 h"
+            ),
+            format!("{ratio:.2}"),
+            format!("≤ {want_ratio}"),
+            ratio <= want_ratio,
         );
-        worst_latency = worst_latency.max(max_lat);
-        worst_tail = worst_tail.max(max_tail);
-        if *d == hour {
-            hour_requests = max_req;
-            hour_mean = mean_req;
-        }
+        row(
+            rows,
+            &format!("{what}: mean detection latency (simulated), mean of the three lengths"),
+            format!("{:.2} s", mean.as_secs_f64()),
+            format!("≤ {:.1} s", want_mean.as_secs_f64()),
+            mean <= want_mean,
+        );
+        // No gap exceeds max-poll-interval; the tail is the real work after the last poll.
+        let budget = MAX_POLL + Duration::from_secs(1);
+        row(
+            rows,
+            &format!("{what}: worst run end → end of the run's work (poll gap + real tail)"),
+            format!(
+                "{:.1} s + {:.1} ms",
+                max.as_secs_f64(),
+                tail.as_secs_f64() * 1e3
+            ),
+            format!("≤ {} s", budget.as_secs()),
+            max + tail <= budget,
+        );
     }
-    println!(
-        "  over all {} runs: mean latency {:.1}s. For a 1 h run this poller spends {hour_mean:.1} requests;",
-        every.len(),
-        mean_latency.as_secs_f64()
-    );
-    println!(
-        "  a fixed poller with the same worst case (every 30s, mean latency 15s) {}; one with the same mean latency (every {:.1}s) {}.",
-        fixed_requests(hour, MAX_POLL),
-        same_mean.as_secs_f64(),
-        fixed_requests(hour, same_mean),
-    );
-    let budget_requests = 1.1 * (3600.0 / MAX_POLL.as_secs_f64()) + 10.0;
-    row(
-        rows,
-        &format!("status requests, 1 h run, max-poll-interval 30s (worst of {REPEATS})"),
-        format!("{hour_requests}"),
-        format!("≤ {budget_requests:.0}"),
-        hour_requests as f64 <= budget_requests,
-    );
-    // The simulated latency is the wait from the run's end to the poll that sees it; the
-    // tail is the real work after that poll (details, steps). The reports and the process
-    // exit are timed on the binary (`memory`).
-    let budget_latency = MAX_POLL + Duration::from_secs(1);
-    row(
-        rows,
-        &format!(
-            "run end → end of the run's work (simulated poll gap + real tail, worst of {})",
-            every.len()
-        ),
-        format!(
-            "{:.1} s + {:.1} ms",
-            worst_latency.as_secs_f64(),
-            worst_tail.as_secs_f64() * 1e3
-        ),
-        format!("≤ {} s", budget_latency.as_secs()),
-        worst_latency + worst_tail <= budget_latency,
-    );
     Ok(())
 }
 
@@ -574,9 +609,137 @@ fn mb(kib: u64) -> f64 {
     kib as f64 * 1024.0 / 1e6
 }
 
-fn steps(rows: &mut Vec<Row>, bin: &Path) -> Res<()> {
+/// Real-clock runs per variant in `e2e`, and their median length.
+const E2E_RUNS: usize = 6;
+const E2E_MEDIAN: Duration = Duration::from_secs(20);
+
+/// One real-clock run of the release binary (default intervals) against its own
+/// simulator: run end → exit, and status + list requests.
+fn e2e_run(bin: &Path, run_for: Duration, history: bool, seed: u64) -> Res<(Duration, usize)> {
+    let sim = real_sim(world(run_for, 12))?;
+    if history {
+        let mut rng = Rng(seed);
+        for i in 0..PAST_RUNS {
+            let took = rng.log_normal(E2E_MEDIAN, SPREAD);
+            let ago = Duration::from_secs(86_400) * (i as u32 + 1);
+            sim.add_running_execution(SeedExecution::new("load", "prod").finished(took, ago));
+        }
+    }
+    let env = inputs(&sim, &[("MATILLION_TIMEOUT", "5m")]);
+    let status = Command::new(bin)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .envs(&env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
+    let exited = Instant::now();
+    if !status.success() {
+        return Err(format!("exit {status}"));
+    }
+    let exec = sim
+        .executions()
+        .into_iter()
+        .find(|e| e.trigger == "API")
+        .ok_or("no execution was triggered")?;
+    let latency = exited.saturating_duration_since(exec.started + run_for);
+    let requests =
+        sim.requests_to(Route::Status).len() + sim.requests_to(Route::ListExecutions).len();
+    Ok((latency, requests))
+}
+
+/// The real binary end to end on the real clock, with and without history, side by side.
+fn e2e(rows: &mut Vec<Row>, bin: &Path) -> Res<()> {
+    let mut rng = Rng(0xe2e);
+    let lengths: Vec<Duration> = (0..E2E_RUNS)
+        .map(|_| rng.log_normal(E2E_MEDIAN, SPREAD))
+        .collect();
+    println!(
+        "  {E2E_RUNS} runs of {} with {PAST_RUNS} past runs (σ {SPREAD}) and the same {E2E_RUNS} without, all at once; default intervals (5s, 30s)",
+        lengths
+            .iter()
+            .map(|d| format!("{:.1} s", d.as_secs_f64()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let results: Vec<Res<(bool, Duration, Duration, usize)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = [true, false]
+            .into_iter()
+            .flat_map(|h| lengths.iter().enumerate().map(move |(i, d)| (h, i, *d)))
+            .map(|(h, i, d)| {
+                s.spawn(move || e2e_run(bin, d, h, 0xbeef + i as u64).map(|(l, r)| (h, d, l, r)))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err("a run panicked".into())))
+            .collect()
+    });
+    let results = results.into_iter().collect::<Res<Vec<_>>>()?;
+    let fixed: f64 = lengths.iter().map(|d| fixed_requests(*d, POLL)).sum();
+    let mut means = Vec::new();
+    for with in [true, false] {
+        let mine: Vec<_> = results.iter().filter(|r| r.0 == with).collect();
+        let mut lat: Vec<Duration> = mine.iter().map(|r| r.2).collect();
+        lat.sort();
+        let mean = lat.iter().sum::<Duration>() / lat.len() as u32;
+        let requests: usize = mine.iter().map(|r| r.3).sum();
+        println!(
+            "  {:>16}: latency (run end → exit) mean {:.2} s, max {:.2} s; requests (status + lookup) {requests} = {:.2} × a fixed 5 s poller's {fixed:.0}",
+            if with { "20 past runs" } else { "no history" },
+            mean.as_secs_f64(),
+            lat.last().copied().unwrap_or_default().as_secs_f64(),
+            requests as f64 / fixed,
+        );
+        means.push((with, mean, requests as f64 / fixed));
+    }
+    if let (Some((_, mean, ratio)), Some((_, _, without))) =
+        (means.iter().find(|m| m.0), means.iter().find(|m| !m.0))
+    {
+        row(
+            rows,
+            &format!(
+                "real binary, real clock, {E2E_RUNS} runs of ~20 s with history: mean run end → exit"
+            ),
+            format!("{:.2} s", mean.as_secs_f64()),
+            "≤ 2.5 s".into(),
+            *mean <= Duration::from_millis(2500),
+        );
+        // Runs this short sit inside the first minute, where the floor for early failures
+        // sets the rate: fewer requests than without history, not half (the corpus's goal).
+        row(
+            rows,
+            "the same runs: requests × a fixed 5 s poller's (with / without history)",
+            format!("{ratio:.2} / {without:.2}"),
+            "with < without".into(),
+            ratio < without,
+        );
+    }
+    Ok(())
+}
+
+/// What the 30,000-step run gave.
+struct StepRun {
+    /// Run end on the platform → exit.
+    since_end: Duration,
+    finished: Finished,
+    requests: usize,
+    distinct_pages: usize,
+    connections: usize,
+}
+
+/// The release binary as a GitHub job against a run of [`BIG_STEPS`] steps, each step page
+/// answered after `latency` (a delay fault on the simulator).
+fn step_run(bin: &Path, latency: Duration) -> Res<StepRun> {
     let run = Duration::from_millis(300);
-    let sim = real_sim(world(run, BIG_STEPS))?;
+    let mut cfg = world(run, BIG_STEPS);
+    if !latency.is_zero() {
+        cfg = cfg.fault(Fault::always(Route::Steps, FaultAction::Delay(latency)));
+    }
+    let sim = real_sim(cfg)?;
     let dir = Scratch::new("steps")?;
     let env = github_job(&sim, &dir);
     let f = run_measured(bin, &env, &dir)?;
@@ -621,8 +784,9 @@ fn steps(rows: &mut Vec<Row>, bin: &Path) -> Res<()> {
     let since_end = f.exited.saturating_duration_since(ended);
     let since_poll = f.exited.saturating_duration_since(last_poll);
     println!(
-        "  run end → exit {:.0} ms (polling every 20 ms); last status poll → exit {:.0} ms; peak RSS {:.1} MB ({}){}",
+        "  run end → exit {:.0} ms (polling every 20 ms, {} ms per step page); last status poll → exit {:.0} ms; peak RSS {:.1} MB ({}){}",
         since_end.as_secs_f64() * 1e3,
+        latency.as_millis(),
         since_poll.as_secs_f64() * 1e3,
         mb(f.peak_kib),
         f.peak_how,
@@ -638,34 +802,58 @@ fn steps(rows: &mut Vec<Row>, bin: &Path) -> Res<()> {
             "the JUnit report has {testcases} testcases, not {BIG_STEPS}"
         ));
     }
+    Ok(StepRun {
+        since_end,
+        finished: f,
+        requests: step_reqs.len(),
+        distinct_pages: distinct_pages.len(),
+        connections: step_conns.len(),
+    })
+}
+
+fn steps(rows: &mut Vec<Row>, bin: &Path) -> Res<()> {
+    let r = step_run(bin, Duration::ZERO)?;
     row(
         rows,
         "30,000 steps: run end → exit, release binary, loopback",
-        format!("{:.0} ms", since_end.as_secs_f64() * 1e3),
+        format!("{:.0} ms", r.since_end.as_secs_f64() * 1e3),
         "< 2 s".into(),
-        since_end < Duration::from_secs(2),
+        r.since_end < Duration::from_secs(2),
     );
     row(
         rows,
         "30,000 steps: peak memory",
-        format!("{:.1} MB", mb(f.peak_kib)),
+        format!("{:.1} MB", mb(r.finished.peak_kib)),
         "< 50 MB".into(),
-        f.peak_kib * 1024 < 50_000_000,
+        r.finished.peak_kib * 1024 < 50_000_000,
     );
     let want_pages = BIG_STEPS.div_ceil(100);
     row(
         rows,
         "30,000 steps: step pages fetched / distinct / connections used",
-        format!(
-            "{} / {} / {}",
-            step_reqs.len(),
-            distinct_pages.len(),
-            step_conns.len()
-        ),
-        format!("{want_pages} / {want_pages} / 1"),
-        step_reqs.len() == want_pages
-            && distinct_pages.len() == want_pages
-            && step_conns.len() == 1,
+        format!("{} / {} / {}", r.requests, r.distinct_pages, r.connections),
+        format!("{want_pages} / {want_pages} / ≤ {IN_FLIGHT}"),
+        r.requests == want_pages && r.distinct_pages == want_pages && r.connections <= IN_FLIGHT,
+    );
+    Ok(())
+}
+
+/// The step tail with server latency: 30,000 steps, each page answered after 50 ms.
+fn tail(rows: &mut Vec<Row>, bin: &Path) -> Res<()> {
+    let latency = Duration::from_millis(50);
+    let r = step_run(bin, latency)?;
+    let one_by_one = latency * BIG_STEPS.div_ceil(100) as u32;
+    println!(
+        "  one page at a time, the pages alone would take {:.1} s; {IN_FLIGHT} in flight: {:.1} s",
+        one_by_one.as_secs_f64(),
+        (latency * BIG_STEPS.div_ceil(100 * IN_FLIGHT) as u32).as_secs_f64()
+    );
+    row(
+        rows,
+        "30,000 steps, 50 ms per step page: run end → exit",
+        format!("{:.2} s", r.since_end.as_secs_f64()),
+        "< 2 s".into(),
+        r.since_end < Duration::from_secs(2),
     );
     Ok(())
 }

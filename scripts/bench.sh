@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Measures the performance budgets (README, "Performance"): builds the release binary, then
-# runs the `budgets` benchmark against the bundled simulator, and prints one table with
-# PASS/FAIL per budget. Exits non-zero when a budget is missed.
+# Measures the performance budgets (README, "Performance"): builds the release binary, runs
+# the polling policies' corpus on simulated time (`polling` bench), then the `budgets`
+# benchmark against the bundled simulator, and prints one table with PASS/FAIL per budget.
+# Exits non-zero when a budget is missed.
 #
 #   scripts/bench.sh                      every figure
-#   scripts/bench.sh polling steps        only these sections (polling, steps, startup, memory, size)
+#   scripts/bench.sh polling tail         only these sections of `budgets` (polling, e2e, steps,
+#                                         tail, startup, memory, size); no corpus
 #   scripts/bench.sh --opt-levels         also compare opt-level "s" (shipped), "z" and 3 on
 #                                         size, start-up and the 30,000-step run (two extra
 #                                         release builds, in target/opt-z and target/opt-3)
@@ -30,6 +32,9 @@ mkdir -p target/bench
 cp target/release/pipeline-run target/bench/pipeline-run
 
 status=0
+if [ ${#sections[@]} -eq 0 ]; then
+  cargo bench --locked --bench polling || status=$?
+fi
 PIPELINE_RUN_BIN=target/bench/pipeline-run cargo bench --locked --bench budgets -- "${sections[@]}" || status=$?
 
 if $opt_levels; then

@@ -94,6 +94,9 @@ pub fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
         }
     };
     let report = cancel_target(&cfg, &target, ci, &Timings::from_env(env));
+    if let Some(bad) = crate::wiring::unusable_ca_bundle(&cfg, ci) {
+        return bad;
+    }
     crate::emit::all(&cfg, &report, ci, env);
     Exit::from(&report.outcome)
 }

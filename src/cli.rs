@@ -65,6 +65,9 @@ pub fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
     let platform = platform_for(&cfg, Http::new(clock.clone()), &timings, ci);
 
     let report = supervise::run_with(platform, &cfg, clock, &timings, sig_rx, env, ci);
+    if let Some(bad) = crate::wiring::unusable_ca_bundle(&cfg, ci) {
+        return bad;
+    }
     emit::all(&cfg, &report, ci, env);
     Exit::from(&report.outcome)
 }

@@ -7,6 +7,7 @@ use crate::inputs::{self, Given, Input, Scope};
 use crate::secret::Secret;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// Default OAuth token endpoint.
@@ -44,13 +45,66 @@ pub struct Config {
     pub ca_bundle: Option<CaBundle>,
 }
 
-/// A custom set of root certificates.
+/// A custom set of root certificates: a PEM file named by `ca-bundle` or `SSL_CERT_FILE`,
+/// read and parsed only when a TLS connection first needs it ([`CaBundle::certs`]), not
+/// while the inputs are checked: a bad input exits before it is read, and a run that
+/// makes no TLS connection never reads it. Clones share what was read.
 #[derive(Debug, Clone)]
 pub struct CaBundle {
-    /// Where they were read from.
+    /// Where the certificates are.
     pub path: PathBuf,
-    /// The certificates, DER-encoded.
-    pub certs: Vec<Vec<u8>>,
+    /// Where the path came from: "input 'ca-bundle'" or "SSL_CERT_FILE".
+    pub from: String,
+    loaded: Arc<OnceLock<Result<Vec<Vec<u8>>, String>>>,
+}
+
+impl CaBundle {
+    /// The bundle at `path` (named by `from`), not read yet.
+    pub fn new(path: impl Into<PathBuf>, from: &str) -> Self {
+        Self {
+            path: path.into(),
+            from: from.into(),
+            loaded: Arc::default(),
+        }
+    }
+
+    /// The certificates (DER), read and parsed on the first call; later calls give the
+    /// same answer. `Err`: why the file cannot be used, as the `ca-bundle` input error
+    /// says it.
+    pub fn certs(&self) -> Result<&[Vec<u8>], &str> {
+        self.loaded
+            .get_or_init(|| {
+                std::fs::read(&self.path)
+                    .map_err(|e| format!("cannot read it ({e})"))
+                    .and_then(|pem| crate::http::read_pem_certs(&pem))
+                    .map_err(|e| {
+                        format!(
+                            "got {} (from {}); {e}. Expected a PEM file of root certificates.",
+                            show(&self.path.to_string_lossy()),
+                            self.from
+                        )
+                    })
+            })
+            .as_ref()
+            .map(Vec::as_slice)
+            .map_err(String::as_str)
+    }
+
+    /// Whether the file has been read yet.
+    pub fn is_read(&self) -> bool {
+        self.loaded.get().is_some()
+    }
+
+    /// The input error, if the file was needed and could not be used.
+    pub fn failure(&self) -> Option<InputError> {
+        match self.loaded.get()? {
+            Err(message) => Some(InputError {
+                input: "ca-bundle",
+                message: message.clone(),
+            }),
+            Ok(_) => None,
+        }
+    }
 }
 
 /// Where the timeout came from.
@@ -378,36 +432,15 @@ pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, In
     }
 }
 
-/// `ca-bundle`, else `SSL_CERT_FILE`: a PEM file of root certificates, read and parsed now.
+/// `ca-bundle`, else `SSL_CERT_FILE`: a PEM file of root certificates, named here and read
+/// when first needed ([`CaBundle::certs`]).
 fn ca_bundle(r: &mut Reader<'_>) -> Option<CaBundle> {
-    let (path, from) = match r.raw("ca-bundle") {
-        Some(g) => (g.value, "input 'ca-bundle'".to_string()),
+    match r.raw("ca-bundle") {
+        Some(g) => Some(CaBundle::new(g.value, "input 'ca-bundle'")),
         None => {
             let v = (r.lookup)("SSL_CERT_FILE")?;
-            let v = v.trim().to_string();
-            if v.is_empty() {
-                return None;
-            }
-            (v, "SSL_CERT_FILE".to_string())
-        }
-    };
-    let read = std::fs::read(&path)
-        .map_err(|e| format!("cannot read it ({e})"))
-        .and_then(|pem| crate::http::read_pem_certs(&pem));
-    match read {
-        Ok(certs) => Some(CaBundle {
-            path: PathBuf::from(path),
-            certs,
-        }),
-        Err(e) => {
-            r.err(
-                "ca-bundle",
-                format!(
-                    "got {} (from {from}); {e}. Expected a PEM file of root certificates.",
-                    show(&path)
-                ),
-            );
-            None
+            let v = v.trim();
+            (!v.is_empty()).then(|| CaBundle::new(v, "SSL_CERT_FILE"))
         }
     }
 }

@@ -16,7 +16,7 @@ use crate::secret::Secret;
 use backoff::backoff::Backoff;
 use serde::de::DeserializeOwned;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 mod encode;
@@ -33,6 +33,8 @@ pub const USER_AGENT: &str = concat!("pipeline-run/", env!("CARGO_PKG_VERSION"))
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest time one attempt may take from sending to the end of the body.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Idle connections kept alive per host: as many as requests go at once (the step pages).
+pub const KEEP_ALIVE_PER_HOST: usize = 12;
 
 /// Why a request did not produce a usable answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,10 +120,19 @@ enum Attempt {
     Untrusted(String),
 }
 
+/// Root certificates read when a TLS connection first needs them: the agent that trusts
+/// them is built then, once, and shared by every clone of the client.
+struct LazyRoots {
+    load: Box<dyn Fn() -> Result<Vec<Vec<u8>>, String> + Send + Sync>,
+    agent: OnceLock<Result<ureq::Agent, String>>,
+}
+
 /// The retry-policy HTTP client. Cheap to clone; one connection pool (keep-alive).
 #[derive(Clone)]
 pub struct Http {
     agent: ureq::Agent,
+    /// Set: `https://` requests go through the agent built from these roots.
+    roots: Option<Arc<LazyRoots>>,
     clock: Arc<dyn Clock>,
     /// First retry delay.
     pub retry_initial: Duration,
@@ -137,6 +148,7 @@ impl Http {
     pub fn new(clock: Arc<dyn Clock>) -> Self {
         Self {
             agent: agent(None),
+            roots: None,
             clock,
             retry_initial: Duration::from_millis(500),
             retry_max: Duration::from_secs(30),
@@ -152,7 +164,45 @@ impl Http {
             .map(|der| ureq::tls::Certificate::from_der(der).to_owned())
             .collect();
         self.agent = agent(Some(ureq::tls::RootCerts::new_with_certs(&certs)));
+        self.roots = None;
         self
+    }
+
+    /// Trust exactly the root certificates (DER) that `load` gives, instead of the bundled
+    /// ones, for `https://` requests; `load` is called when the first of them is sent, and
+    /// only then. When it fails, that request and every later `https://` one fail at once
+    /// with [`HttpError::Untrusted`] carrying its message (nothing is sent).
+    pub fn with_lazy_roots(
+        mut self,
+        load: impl Fn() -> Result<Vec<Vec<u8>>, String> + Send + Sync + 'static,
+    ) -> Self {
+        self.roots = Some(Arc::new(LazyRoots {
+            load: Box::new(load),
+            agent: OnceLock::new(),
+        }));
+        self
+    }
+
+    /// The agent for `url`: the one with the lazy roots for `https://`, built on first use.
+    fn agent_for(&self, url: &str) -> Result<&ureq::Agent, String> {
+        let tls = url
+            .get(..8)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"));
+        match &self.roots {
+            Some(lazy) if tls => lazy
+                .agent
+                .get_or_init(|| {
+                    let roots = (lazy.load)()?;
+                    let certs: Vec<ureq::tls::Certificate<'static>> = roots
+                        .iter()
+                        .map(|der| ureq::tls::Certificate::from_der(der).to_owned())
+                        .collect();
+                    Ok(agent(Some(ureq::tls::RootCerts::new_with_certs(&certs))))
+                })
+                .as_ref()
+                .map_err(String::clone),
+            _ => Ok(&self.agent),
+        }
     }
 
     /// The clock.
@@ -302,6 +352,10 @@ impl Http {
     /// One attempt, with its own timeouts.
     fn attempt(&self, req: &Request, header: Option<(String, Secret)>, limit: Duration) -> Attempt {
         log::debug!("{} {}", req.method, req.url);
+        let agent = match self.agent_for(&req.url) {
+            Ok(a) => a,
+            Err(m) => return Attempt::Untrusted(m),
+        };
         let limit = limit.max(Duration::from_millis(100));
         macro_rules! prepare {
             ($b:expr) => {{
@@ -317,11 +371,11 @@ impl Http {
             }};
         }
         let result = match (&req.method, &req.body) {
-            (Method::Get, _) => prepare!(self.agent.get(&req.url)).call(),
+            (Method::Get, _) => prepare!(agent.get(&req.url)).call(),
             (m, body) => {
                 let b = match m {
-                    Method::Post => prepare!(self.agent.post(&req.url)),
-                    _ => prepare!(self.agent.patch(&req.url)),
+                    Method::Post => prepare!(agent.post(&req.url)),
+                    _ => prepare!(agent.patch(&req.url)),
                 };
                 match body {
                     Body::None => b.send_empty(),
@@ -387,7 +441,7 @@ fn agent(roots: Option<ureq::tls::RootCerts>) -> ureq::Agent {
         .user_agent(USER_AGENT)
         .timeout_connect(Some(CONNECT_TIMEOUT))
         .max_redirects(0)
-        .max_idle_connections_per_host(4)
+        .max_idle_connections_per_host(KEEP_ALIVE_PER_HOST)
         .tls_config(tls.build())
         .build()
         .into()

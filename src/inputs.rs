@@ -194,13 +194,13 @@ pub const INPUTS: &[Input] = &[
         "poll-interval",
         Some(DEFAULT_POLL_INTERVAL),
         Common,
-        "First wait between status polls; the wait grows from this to `max-poll-interval`.",
+        "Without history, the wait between status polls; with history, the mean detection latency it aims at is 0.45 × this.",
     ),
     input(
         "max-poll-interval",
         Some(DEFAULT_MAX_POLL_INTERVAL),
         Common,
-        "Largest wait between status polls.",
+        "Largest wait between two status polls, with or without history.",
     ),
     boolean(
         "cancel-on-timeout",

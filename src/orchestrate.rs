@@ -1,5 +1,6 @@
-//! The run's recipe, on the worker thread: prepare → trigger → poll with a growing interval
-//! until the run ends → collect details and steps. Timeouts cancel the run. What happens
+//! The run's recipe, on the worker thread: prepare → trigger → read how long the
+//! pipeline's past runs took → poll on the schedule they suggest ([`crate::poll`]) until
+//! the run ends → collect details and steps. Timeouts cancel the run. What happens
 //! is sent as [`Event`]s to the caller (the supervisor), which owns the progress
 //! lines, the files written once the id is known, and the answer to a signal.
 
@@ -41,13 +42,33 @@ pub enum Event {
 }
 
 /// Run the whole flow: the report, with its outcome set. `send` hears every [`Event`]
-/// but the last; the caller sends [`Event::Finished`] with the report returned.
+/// but the last; the caller sends [`Event::Finished`] with the report returned. The
+/// polling schedule's jitter is seeded from the OS.
 pub fn run(
     platform: &dyn Platform,
     cfg: &Config,
     clock: &dyn Clock,
     timings: &Timings,
     send: &dyn Fn(Event),
+) -> RunReport {
+    run_seeded(
+        platform,
+        cfg,
+        clock,
+        timings,
+        send,
+        crate::poll::seed_from_os(),
+    )
+}
+
+/// [`run`] with the polling schedule's jitter seeded by `seed` (tests and benchmarks).
+pub fn run_seeded(
+    platform: &dyn Platform,
+    cfg: &Config,
+    clock: &dyn Clock,
+    timings: &Timings,
+    send: &dyn Fn(Event),
+    seed: u64,
 ) -> RunReport {
     let started = clock.now();
     let waiter = Waiter {
@@ -56,6 +77,7 @@ pub fn run(
         initial: cfg.poll_interval,
         max: cfg.max_poll_interval,
         heartbeat: timings.heartbeat,
+        seed,
     };
     let mut report = RunReport::for_config(cfg);
 
@@ -80,6 +102,7 @@ pub fn run(
         Ok(id) => id,
         Err(f) => return failed_before_trigger(report, f),
     };
+    let triggered = clock.now();
     report.execution_id = Some(id.clone());
     send(Event::Triggered {
         id: id.clone(),
@@ -91,7 +114,19 @@ pub fn run(
         return report;
     }
 
-    let waited = waiter.until_end(
+    // One request; the deadline keeps its meaning (a slow lookup counts against it).
+    let history = platform.history(Budget::until(
+        (clock.now() + timings.history).min(waiter.deadline),
+    ));
+    let mut policy = waiter.policy(&history);
+    if policy.uses_history() {
+        log::info!("{}", policy.describe());
+    } else {
+        log::debug!("{}", policy.describe());
+    }
+    let waited = waiter.until_end_with(
+        &mut policy,
+        triggered,
         |budget| platform.status(&id, budget),
         |seen| match seen {
             Seen::Changed(s) => {

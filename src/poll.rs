@@ -254,8 +254,14 @@ fn fallback(floor: Duration, max: Duration) -> ExponentialBackoff {
     }
 }
 
+/// Whole seconds; under a second, whole milliseconds (a `poll-interval` of 50ms).
 fn fmt(d: Duration) -> String {
-    humantime::format_duration(Duration::from_secs(d.as_secs().max(1))).to_string()
+    let shown = if d < Duration::from_secs(1) {
+        Duration::from_millis(d.as_millis().max(1) as u64)
+    } else {
+        Duration::from_secs(d.as_secs())
+    };
+    humantime::format_duration(shown).to_string()
 }
 
 fn fmt_secs(s: f64) -> String {

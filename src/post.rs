@@ -86,6 +86,9 @@ pub fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
         source: "GITHUB_STATE".into(),
     };
     let report = cancel_target(&cfg, &target, ci, &Timings::from_env(env));
+    if let Some(bad) = crate::wiring::unusable_ca_bundle(&cfg, ci) {
+        return bad;
+    }
     if let crate::model::Outcome::Refused { reason } = &report.outcome {
         log::error!("{reason}");
     }

@@ -1,5 +1,5 @@
-//! Every fixed duration of the program in one struct: request retries, the wait's
-//! heartbeat, the timeout's and cancel mode's cancel, and the windows of the clean-up after
+//! Every fixed duration of the program in one struct: request retries, the lookup of past
+//! runs, the wait's heartbeat, the timeout's and cancel mode's cancel, and the windows of the clean-up after
 //! a signal. The binary uses [`Timings::DEFAULT`]; tests inject shorter ones through the
 //! library (with the simulated clock, `clock::SimClock`, where the waits are simulated
 //! too), so no path needs real waiting to be tested. A leaf: it imports nothing.
@@ -47,6 +47,9 @@ pub struct Timings {
     pub retry_initial: Duration,
     /// Largest delay between attempts (when the server does not say).
     pub retry_max: Duration,
+    /// The lookup of the pipeline's past runs (for the polling schedule) may take this
+    /// long, retries included; then the wait starts without it.
+    pub history: Duration,
     /// A progress line at least this often while waiting.
     pub heartbeat: Duration,
     /// After the run ends, reading its details and steps may take this much past the
@@ -73,6 +76,7 @@ impl Timings {
     pub const DEFAULT: Timings = Timings {
         retry_initial: Duration::from_millis(500),
         retry_max: Duration::from_secs(30),
+        history: Duration::from_secs(5),
         heartbeat: Duration::from_secs(60),
         collect_grace: Duration::from_secs(60),
         partial_budget: Duration::from_secs(15),
@@ -116,6 +120,7 @@ impl Timings {
         Timings {
             retry_initial: self.retry_initial / n,
             retry_max: self.retry_max / n,
+            history: self.history / n,
             heartbeat: self.heartbeat / n,
             collect_grace: self.collect_grace / n,
             partial_budget: self.partial_budget / n,

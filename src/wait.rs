@@ -1,10 +1,11 @@
-//! The wait primitive, below the platforms and the wait loop that use it: polling with a
-//! growing interval bounded by a deadline ([`Waiter`]), what a poll sees ([`RunState`]),
-//! and why a platform call or a wait stopped ([`Failure`], [`WaitStop`]). It knows no
-//! platform: the poll is a closure.
+//! The wait primitive, below the platforms and the wait loop that use it: polling on the
+//! schedule of [`crate::poll::Policy`] bounded by a deadline ([`Waiter`]), what a poll
+//! sees ([`RunState`]), and why a platform call or a wait stopped ([`Failure`],
+//! [`WaitStop`]). It knows no platform: the poll is a closure.
 
 use crate::clock::{Clock, Signal, Wake};
 use crate::http::{Budget, HttpError};
+use crate::poll::Policy;
 use backoff::backoff::Backoff;
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -112,18 +113,21 @@ pub fn still_line(status: &str, after: Duration) -> String {
     format!("still {status} after {}", humantime::format_duration(after))
 }
 
-/// Polling with a growing interval, bounded by a deadline.
+/// Polling on a schedule, bounded by a deadline.
 pub struct Waiter<'a> {
     /// The clock.
     pub clock: &'a dyn Clock,
     /// The overall deadline.
     pub deadline: Instant,
-    /// First interval.
+    /// `poll-interval`: the schedule's interval without history (and the first retry wait
+    /// of [`Waiter::intervals`]).
     pub initial: Duration,
-    /// Largest interval.
+    /// `max-poll-interval`: no gap between two polls is longer.
     pub max: Duration,
     /// A [`Seen::Still`] at least this often while the status does not change.
     pub heartbeat: Duration,
+    /// Seeds the schedule's jitter ([`crate::poll::seed_from_os`] in production).
+    pub seed: u64,
 }
 
 impl Waiter<'_> {
@@ -132,8 +136,8 @@ impl Waiter<'_> {
         Budget::until(self.deadline)
     }
 
-    /// The backoff that spaces polls: from `initial`, ×1.5 each time, ±20% jitter, never
-    /// above `max` (the jitter is clamped so the detection latency stays ≤ `max`).
+    /// A backoff for retry waits (the trigger's): from `initial`, ×1.5 each time, ±20%
+    /// jitter, never above `max`. Status polls follow [`Waiter::policy`] instead.
     pub fn intervals(&self) -> impl FnMut() -> Duration + use<> {
         let mut b = backoff::ExponentialBackoff {
             initial_interval: self.initial,
@@ -158,15 +162,33 @@ impl Waiter<'_> {
         }
     }
 
-    /// Poll until the run ends or the deadline passes. `poll` asks once within the budget
-    /// it is given; `seen` hears each new status and the heartbeats.
+    /// The polling schedule for a run whose past runs took `history` (newest first).
+    pub fn policy(&self, history: &[Duration]) -> Policy {
+        Policy::new(history, self.initial, self.max, self.seed)
+    }
+
+    /// Poll until the run ends or the deadline passes, every `poll-interval` (no history).
+    /// `poll` asks once within the budget it is given; `seen` hears each new status and
+    /// the heartbeats.
     pub fn until_end(
         &self,
+        poll: impl FnMut(Budget) -> Result<RunState, Failure>,
+        seen: impl FnMut(Seen<'_>),
+    ) -> Result<RunState, WaitStop> {
+        let mut policy = self.policy(&[]);
+        self.until_end_with(&mut policy, self.clock.now(), poll, seen)
+    }
+
+    /// [`Waiter::until_end`] on `policy`'s schedule, its elapsed time counted from `since`
+    /// (the trigger).
+    pub fn until_end_with(
+        &self,
+        policy: &mut Policy,
+        since: Instant,
         mut poll: impl FnMut(Budget) -> Result<RunState, Failure>,
         mut seen: impl FnMut(Seen<'_>),
     ) -> Result<RunState, WaitStop> {
         let started = self.clock.now();
-        let mut next = self.intervals();
         let mut last: Option<RunState> = None;
         let mut last_line = started;
         loop {
@@ -194,7 +216,8 @@ impl Waiter<'_> {
             if now >= self.deadline {
                 return Err(WaitStop::TimedOut(last));
             }
-            self.sleep(next())
+            let gap = policy.next_gap(now.saturating_duration_since(since));
+            self.sleep(gap)
                 .map_err(|s| WaitStop::Failed(Failure::Interrupted(s)))?;
             // The sleep stops at the deadline: polling then would have no budget left and
             // be reported as unreachable instead of timed out.

@@ -32,6 +32,17 @@ pub fn load_config(env: &dyn Fn(&str) -> Option<String>, ci: CiKind) -> Result<C
     })
 }
 
+/// When the CA bundle was needed and could not be used: the input error, said as
+/// [`load_config`] says one (exit 2; nothing was sent over TLS, and nothing else is
+/// reported).
+pub fn unusable_ca_bundle(cfg: &Config, ci: CiKind) -> Option<Exit> {
+    let e = cfg.ca_bundle.as_ref()?.failure()?;
+    log::error!("input '{}': {}", e.input, e.message);
+    emit::input_errors(ci, &config::InputErrors(vec![e]));
+    log::error!("nothing was triggered: fix the input(s) above.");
+    Some(Exit::BadInput)
+}
+
 /// Build the platform client for `cfg`, its requests retried as `timings` says.
 pub fn platform_for(
     cfg: &Config,
@@ -42,13 +53,19 @@ pub fn platform_for(
     http.retry_initial = timings.retry_initial;
     http.retry_max = timings.retry_max;
     let http = match &cfg.ca_bundle {
+        // Read when the first TLS connection needs it; a file that cannot be used is then
+        // an input error (`unusable_ca_bundle`).
         Some(b) => {
-            log::info!(
-                "trusting the {} root certificate(s) in {} instead of the bundled ones",
-                b.certs.len(),
-                b.path.display()
-            );
-            http.with_root_certs(&b.certs)
+            let bundle = b.clone();
+            http.with_lazy_roots(move || {
+                let certs = bundle.certs().map_err(str::to_string)?;
+                log::info!(
+                    "trusting the {} root certificate(s) in {} instead of the bundled ones",
+                    certs.len(),
+                    bundle.path.display()
+                );
+                Ok(certs.to_vec())
+            })
         }
         None => http,
     };
@@ -70,5 +87,101 @@ pub fn platform_for(
             Arc::new(Matillion::new(m.clone(), http, auth))
         }
         PlatformConfig::Datalab(d) => Arc::new(Datalab::new(d.clone(), http)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The CA bundle is read when a TLS connection first needs it, not when the inputs are
+    //! checked; a file that cannot be used is then the same input error as ever.
+    use super::*;
+    use crate::clock::{Clock, SimClock};
+    use crate::config::{CaBundle, from_lookup};
+    use crate::http::{Budget, HttpError, NoAuth, Request};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let p =
+            std::env::temp_dir().join(format!("pipeline-run-wiring-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_file(&p);
+        p
+    }
+
+    #[test]
+    fn the_inputs_are_checked_without_reading_the_bundle() {
+        let missing = scratch("not-there.pem");
+        let env = |k: &str| match k {
+            "SSL_CERT_FILE" => Some(missing.display().to_string()),
+            "MATILLION_ACCESS_TOKEN" => Some("t".into()),
+            "MATILLION_PROJECT" => Some("p".into()),
+            "MATILLION_ENVIRONMENT" => Some("e".into()),
+            "MATILLION_PIPELINE" => Some("x".into()),
+            "MATILLION_REGION" => Some("eu1".into()),
+            _ => None,
+        };
+        let cfg = from_lookup(&env).expect("valid inputs");
+        let bundle = cfg.ca_bundle.as_ref().expect("named");
+        assert_eq!(bundle.from, "SSL_CERT_FILE");
+        assert!(!bundle.is_read());
+        assert!(bundle.failure().is_none());
+        // Written after the check: what is read is the file as it is when first needed.
+        let pem = include_bytes!("../tests/fixtures/tls/ca.pem");
+        std::fs::write(&missing, pem).expect("write");
+        assert_eq!(bundle.certs().map(<[_]>::len), Ok(1));
+        let _ = std::fs::remove_file(&missing);
+        // Read once: clones share the answer, the file is gone now.
+        assert_eq!(
+            cfg.clone().ca_bundle.unwrap().certs().map(<[_]>::len),
+            Ok(1)
+        );
+    }
+
+    #[test]
+    fn an_unusable_bundle_is_the_input_error_it_always_was() {
+        let path = scratch("hello.pem");
+        std::fs::write(&path, "hello").expect("write");
+        let bundle = CaBundle::new(&path, "input 'ca-bundle'");
+        let want = format!(
+            "got '{}' (from input 'ca-bundle'); it holds no PEM certificate (-----BEGIN CERTIFICATE-----). Expected a PEM file of root certificates.",
+            path.display()
+        );
+        assert_eq!(bundle.certs(), Err(want.as_str()));
+        let _ = std::fs::remove_file(&path);
+        let e = bundle.failure().expect("failed");
+        assert_eq!((e.input, e.message), ("ca-bundle", want));
+    }
+
+    #[test]
+    fn only_a_tls_request_loads_the_roots_once_and_a_failure_is_not_retried() {
+        let loads = Arc::new(AtomicUsize::new(0));
+        let counted = loads.clone();
+        let clock = SimClock::new();
+        let http = Http::new(clock.clone()).with_lazy_roots(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            Err("no roots here".into())
+        });
+        let budget = Budget::until(clock.now() + Duration::from_secs(60));
+        // Plain HTTP (nothing listens on port 9): no TLS, the roots are not needed.
+        let plain = http.send(
+            &Request::get("http://127.0.0.1:9/x", "the probe"),
+            &NoAuth,
+            budget,
+        );
+        assert!(matches!(plain, Err(HttpError::Deadline(_))), "{plain:?}");
+        assert_eq!(loads.load(Ordering::SeqCst), 0);
+        // TLS: loaded, refused at once with its message, and never loaded again.
+        for _ in 0..2 {
+            let tls = http.clone().send(
+                &Request::get("https://127.0.0.1:9/x", "the probe"),
+                &NoAuth,
+                budget,
+            );
+            assert_eq!(
+                tls.err(),
+                Some(HttpError::Untrusted("no roots here".into()))
+            );
+        }
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
     }
 }

@@ -3,7 +3,7 @@
 //! Datalab has no cancel endpoint: a timeout or signal says so instead of pretending.
 
 use super::once::{ADOPT_SKEW, Adopted, LookUp, Once, trigger_at_most_once};
-use super::{CancelAck, Platform};
+use super::{CancelAck, Platform, history};
 use crate::auth::ApiKeyAuth;
 use crate::config::{DatalabConfig, DatalabInput};
 use crate::http::{
@@ -14,6 +14,7 @@ use crate::timefmt;
 use crate::wait::{Failure, Phase, RunState, Waiter};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// The Datalab client.
 pub struct Datalab {
@@ -365,6 +366,43 @@ impl Platform for Datalab {
             },
             |e, _, _| Err(run_refused(e)),
         )
+    }
+
+    /// One page of the pipeline's executions (their order is not documented: the newest
+    /// of the page by start time come first), ended, from `started_at` to `completed_at`.
+    fn history(&self, budget: Budget) -> Vec<Duration> {
+        let req = Request::get(
+            self.url(&format!(
+                "/api/v1/pipelines/{}/executions",
+                enc(&self.cfg.pipeline)
+            )),
+            "the list of past executions",
+        )
+        .query("limit", history::LIMIT.to_string())
+        .query("offset", "0");
+        let list: ExecList = match self.http.json(&req, &self.auth, budget) {
+            Ok(l) => l,
+            Err(e) => {
+                history::unavailable("Datalab", &e);
+                return Vec::new();
+            }
+        };
+        let mut ended: Vec<(std::time::SystemTime, Duration)> = list
+            .executions
+            .iter()
+            .filter(|e| self.phase(&e.status) != Phase::Running)
+            .filter_map(|e| {
+                let started = timefmt::parse_rfc3339(e.started_at.as_deref()?)?;
+                let took = timefmt::between(e.started_at.as_deref(), e.completed_at.as_deref())?;
+                Some((started, took))
+            })
+            .collect();
+        ended.sort_by_key(|e| std::cmp::Reverse(e.0));
+        ended
+            .into_iter()
+            .map(|(_, d)| d)
+            .take(history::LIMIT)
+            .collect()
     }
 
     fn status(&self, id: &str, budget: Budget) -> Result<RunState, Failure> {

@@ -2,7 +2,8 @@
 //! most once (adopting a run whose reply was lost, waiting out a held execution tag),
 //! poll its status, read its details and steps, cancel it.
 
-use super::{CancelAck, Platform};
+use super::pages::fetch_pages;
+use super::{CancelAck, Platform, history};
 use crate::auth::BearerAuth;
 use crate::config::{MatillionConfig, ProjectRef};
 use crate::http::{Body, Budget, Http, HttpError, Method, Request, clean, enc};
@@ -11,6 +12,7 @@ use crate::timefmt;
 use crate::wait::{Failure, Phase, RunState, Waiter};
 use serde_json::{Map, Value};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 mod trigger;
 mod wire;
@@ -77,23 +79,31 @@ impl Matillion {
         self.http.json(req, &self.auth, budget)
     }
 
-    /// Every page of a paged list.
-    fn all_pages<T: serde::de::DeserializeOwned>(
+    /// Every page of a paged list (after the first, several at a time: `fetch_pages`).
+    fn all_pages<T: serde::de::DeserializeOwned + Send>(
         &self,
         path: &str,
         extra: &[(&str, &str)],
         what: &str,
         budget: Budget,
     ) -> Result<Vec<T>, HttpError> {
-        let mut out = Vec::new();
-        for page in 0.. {
+        let request = |page: usize| {
             let mut req = Request::get(self.url(path), what)
                 .query("page", page.to_string())
                 .query("size", PAGE_SIZE.to_string());
             for (k, v) in extra {
                 req = req.query(k, *v);
             }
-            let p: Page<T> = self.get(&req, budget)?;
+            req
+        };
+        let mut out = Vec::new();
+        // Pages 1.. fetched several at a time once page 0 gave the total; read in order.
+        let mut ahead = std::collections::VecDeque::new();
+        for page in 0.. {
+            let p: Page<T> = match ahead.pop_front() {
+                Some(fetched) => fetched?,
+                None => self.get(&request(page), budget)?,
+            };
             let n = p.results.len();
             out.extend(p.results);
             let done = match p.total {
@@ -102,6 +112,10 @@ impl Matillion {
             };
             if done || n == 0 {
                 break;
+            }
+            if let (0, Some(total)) = (page, p.total) {
+                let pages = usize::try_from(total.div_ceil(PAGE_SIZE as u64)).unwrap_or(usize::MAX);
+                ahead = fetch_pages(1, pages, |page| self.get(&request(page), budget)).into();
             }
         }
         Ok(out)
@@ -345,6 +359,34 @@ impl Platform for Matillion {
             body
         ));
         Ok(lines)
+    }
+
+    /// One page of the list of executions, newest first: this pipeline (the name filter is
+    /// a partial match, so the exact name is checked here) in this environment, ended.
+    fn history(&self, budget: Budget) -> Vec<Duration> {
+        let c = &self.cfg;
+        let req = Request::get(
+            self.url("/v1/pipeline-executions"),
+            "the list of past executions",
+        )
+        .query("projectId", self.project())
+        .query("pipelineName", c.pipeline.as_str())
+        .query("environmentName", c.environment.as_str())
+        .query("limit", history::LIMIT.to_string());
+        match self.get::<ListReply>(&req, budget) {
+            Ok(reply) => reply
+                .results
+                .iter()
+                .filter(|e| e.pipeline_name == c.pipeline && e.environment_name == c.environment)
+                .filter(|e| phase_of(&e.status) != Phase::Running)
+                .filter_map(|e| timefmt::between(e.started_at.as_deref(), e.finished_at.as_deref()))
+                .take(history::LIMIT)
+                .collect(),
+            Err(e) => {
+                history::unavailable("Matillion", &e);
+                Vec::new()
+            }
+        }
     }
 
     fn status(&self, id: &str, budget: Budget) -> Result<RunState, Failure> {

@@ -4,12 +4,15 @@
 //! loop (`orchestrate`).
 
 pub mod datalab;
+pub mod history;
 pub mod matillion;
 pub mod once;
+pub mod pages;
 
 use crate::http::Budget;
 use crate::model::{PlatformKind, RunReport};
 use crate::wait::{Failure, RunState, Waiter};
+use std::time::Duration;
 
 /// Whether a cancel request was taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +42,13 @@ pub trait Platform: Send + Sync {
     fn collect(&self, id: &str, budget: Budget, report: &mut RunReport) -> Result<(), Failure>;
     /// Ask the platform to cancel.
     fn cancel(&self, id: &str, budget: Budget) -> Result<CancelAck, Failure>;
+    /// How long the pipeline's recent finished executions took (newest first, at most
+    /// [`history::LIMIT`]), from one request within `budget`, for the polling schedule
+    /// ([`crate::poll::Policy`]). An optimisation: a platform that cannot list them, or a
+    /// request that fails, gives none (and the schedule polls at a fixed interval).
+    fn history(&self, _budget: Budget) -> Vec<Duration> {
+        Vec::new()
+    }
     /// Whether the platform can cancel at all. When it cannot, a timeout or a signal says
     /// that the execution goes on instead of announcing a cancel.
     fn can_cancel(&self) -> bool {

@@ -626,7 +626,9 @@ fn a_signal_makes_no_cancel_request_and_says_the_execution_continues() {
 fn assert_no_cancel(sim: &SimHandle) {
     for (method, route) in routes(sim) {
         match (method.as_str(), route) {
-            ("POST", Route::DatalabRun) | ("GET", Route::DatalabExecution) => {}
+            ("POST", Route::DatalabRun)
+            | ("GET", Route::DatalabExecution)
+            | ("GET", Route::DatalabList) => {}
             other => panic!("unexpected request {other:?}"),
         }
     }
@@ -698,7 +700,8 @@ fn a_lost_run_reply_adopts_the_execution_instead_of_running_twice() {
     let runs = sim.datalab_runs();
     assert_eq!(runs.len(), 1, "ran once");
     assert_eq!(sim.requests_to(Route::DatalabRun).len(), 1);
-    assert_eq!(sim.requests_to(Route::DatalabList).len(), 1);
+    // The lookup, then (once the run is known) its past runs for the polling schedule.
+    assert_eq!(sim.requests_to(Route::DatalabList).len(), 2);
     let note = format!(
         "The run request's reply was lost; adopted execution {}, which it created.",
         runs[0].execution_id
@@ -802,4 +805,26 @@ fn cancel_mode_says_datalab_cannot_cancel_and_sends_nothing() {
         out.stderr
     );
     assert!(sim.requests().is_empty());
+}
+
+#[test]
+fn the_pipelines_past_runs_set_the_schedule() {
+    let sim = sim_with(pipeline("pl_hist"));
+    let hour = Duration::from_secs(3600);
+    for i in 1..=6u32 {
+        sim.add_datalab_run("pl_hist", Duration::from_secs(40 + u64::from(i)), hour * i)
+            .expect("seeded");
+    }
+    let out = run(&datalab_env(&sim, "pl_hist"), &[]);
+    assert_eq!(out.code, 0, "{out:?}");
+    // Started after the pending 100 ms: 40.9 s to 45.9 s, the median about 43 s.
+    assert!(
+        out.stderr
+            .contains("pipeline-run: polling around the expected end at ~43s")
+            && out.stderr.contains("from 6 past runs"),
+        "{}",
+        out.stderr
+    );
+    // One lookup (no reply was lost).
+    assert_eq!(sim.requests_to(Route::DatalabList).len(), 1);
 }

@@ -13,6 +13,7 @@ mod dry_run;
 mod flags;
 mod github;
 mod gitlab_reports;
+mod polling;
 mod readme;
 mod resilience;
 mod resilience_simulated;

@@ -385,7 +385,19 @@ fn trigger_reset_before_the_server_acted_is_sent_again_once() {
         [None, Some(201)]
     );
     assert_eq!(sim.executions().len(), 1);
-    assert_eq!(sim.requests_to(Route::ListExecutions).len(), 1);
+    // The lookup after the reset, then (after the trigger) the past runs for the schedule.
+    let lists = sim.requests_to(Route::ListExecutions);
+    assert_eq!(lists.len(), 2);
+    assert!(
+        lists[0].query.contains("startedAfter="),
+        "{:?}",
+        lists[0].query
+    );
+    assert!(
+        !lists[1].query.contains("startedAfter="),
+        "{:?}",
+        lists[1].query
+    );
     assert!(
         out.stderr
             .contains("no execution was created; triggering again"),

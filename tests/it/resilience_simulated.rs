@@ -140,6 +140,7 @@ fn token_revoked_mid_wait_gets_one_new_token() {
         initial: cfg.poll_interval,
         max: cfg.max_poll_interval,
         heartbeat: Timings::DEFAULT.heartbeat,
+        seed: 1,
     };
     p.prepare(w.budget(), &mut report).expect("prepare");
     let id = p.trigger(&w, &mut report).expect("trigger");
@@ -324,6 +325,7 @@ fn listed(id: &str, pipeline: &str, trigger: &str, started: SystemTime) -> Liste
         environment_name: "prod".into(),
         status: "RUNNING".into(),
         started_at: Some(pipeline_run::timefmt::format_rfc3339(started)),
+        finished_at: None,
         trigger: Some(trigger.into()),
     }
 }

@@ -183,6 +183,32 @@ fn a_bad_ca_bundle_is_an_input_error() {
     }
 }
 
+#[test]
+fn the_ca_bundle_is_read_only_when_a_tls_connection_needs_it() {
+    let scratch = Scratch::new("ca-lazy");
+    let missing = scratch.path("missing.pem");
+    // A bad input exits first: the bundle (which would be an error too) is not read.
+    let mut env = env_for("https://127.0.0.1:9/dpc");
+    set(&mut env, "SSL_CERT_FILE", missing.to_string_lossy());
+    set(&mut env, "MATILLION_TIMEOUT", "90");
+    let out = run(&env, &[]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("input 'timeout'"), "{}", out.stderr);
+    assert!(!out.stderr.contains("ca-bundle"), "{}", out.stderr);
+    // A run over plain HTTP makes no TLS connection: the bundle is never read.
+    use pipeline_run_sim::{Environment, Project, PublishedPipeline, RunScript, SimConfig};
+    let sim = start_sim(SimConfig::new().project(
+        Project::new(PROJECT_ID, "Analytics").environment(Environment::new("prod").pipeline(
+            PublishedPipeline::new("Load orders", RunScript::new(Duration::from_millis(100), 1)),
+        )),
+    ));
+    let mut env = matillion_env(&sim, "Analytics", "prod", "Load orders");
+    set(&mut env, "SSL_CERT_FILE", missing.to_string_lossy());
+    let out = run(&env, &[]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(!out.stderr.contains("ca-bundle"), "{}", out.stderr);
+}
+
 /// A fake HTTP proxy that records the request lines it gets and answers 503.
 fn fake_proxy() -> (u16, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -117,8 +117,23 @@ impl SimHandle {
     }
 
     /// Pre-seed an execution (e.g. a scheduled run holding an execution tag); returns its id.
+    /// A seed that ran longer than its script is a past, finished execution (see
+    /// [`SeedExecution::finished`]): the list of executions shows it with its `finishedAt`.
     pub fn add_running_execution(&self, seed: SeedExecution) -> String {
         matillion::seed(&self.state, seed)
+    }
+
+    /// Pre-seed a past Datalab run of `pipeline_id` that took `took` and ended `ago` before
+    /// now (listed with its `started_at` and `completed_at`); its id, or `None` when no such
+    /// pipeline is configured. Seed past runs before triggering new ones (the list is in
+    /// the order runs were stored).
+    pub fn add_datalab_run(
+        &self,
+        pipeline_id: &str,
+        took: Duration,
+        ago: Duration,
+    ) -> Option<String> {
+        crate::datalab::seed_past(&self.state, pipeline_id, took, ago)
     }
 
     /// How many TCP connections were accepted.

@@ -91,6 +91,8 @@ pub struct Listed {
     pub status: String,
     /// Started.
     pub started_at: Option<String>,
+    /// Finished (absent while it runs).
+    pub finished_at: Option<String>,
     /// Trigger.
     pub trigger: Option<String>,
 }

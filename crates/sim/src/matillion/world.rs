@@ -181,6 +181,13 @@ impl SeedExecution {
         self.script = s;
         self
     }
+
+    /// A past execution: it took `took` (a success with 3 steps) and ended `ago` before now.
+    pub fn finished(mut self, took: Duration, ago: Duration) -> Self {
+        self.running_for = took + ago;
+        self.script = RunScript::new(took, 3);
+        self
+    }
 }
 
 /// A created execution as tests see it.
