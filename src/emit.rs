@@ -147,6 +147,10 @@ fn one_line_result(r: &RunReport) -> String {
         Outcome::Refused { reason } => format!("result: refused: {}", crate::http::clean(reason)),
         Outcome::DryRun => "result: dry run passed; nothing was triggered".into(),
         Outcome::CancelRequested => "result: cancel requested".into(),
+        Outcome::Stopped { cancel } => format!(
+            "result: stopped (fail-fast: another pipeline failed); {}",
+            report::describe_cancel(cancel, r.platform)
+        ),
     }
 }
 

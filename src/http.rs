@@ -10,6 +10,9 @@
 //!   and decides (it looks the run up before trying again).
 //! - Every attempt has its own connect and response timeouts, so one stalled connection
 //!   cannot eat the deadline.
+//! - A 429's `Retry-After` holds back every request of every clone of the client (one
+//!   shared "not before" instant, [`Pace`]): several pipelines run side by side share one
+//!   rate limit, so one told to wait makes the others wait with it.
 
 use crate::clock::{Clock, Signal, Wake};
 use crate::secret::Secret;
@@ -20,10 +23,12 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 mod encode;
+mod pace;
 mod problem;
 mod request;
 
 pub use encode::{enc, upload_file_name};
+pub use pace::Pace;
 pub use problem::{Problem, clean, excerpt};
 pub use request::{Body, Method, Part, Request, Response};
 
@@ -127,10 +132,12 @@ struct LazyRoots {
     agent: OnceLock<Result<ureq::Agent, String>>,
 }
 
-/// The retry-policy HTTP client. Cheap to clone; one connection pool (keep-alive).
+/// The retry-policy HTTP client. Cheap to clone; one connection pool (keep-alive) and
+/// one [`Pace`], shared by every clone.
 #[derive(Clone)]
 pub struct Http {
     agent: ureq::Agent,
+    pace: Arc<Pace>,
     /// Set: `https://` requests go through the agent built from these roots.
     roots: Option<Arc<LazyRoots>>,
     clock: Arc<dyn Clock>,
@@ -148,6 +155,7 @@ impl Http {
     pub fn new(clock: Arc<dyn Clock>) -> Self {
         Self {
             agent: agent(None),
+            pace: Arc::default(),
             roots: None,
             clock,
             retry_initial: Duration::from_millis(500),
@@ -203,6 +211,17 @@ impl Http {
                 .map_err(String::clone),
             _ => Ok(&self.agent),
         }
+    }
+
+    /// The same client (connections, pace, roots) on another clock: a pipeline run beside
+    /// others sleeps on a clock of its own, which its supervisor can stop.
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        Self { clock, ..self }
+    }
+
+    /// The shared pace.
+    pub fn pace(&self) -> &Pace {
+        &self.pace
     }
 
     /// The clock.
@@ -274,6 +293,24 @@ impl Http {
             if now >= budget.deadline {
                 return Err(HttpError::Deadline(last));
             }
+            // A 429 told every request to wait: this one waits too, when that fits.
+            if let Some(left) = self.pace.left(now).filter(|l| now + *l <= budget.deadline) {
+                log::debug!(
+                    "{}: waiting {} (the platform's Retry-After)",
+                    req.what,
+                    humantime::format_duration(round_ms(left))
+                );
+                let wake = if budget.interruptible {
+                    self.clock.sleep(left)
+                } else {
+                    self.clock.pause(left);
+                    Wake::Elapsed
+                };
+                if let Wake::Signal(s) = wake {
+                    return Err(HttpError::Interrupted(s));
+                }
+                continue;
+            }
             let header = auth.header(self, budget)?;
             let remaining = budget.deadline - now;
             let (retry_after, problem) =
@@ -293,7 +330,7 @@ impl Http {
                             continue;
                         }
                         429 => (
-                            retry_after,
+                            retry_after.inspect(|d| self.pace.hold_until(self.clock.now() + *d)),
                             format!(
                                 "{} answered {}",
                                 req.what,

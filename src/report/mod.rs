@@ -53,6 +53,7 @@ pub fn outcome_name(outcome: &Outcome) -> &'static str {
         Outcome::Refused { .. } => "refused",
         Outcome::DryRun => "dry-run",
         Outcome::CancelRequested => "cancel-requested",
+        Outcome::Stopped { .. } => "stopped",
     }
 }
 

@@ -106,6 +106,7 @@ fn outcome_line(report: &RunReport) -> String {
         Outcome::Triggered => format!("🚀 {p} was triggered (not waited for)"),
         Outcome::DryRun => format!("🔎 Dry run of {p}: every check passed, nothing was triggered"),
         Outcome::CancelRequested => format!("⏹ Cancel requested for {p}"),
+        Outcome::Stopped { .. } => format!("⏹ {p} was stopped (another pipeline failed)"),
     }
 }
 
@@ -174,6 +175,10 @@ fn facts(report: &RunReport) -> Vec<(&'static str, String)> {
         Outcome::TimedOut { cancel } => {
             let what = capitalise(&describe_cancel(cancel, report.platform));
             facts.push(("After the timeout", esc(Some(&what))));
+        }
+        Outcome::Stopped { cancel } => {
+            let what = capitalise(&describe_cancel(cancel, report.platform));
+            facts.push(("After fail-fast", esc(Some(&what))));
         }
         Outcome::Interrupted { signal, cancel } => {
             facts.push(("Signal", esc(Some(signal.name()))));
