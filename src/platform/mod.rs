@@ -61,6 +61,12 @@ impl Failure {
                 "{platform} could not be reached for {what} before the deadline; last error: {m}"
             )),
             HttpError::Interrupted(s) => Failure::Interrupted(s),
+            HttpError::Unusable(m) => {
+                Failure::Unreachable(format!("{platform} gave no usable reply to {what}: {m}"))
+            }
+            HttpError::Unreachable(m) => {
+                Failure::Unreachable(format!("{platform} could not be reached for {what}: {m}"))
+            }
         }
     }
 }
