@@ -4,7 +4,7 @@
 //!
 //! - Polling cost and detection latency come from runs on simulated time: one `SimClock`
 //!   is shared by the simulator and the production code path (`config::from_lookup` →
-//!   `cli::platform_for` → `orchestrate::run`), so an hour-long run takes milliseconds of wall
+//!   `wiring::platform_for` → `orchestrate::run`), so an hour-long run takes milliseconds of wall
 //!   time and every poll is a real HTTP request on loopback.
 //! - Step-list scale, start-up, peak memory and size are measured on the release binary,
 //!   run as a child process against the simulator on the real clock.
@@ -14,14 +14,16 @@
 //! built for this bench).
 
 use pipeline_run::ci::CiKind;
-use pipeline_run::cli;
 use pipeline_run::clock::{Clock, SimClock};
 use pipeline_run::config;
 use pipeline_run::http::Budget;
 use pipeline_run::http::Http;
-use pipeline_run::orchestrate::{self, Progress, Waiter};
-use pipeline_run::platform::{CancelAck, Failure, Platform, RunState};
-use pipeline_run::report::{Outcome, PlatformKind, RunReport};
+use pipeline_run::model::{Outcome, PlatformKind, RunReport};
+use pipeline_run::orchestrate;
+use pipeline_run::platform::{CancelAck, Platform};
+use pipeline_run::timings::Timings;
+use pipeline_run::wait::{Failure, RunState, Waiter};
+use pipeline_run::wiring;
 #[path = "../tests/it/sim_time.rs"]
 mod sim_time;
 
@@ -212,13 +214,23 @@ fn simulated_run(duration: Duration) -> Res<Polled> {
         ));
     }
     let platform = Observed {
-        inner: cli::platform_for(&cfg, Http::new(dyn_clock.clone()), CiKind::Plain),
+        inner: wiring::platform_for(
+            &cfg,
+            Http::new(dyn_clock.clone()),
+            &Timings::DEFAULT,
+            CiKind::Plain,
+        ),
         last_status: Mutex::new(None),
     };
-    let progress = Arc::new(Mutex::new(Progress::default()));
-    // What the binary's worker thread runs (`cli::run_with` adds the signal watch and the
-    // log group, which would print here).
-    let report = orchestrate::run(&platform, &cfg, dyn_clock.as_ref(), &progress, &|_| {});
+    // What the binary's worker thread runs (`supervise::run_with` adds the signal watch and
+    // the progress lines, which would print here).
+    let report = orchestrate::run(
+        &platform,
+        &cfg,
+        dyn_clock.as_ref(),
+        &Timings::DEFAULT,
+        &|_| {},
+    );
     let finished = Instant::now();
     let done = clock.now();
     if report.outcome != Outcome::Succeeded || report.steps.len() != 12 {

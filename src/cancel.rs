@@ -3,19 +3,17 @@
 //! the main step's `result-file` (JSON) or `dotenv-file`. The other inputs are the same as
 //! for the run (the job's variables), so the project resolves the same way.
 
-use crate::cli;
+use crate::ci::CiKind;
 use crate::clock::{Clock, RealClock, SignalState};
 use crate::config::Config;
 use crate::exit::Exit;
-use crate::http::Http;
-use crate::report::CancelResult;
+use crate::http::{Budget, Http};
+use crate::model::{CancelResult, Outcome, RunReport};
+use crate::orchestrate::{cancel_and_follow, no_cancel};
+use crate::report::describe_cancel;
+use crate::timings::Timings;
+use crate::wiring::{load_config, platform_for};
 use std::sync::Arc;
-use std::time::Duration;
-
-/// How long the cancel request may take.
-pub const CANCEL_BUDGET: Duration = Duration::from_secs(20);
-/// How long to follow the run to CANCELLED.
-pub const CANCEL_FOLLOW: Duration = Duration::from_secs(20);
 
 /// Where the id came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,11 +70,13 @@ pub fn find_target(cfg: &Config) -> Result<Option<Target>, String> {
     Ok(None)
 }
 
-/// Run cancel mode.
+/// Run cancel mode: cancel the execution, then write every report asked for (outputs,
+/// summary, dotenv, JUnit, JSON) with the outcome `cancel-requested` (or `refused`), so an
+/// `after_script` that reads them sees what the clean-up did.
 pub fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
     let ci = crate::ci::detect(env);
     crate::logging::init(env, ci);
-    let cfg = match cli::load_config(env, ci) {
+    let cfg = match load_config(env, ci) {
         Ok(c) => c,
         Err(e) => return e,
     };
@@ -93,43 +93,59 @@ pub fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
             return Exit::BadInput;
         }
     };
-    cancel_target(&cfg, &target, ci)
+    let report = cancel_target(&cfg, &target, ci, &Timings::from_env(env));
+    crate::emit::all(&cfg, &report, ci, env);
+    Exit::from(&report.outcome)
 }
 
-/// Cancel `target` and follow it to its end (shared by `cancel` and the GitHub post step).
-/// Exit 0 when it was cancelled, had already ended, or the cancel was accepted.
-pub fn cancel_target(cfg: &Config, target: &Target, ci: crate::ci::CiKind) -> Exit {
+/// Cancel `target` and follow it to its end (shared by `cancel` and the GitHub post step),
+/// within `timings.cancel_mode`. The report's outcome is `CancelRequested` when it was
+/// cancelled, had already ended, or the cancel was accepted; `Refused` otherwise, with
+/// the reason (said once, by whoever reports it).
+pub fn cancel_target(cfg: &Config, target: &Target, ci: CiKind, timings: &Timings) -> RunReport {
     let clock: Arc<dyn Clock> = Arc::new(RealClock::new(SignalState::new()));
-    let platform = cli::platform_for(cfg, Http::new(clock.clone()), ci);
-    let mut report = crate::orchestrate::initial_report(cfg);
-    let budget = crate::http::Budget::until(clock.now() + CANCEL_BUDGET);
+    let platform = platform_for(cfg, Http::new(clock.clone()), timings, ci);
+    let mut report = RunReport::for_config(cfg);
+    report.execution_id = Some(target.id.clone());
+    let refused = |mut report: RunReport, reason: String| {
+        report.outcome = Outcome::Refused { reason };
+        report
+    };
+    let budget = Budget::until(clock.now() + timings.cancel_mode.budget);
     if !platform.can_cancel() {
-        log::error!(
-            "{}",
-            crate::orchestrate::no_cancel(platform.as_ref(), &target.id)
-        );
-        return Exit::Refused;
+        return refused(report, no_cancel(platform.as_ref(), &target.id));
     }
     if let Err(f) = platform.prepare(budget, &mut report) {
-        log::error!("{f}");
-        return Exit::Refused;
+        return refused(report, f.to_string());
     }
     log::info!(
         "cancelling execution {} (from {})",
         target.id,
         target.source
     );
-    match crate::orchestrate::cancel_and_follow(
+    let result = cancel_and_follow(
         platform.as_ref(),
         &target.id,
         clock.as_ref(),
-        CANCEL_BUDGET,
-        CANCEL_FOLLOW,
+        timings,
+        timings.cancel_mode,
         true,
-    ) {
+    );
+    match result {
         CancelResult::Cancelled | CancelResult::Requested | CancelResult::NotAttempted => {
-            Exit::Success
+            let what = match result {
+                CancelResult::NotAttempted => "had already ended; nothing to cancel".to_string(),
+                other => describe_cancel(&other, report.platform),
+            };
+            report
+                .notes
+                .push(format!("Cancel mode: execution {}: {what}.", target.id));
+            report.outcome = Outcome::CancelRequested;
+            report
         }
-        CancelResult::Unsupported | CancelResult::Failed(_) => Exit::Refused,
+        CancelResult::Unsupported | CancelResult::Failed(_) => {
+            let why = describe_cancel(&result, report.platform);
+            refused(report, format!("execution {}: {why}", target.id))
+        }
     }
 }

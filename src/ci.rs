@@ -4,10 +4,8 @@
 //! Text from the platform is printed through [`Log::remote_text`], which makes sure it can
 //! never become a GitHub workflow command or a GitLab section marker.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use crate::text::{escape_data, one_line};
+use crate::token::random_token;
 
 /// The CI system the program runs under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,29 +29,6 @@ pub fn detect(lookup: impl Fn(&str) -> Option<String>) -> CiKind {
     } else {
         CiKind::Plain
     }
-}
-
-/// 32 lowercase hex characters that nobody can predict: for output delimiters and
-/// `::stop-commands::` tokens. Without a `rand` dependency, the entropy comes from two
-/// `RandomState`s (randomly keyed per process by std), mixed with the time, the process id
-/// and a counter so that two calls in the same nanosecond still differ.
-pub fn random_token() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let mut halves = [0u64; 2];
-    for (i, half) in halves.iter_mut().enumerate() {
-        let mut h = RandomState::new().build_hasher();
-        h.write_u128(nanos);
-        h.write_u32(std::process::id());
-        h.write_u64(count);
-        h.write_usize(i);
-        *half = h.finish();
-    }
-    format!("{:016x}{:016x}", halves[0], halves[1])
 }
 
 /// A GitLab section name: only ASCII letters, digits, `_`, `.` and `-` are allowed, so
@@ -91,7 +66,7 @@ pub fn section_start(name: &str, header: &str, collapsed: bool, unix_ts: u64) ->
     format!(
         "\x1b[0Ksection_start:{unix_ts}:{}{flag}\r\x1b[0K{}",
         section_name(name),
-        crate::report::one_line(header)
+        one_line(header)
     )
 }
 
@@ -138,9 +113,7 @@ impl Log {
         match self.kind {
             CiKind::GitHub => {
                 out.push_str("::group::");
-                out.push_str(&crate::report::workflow::escape_data(
-                    &crate::report::one_line(title),
-                ));
+                out.push_str(&escape_data(&one_line(title)));
                 self.open = Some(String::new());
             }
             CiKind::GitLab => {
@@ -151,7 +124,7 @@ impl Log {
             }
             CiKind::Plain => {
                 out.push_str("== ");
-                out.push_str(&crate::report::one_line(title));
+                out.push_str(&one_line(title));
                 out.push_str(" ==");
             }
         }
@@ -213,18 +186,6 @@ mod tests {
             detect(env(&[("GITLAB_CI", "true"), ("GITHUB_ACTIONS", "true")])),
             CiKind::GitHub
         );
-    }
-
-    #[test]
-    fn random_tokens_are_hex_and_differ() {
-        let a = random_token();
-        let b = random_token();
-        assert_eq!(a.len(), 32);
-        assert!(
-            a.chars()
-                .all(|c| c.is_ascii_hexdigit() && !c.is_uppercase())
-        );
-        assert_ne!(a, b);
     }
 
     #[test]

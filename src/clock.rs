@@ -6,13 +6,31 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-/// A signal that asks the program to stop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A signal that asks the program to stop. Serialized (in the JSON result) by its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum Signal {
     /// SIGINT (Ctrl-C; the first signal a cancelled GitHub job sends).
+    #[serde(rename = "SIGINT")]
     Int,
     /// SIGTERM.
+    #[serde(rename = "SIGTERM")]
     Term,
+}
+
+impl Signal {
+    /// "SIGINT" / "SIGTERM".
+    pub fn name(self) -> &'static str {
+        match self {
+            Signal::Int => "SIGINT",
+            Signal::Term => "SIGTERM",
+        }
+    }
+}
+
+impl std::fmt::Display for Signal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// Why a sleep ended.

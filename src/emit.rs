@@ -7,6 +7,7 @@ use crate::auth::TokenHook;
 use crate::ci::{CiKind, Log};
 use crate::config::{Config, InputErrors};
 use crate::report::{self, Outcome, RunReport, workflow};
+use crate::text;
 use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -58,8 +59,8 @@ pub fn input_errors(ci: CiKind, errs: &InputErrors) {
     for e in errs.0.iter().take(10) {
         out(&format!(
             "::error title={}::{}",
-            workflow::escape_property(&format!("Invalid input '{}'", e.input)),
-            workflow::escape_data(&e.message)
+            text::escape_property(&format!("Invalid input '{}'", e.input)),
+            text::escape_data(&e.message)
         ));
     }
 }
@@ -94,7 +95,7 @@ pub fn state_saver(
 /// [`all`] overwrites both files with the final result.
 pub fn id_saver(cfg: &Config) -> impl Fn(&str) + Send + 'static {
     let files = cfg.files.clone();
-    let report = crate::orchestrate::initial_report(cfg);
+    let report = RunReport::for_config(cfg);
     move |id: &str| {
         let mut r = report.clone();
         r.execution_id = Some(id.to_string());
@@ -176,14 +177,14 @@ fn step_lines(r: &RunReport, rest: &str) -> String {
         let mark = if st.failed { "✗" } else { "•" };
         s.push_str(&format!(
             "{mark} {} [{}]{}{}\n",
-            report::one_line(&st.name),
-            report::one_line(&st.status),
+            text::one_line(&st.name),
+            text::one_line(&st.status),
             st.duration
                 .map(|d| format!(" {}", report::humanize_duration(d)))
                 .unwrap_or_default(),
             st.message
                 .as_deref()
-                .map(|m| format!(": {}", report::truncate_chars(&report::one_line(m), 500)))
+                .map(|m| format!(": {}", report::truncate_chars(&text::one_line(m), 500)))
                 .unwrap_or_default()
         ));
     };

@@ -1,4 +1,8 @@
-//! The process exit codes, in one place. The README's "Exit codes" table mirrors this enum.
+//! The process exit codes, in one place. The README's "Exit codes" table mirrors this enum
+//! (checked by the integration tests through [`Exit::ALL`]).
+
+use crate::clock::Signal;
+use crate::model::Outcome;
 
 /// How the process ends. Each variant maps to one documented exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,7 +25,18 @@ pub enum Exit {
 }
 
 impl Exit {
-    /// The numeric exit code.
+    /// Every variant, for the checks that each has its own documented code.
+    pub const ALL: [Exit; 7] = [
+        Exit::Success,
+        Exit::RunFailed,
+        Exit::BadInput,
+        Exit::TimedOut,
+        Exit::Refused,
+        Exit::Interrupted,
+        Exit::Terminated,
+    ];
+
+    /// The numeric exit code (a signal's is 128 + its number).
     pub fn code(self) -> i32 {
         match self {
             Exit::Success => 0,
@@ -35,23 +50,62 @@ impl Exit {
     }
 }
 
+impl From<Signal> for Exit {
+    fn from(s: Signal) -> Self {
+        match s {
+            Signal::Int => Exit::Interrupted,
+            Signal::Term => Exit::Terminated,
+        }
+    }
+}
+
+/// The exit code for a finished run.
+impl From<&Outcome> for Exit {
+    fn from(outcome: &Outcome) -> Self {
+        match outcome {
+            Outcome::Succeeded
+            | Outcome::Triggered
+            | Outcome::DryRun
+            | Outcome::CancelRequested => Exit::Success,
+            Outcome::Failed => Exit::RunFailed,
+            Outcome::TimedOut { .. } => Exit::TimedOut,
+            Outcome::Refused { .. } => Exit::Refused,
+            Outcome::Interrupted { signal, .. } => Exit::from(*signal),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::CancelResult;
+    use std::collections::HashSet;
 
     #[test]
-    fn codes_are_distinct_and_documented() {
-        let all = [
-            (Exit::Success, 0),
-            (Exit::RunFailed, 1),
-            (Exit::BadInput, 2),
-            (Exit::TimedOut, 3),
-            (Exit::Refused, 4),
-            (Exit::Interrupted, 130),
-            (Exit::Terminated, 143),
-        ];
-        for (e, c) in all {
-            assert_eq!(e.code(), c, "{e:?}");
+    fn every_variant_has_its_own_code_and_all_lists_each_once() {
+        let codes: HashSet<i32> = Exit::ALL.iter().map(|e| e.code()).collect();
+        assert_eq!(codes.len(), Exit::ALL.len(), "two variants share a code");
+        let variants: HashSet<String> = Exit::ALL.iter().map(|e| format!("{e:?}")).collect();
+        assert_eq!(variants.len(), Exit::ALL.len(), "ALL lists a variant twice");
+        // A shell reads 128 + n as "killed by signal n": only the signals may use it.
+        for e in Exit::ALL {
+            let c = e.code();
+            assert!((0..=255).contains(&c), "{e:?}: {c}");
+            let by_signal = matches!(e, Exit::Interrupted | Exit::Terminated);
+            assert_eq!(c > 128, by_signal, "{e:?}: {c}");
         }
+    }
+
+    #[test]
+    fn a_signal_exits_with_128_plus_its_number() {
+        // SIGINT is 2 and SIGTERM 15 on every platform the binary ships for.
+        assert_eq!(Exit::from(Signal::Int).code(), 128 + 2);
+        assert_eq!(Exit::from(Signal::Term).code(), 128 + 15);
+        let interrupted = |signal| Outcome::Interrupted {
+            signal,
+            cancel: CancelResult::Cancelled,
+        };
+        assert_eq!(Exit::from(&interrupted(Signal::Int)), Exit::Interrupted);
+        assert_eq!(Exit::from(&interrupted(Signal::Term)), Exit::Terminated);
     }
 }

@@ -30,10 +30,12 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+mod encode;
 mod problem;
 pub mod proxy;
 mod request;
 
+pub use encode::{enc, upload_file_name};
 pub use problem::{Problem, clean, excerpt};
 pub use request::{Body, Method, Part, Request, Response};
 
@@ -541,28 +543,6 @@ impl Http {
             Err(e) => classify(e),
         }
     }
-}
-
-/// The `filename` sent for an upload: the path's last component, with `"`, CR, LF and
-/// other control characters percent-encoded as browsers do, so that a file name can never
-/// end the quoted parameter or start a header of its own.
-pub fn upload_file_name(path: &std::path::Path) -> String {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "upload".into());
-    let mut out = String::with_capacity(name.len());
-    for c in name.chars() {
-        if c == '"' || c.is_control() {
-            let mut buf = [0u8; 4];
-            for b in c.encode_utf8(&mut buf).bytes() {
-                out.push_str(&format!("%{b:02X}"));
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// The one agent configuration: statuses are read, not errors; no redirects (a token must

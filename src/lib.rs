@@ -1,7 +1,22 @@
 //! pipeline-run: trigger a published data pipeline from CI, wait for it, report its steps.
 //!
 //! `run()` in [`cli`] reads as the recipe: inputs → validated [`config::Config`] → trigger
-//! and wait ([`orchestrate`]) → reporters ([`report`]) → exit code ([`exit::Exit`]).
+//! and wait ([`supervise`] over [`orchestrate`]) → reporters ([`report`]) → exit code
+//! ([`exit::Exit`]).
+//!
+//! The import graph runs one way. A module imports only modules of a lower layer (or of
+//! its own layer, where the list says so):
+//!
+//! 1. leaves, importing nothing of the crate: `clock`, `timings`, `secret`, `timefmt`,
+//!    `text`, `token`, `suggest`, `poll`, `inputs`;
+//! 2. `http`; then `auth` and `config` (both on `http`);
+//! 3. the run model `model` and the wait primitive `wait`;
+//! 4. `exit`, `report` and `ci` (reporters and the CI system), `logging`;
+//! 5. `platform` (on `wait` and `model`); then `orchestrate`, the wait loop on it;
+//! 6. `emit` (writes the reports; never the wait loop);
+//! 7. `wiring` (config, platform client); `signals`;
+//! 8. `supervise`, `cancel`; then `post` (on `cancel`);
+//! 9. `cli`, argv dispatch, on top.
 
 pub mod args;
 pub mod auth;
@@ -16,16 +31,24 @@ pub mod http;
 pub mod inputs;
 pub mod lenient;
 pub mod logging;
+pub mod model;
 pub mod orchestrate;
 pub mod platform;
+pub mod poll;
 pub mod post;
 pub mod redact;
 pub mod report;
 pub mod secret;
 pub mod signals;
 pub mod suggest;
+pub mod supervise;
+pub mod text;
 pub mod timefmt;
+pub mod timings;
+pub mod token;
 pub mod unknown;
+pub mod wait;
+pub mod wiring;
 
 /// Helpers shared by the unit tests.
 #[cfg(test)]

@@ -1,161 +1,53 @@
-//! The wait loop and the run's recipe: prepare → trigger → poll with a growing interval
-//! until the run ends → collect details and steps. Timeouts cancel the run; signals are
-//! handled by the caller (see `cli`), which reads the progress this module publishes.
+//! The run's recipe, on the worker thread: prepare → trigger → poll with a growing interval
+//! until the run ends → collect details and steps. Timeouts cancel the run. What happens
+//! is sent as [`Event`]s to the caller (the supervisor), which owns the progress
+//! lines, the files written once the id is known, and the answer to a signal.
 
-use crate::clock::{Clock, Signal, Wake};
+use crate::clock::{Clock, Wake};
 use crate::config::Config;
 use crate::http::Budget;
-use crate::platform::{CancelAck, Failure, Phase, Platform, RunState};
-use crate::report::{CancelResult, Outcome, RunReport};
-use backoff::backoff::Backoff;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use crate::model::{CancelResult, Outcome, RunReport, Step};
+use crate::platform::{CancelAck, Platform};
+use crate::timings::{CancelTimings, Timings};
+use crate::wait::{Failure, Phase, Seen, WaitStop, Waiter};
+use std::time::Duration;
 
-/// After the run ends, reading its details and steps may take this much past the deadline.
-pub const COLLECT_GRACE: Duration = Duration::from_secs(60);
-/// How long a timeout's cancel request may take.
-pub const CANCEL_BUDGET: Duration = Duration::from_secs(10);
-/// After a timeout's cancel, how long to follow the run to CANCELLED.
-pub const CANCEL_FOLLOW: Duration = Duration::from_secs(30);
-/// A progress line at least this often while waiting.
-pub const HEARTBEAT: Duration = Duration::from_secs(60);
-
-/// Polling with a growing interval, bounded by a deadline.
-pub struct Waiter<'a> {
-    /// The clock.
-    pub clock: &'a dyn Clock,
-    /// The overall deadline.
-    pub deadline: Instant,
-    /// First interval.
-    pub initial: Duration,
-    /// Largest interval.
-    pub max: Duration,
-}
-
-/// Why a wait ended without the run ending.
+/// What the worker saw, in order. The last event is always [`Event::Finished`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WaitStop {
-    /// The deadline passed; the last state seen.
-    TimedOut(Option<RunState>),
-    /// A platform call failed.
-    Failed(Failure),
+pub enum Event {
+    /// The trigger was accepted: the execution id, and the report so far (names resolved,
+    /// notes such as an adopted run).
+    Triggered {
+        /// The execution id.
+        id: String,
+        /// The report so far.
+        report: RunReport,
+    },
+    /// A status different from the last one.
+    Status(String),
+    /// The same status for another heartbeat.
+    Still {
+        /// The status.
+        status: String,
+        /// How long the wait has lasted (whole seconds).
+        after: Duration,
+    },
+    /// The run ended with this status; its details and steps are being read.
+    Ended(String),
+    /// The steps read after the end (or after a timeout), before the report is final.
+    Steps(Vec<Step>),
+    /// The report, with its outcome set.
+    Finished(RunReport),
 }
 
-impl Waiter<'_> {
-    /// A budget until the deadline.
-    pub fn budget(&self) -> Budget {
-        Budget::until(self.deadline)
-    }
-
-    /// The backoff that spaces polls: from `initial`, ×1.5 each time, ±20% jitter, never
-    /// above `max` (the jitter is clamped so the detection latency stays ≤ `max`).
-    pub fn intervals(&self) -> impl FnMut() -> Duration {
-        let mut b = backoff::ExponentialBackoff {
-            initial_interval: self.initial,
-            current_interval: self.initial,
-            randomization_factor: 0.2,
-            multiplier: 1.5,
-            max_interval: self.max,
-            max_elapsed_time: None,
-            ..backoff::ExponentialBackoff::default()
-        };
-        let max = self.max;
-        move || b.next_backoff().unwrap_or(max).min(max)
-    }
-
-    /// Sleep for `d` but not past the deadline. `Err` on a signal.
-    pub fn sleep(&self, d: Duration) -> Result<(), Signal> {
-        let now = self.clock.now();
-        let d = d.min(self.deadline.saturating_duration_since(now));
-        match self.clock.sleep(d) {
-            Wake::Elapsed => Ok(()),
-            Wake::Signal(s) => Err(s),
-        }
-    }
-
-    /// Poll `id` until it ends or the deadline passes. `on_change` sees each new status.
-    pub fn until_end(
-        &self,
-        platform: &dyn Platform,
-        id: &str,
-        mut on_change: impl FnMut(&RunState),
-    ) -> Result<RunState, WaitStop> {
-        let started = self.clock.now();
-        let mut next = self.intervals();
-        let mut last: Option<RunState> = None;
-        let mut last_line = started;
-        loop {
-            // A poll sleep ends at the deadline: past it there is nothing left to ask with.
-            if self.clock.now() >= self.deadline {
-                return Err(WaitStop::TimedOut(last));
-            }
-            let state = platform
-                .status(id, self.budget())
-                .map_err(WaitStop::Failed)?;
-            if last.as_ref().map(|l| &l.status) != Some(&state.status) {
-                on_change(&state);
-                last_line = self.clock.now();
-            }
-            if state.phase != Phase::Running {
-                return Ok(state);
-            }
-            let now = self.clock.now();
-            if now.saturating_duration_since(last_line) >= HEARTBEAT {
-                log::info!(
-                    "still {} after {}",
-                    state.status,
-                    humantime::format_duration(secs(now - started))
-                );
-                last_line = now;
-            }
-            last = Some(state);
-            if now >= self.deadline {
-                return Err(WaitStop::TimedOut(last));
-            }
-            self.sleep(next())
-                .map_err(|s| WaitStop::Failed(Failure::Interrupted(s)))?;
-            // The sleep stops at the deadline: polling then would have no budget left and
-            // be reported as unreachable instead of timed out.
-            if self.clock.now() >= self.deadline {
-                return Err(WaitStop::TimedOut(last));
-            }
-        }
-    }
-}
-
-fn secs(d: Duration) -> Duration {
-    Duration::from_secs(d.as_secs())
-}
-
-/// What the worker publishes for the signal handler: the report so far and whether the
-/// execution is still running (and so must be cancelled on a signal).
-#[derive(Debug, Default)]
-pub struct Progress {
-    /// The report as far as known.
-    pub report: Option<RunReport>,
-    /// The execution id while it is running and followed.
-    pub running: Option<String>,
-}
-
-/// Shared progress.
-pub type SharedProgress = Arc<Mutex<Progress>>;
-
-fn publish(progress: &SharedProgress, report: &RunReport, running: Option<&str>) {
-    let mut p = progress.lock().unwrap_or_else(|e| e.into_inner());
-    p.report = Some(report.clone());
-    p.running = running.map(str::to_string);
-}
-
-/// Called once an execution id is known (GitHub: saved to `GITHUB_STATE`).
-pub type OnTriggered<'a> = &'a dyn Fn(&str);
-
-/// Run the whole flow: the report, with its outcome set.
+/// Run the whole flow: the report, with its outcome set. `send` hears every [`Event`]
+/// but the last; the caller sends [`Event::Finished`] with the report returned.
 pub fn run(
     platform: &dyn Platform,
     cfg: &Config,
     clock: &dyn Clock,
-    progress: &SharedProgress,
-    on_triggered: OnTriggered<'_>,
+    timings: &Timings,
+    send: &dyn Fn(Event),
 ) -> RunReport {
     let started = clock.now();
     let waiter = Waiter {
@@ -163,9 +55,9 @@ pub fn run(
         deadline: started + cfg.timeout,
         initial: cfg.poll_interval,
         max: cfg.max_poll_interval,
+        heartbeat: timings.heartbeat,
     };
-    let mut report = initial_report(cfg);
-    publish(progress, &report, None);
+    let mut report = RunReport::for_config(cfg);
 
     if let Err(f) = platform.prepare(waiter.budget(), &mut report) {
         return failed_before_trigger(report, f);
@@ -188,28 +80,32 @@ pub fn run(
         Ok(id) => id,
         Err(f) => return failed_before_trigger(report, f),
     };
-    log::info!(
-        "triggered {} '{}': execution {id}",
-        platform.kind().display_name(),
-        report.pipeline
-    );
     report.execution_id = Some(id.clone());
-    on_triggered(&id);
+    send(Event::Triggered {
+        id: id.clone(),
+        report: report.clone(),
+    });
 
     if !cfg.wait {
         report.outcome = Outcome::Triggered;
-        publish(progress, &report, None);
         return report;
     }
-    publish(progress, &report, Some(&id));
 
-    let waited = waiter.until_end(platform, &id, |s| {
-        log::info!("status: {}", crate::http::clean(&s.status));
-        report.status = Some(s.status.clone());
-        publish(progress, &report, Some(&id));
-    });
+    let waited = waiter.until_end(
+        |budget| platform.status(&id, budget),
+        |seen| match seen {
+            Seen::Changed(s) => {
+                report.status = Some(s.status.clone());
+                send(Event::Status(s.status.clone()));
+            }
+            Seen::Still { status, after } => send(Event::Still {
+                status: status.to_string(),
+                after,
+            }),
+        },
+    );
 
-    let collect_budget = Budget::until(waiter.deadline.max(clock.now()) + COLLECT_GRACE);
+    let collect_budget = Budget::until(waiter.deadline.max(clock.now()) + timings.collect_grace);
     // The platform kept failing until the deadline (or until one more retry would pass it)
     // while the run was going: that is a timeout too (exit 3, the run cancelled), with
     // what kept failing said. (Polls are repeatable, so `Unreachable` here is the deadline.)
@@ -229,7 +125,7 @@ pub fn run(
             } else {
                 Outcome::Failed
             };
-            publish(progress, &report, None);
+            send(Event::Ended(end.status.clone()));
             if let Err(f) = platform.collect(&id, collect_budget, &mut report) {
                 log::warn!(
                     "the run ended {}, but its details could not be read: {f}",
@@ -247,18 +143,16 @@ pub fn run(
                 .as_ref()
                 .map(|s| s.status.as_str())
                 .unwrap_or("running");
-            let cancel = cancel_on_timeout(platform, cfg, &id, clock, was);
+            let cancel = cancel_on_timeout(platform, cfg, &id, clock, timings, was);
             report.outcome = Outcome::TimedOut { cancel };
-            finish_partial(platform, &id, clock, &mut report);
+            finish_partial(platform, &id, clock, timings, &mut report);
         }
-        Err(WaitStop::Failed(Failure::Interrupted(s))) => {
-            // The signal handler cancels; report what is known. The execution stays
-            // published as running: that is how the handler knows what to cancel.
+        Err(WaitStop::Failed(Failure::Interrupted(signal))) => {
+            // The caller cancels; report what is known.
             report.outcome = Outcome::Interrupted {
-                signal: signal_name(s).into(),
+                signal,
                 cancel: CancelResult::NotAttempted,
             };
-            publish(progress, &report, Some(&id));
             return report;
         }
         Err(WaitStop::Failed(f)) => {
@@ -268,7 +162,9 @@ pub fn run(
             };
         }
     }
-    publish(progress, &report, None);
+    if !report.steps.is_empty() {
+        send(Event::Steps(report.steps.clone()));
+    }
     report
 }
 
@@ -279,6 +175,7 @@ fn cancel_on_timeout(
     cfg: &Config,
     id: &str,
     clock: &dyn Clock,
+    timings: &Timings,
     was: &str,
 ) -> CancelResult {
     let after = humantime::format_duration(cfg.timeout);
@@ -290,7 +187,7 @@ fn cancel_on_timeout(
         CancelResult::Unsupported
     } else if cfg.cancel_on_timeout {
         log::warn!("timed out after {after} while the run was {was}; cancelling it");
-        cancel_and_follow(platform, id, clock, CANCEL_BUDGET, CANCEL_FOLLOW, true)
+        cancel_and_follow(platform, id, clock, timings, timings.timeout_cancel, true)
     } else {
         log::warn!("timed out after {after}; the run goes on (cancel-on-timeout is false)");
         CancelResult::NotAttempted
@@ -298,8 +195,14 @@ fn cancel_on_timeout(
 }
 
 /// After a timeout: the latest status, details and steps, within a short budget.
-fn finish_partial(platform: &dyn Platform, id: &str, clock: &dyn Clock, report: &mut RunReport) {
-    let budget = Budget::until(clock.now() + Duration::from_secs(15));
+fn finish_partial(
+    platform: &dyn Platform,
+    id: &str,
+    clock: &dyn Clock,
+    timings: &Timings,
+    report: &mut RunReport,
+) {
+    let budget = Budget::until(clock.now() + timings.partial_budget);
     if let Ok(s) = platform.status(id, budget) {
         report.status = Some(s.status);
     }
@@ -308,45 +211,10 @@ fn finish_partial(platform: &dyn Platform, id: &str, clock: &dyn Clock, report: 
     }
 }
 
-/// The report before anything is sent: what was asked for.
-pub fn initial_report(cfg: &Config) -> RunReport {
-    use crate::config::PlatformConfig;
-    use crate::report::PlatformKind;
-    match &cfg.platform {
-        PlatformConfig::Matillion(m) => {
-            let mut r = RunReport::new(PlatformKind::Matillion, m.pipeline.clone());
-            r.project = Some(m.project.to_string());
-            r.environment = Some(m.environment.clone());
-            r.version = m.version.clone();
-            r.execution_tag = m.execution_tag.clone();
-            r.overridden_variables = m
-                .variables
-                .keys()
-                .chain(m.grid_variables.keys())
-                .cloned()
-                .collect();
-            r
-        }
-        PlatformConfig::Datalab(d) => {
-            let mut r = RunReport::new(PlatformKind::Datalab, d.pipeline.clone());
-            r.version = d.version.clone();
-            r
-        }
-    }
-}
-
-/// "SIGINT" / "SIGTERM".
-pub fn signal_name(s: Signal) -> &'static str {
-    match s {
-        Signal::Int => "SIGINT",
-        Signal::Term => "SIGTERM",
-    }
-}
-
 fn failed_before_trigger(mut report: RunReport, f: Failure) -> RunReport {
     report.outcome = match f {
-        Failure::Interrupted(s) => Outcome::Interrupted {
-            signal: signal_name(s).into(),
+        Failure::Interrupted(signal) => Outcome::Interrupted {
+            signal,
             cancel: CancelResult::NotAttempted,
         },
         Failure::TimedOut(m) => {
@@ -370,18 +238,19 @@ pub fn no_cancel(platform: &dyn Platform, id: &str) -> String {
     format!("{name} has no way to cancel execution {id}: the execution continues on {name}")
 }
 
-/// Ask the platform to cancel `id`, then follow it to its end for up to `follow`.
-/// `interruptible: false` for the clean-up after a signal (its waits must not be cut short).
+/// Ask the platform to cancel `id` within `cancel.budget`, then follow it to its end for
+/// up to `cancel.follow`, polling every `timings.follow_step`. `interruptible: false` for
+/// the clean-up after a signal (its waits must not be cut short).
 pub fn cancel_and_follow(
     platform: &dyn Platform,
     id: &str,
     clock: &dyn Clock,
-    request_budget: Duration,
-    follow: Duration,
+    timings: &Timings,
+    cancel: CancelTimings,
     interruptible: bool,
 ) -> CancelResult {
     let budget = Budget {
-        deadline: clock.now() + request_budget,
+        deadline: clock.now() + cancel.budget,
         interruptible,
     };
     match platform.cancel(id, budget) {
@@ -399,10 +268,10 @@ pub fn cancel_and_follow(
             return CancelResult::Failed(f.to_string());
         }
     }
-    let end = clock.now() + follow;
+    let end = clock.now() + cancel.follow;
     loop {
         let budget = Budget {
-            deadline: end.max(clock.now() + Duration::from_secs(2)),
+            deadline: end.max(clock.now() + timings.follow_poll_min),
             interruptible,
         };
         match platform.status(id, budget) {
@@ -416,7 +285,7 @@ pub fn cancel_and_follow(
         if clock.now() >= end {
             return CancelResult::Requested;
         }
-        let step = Duration::from_secs(1).min(end - clock.now());
+        let step = timings.follow_step.min(end - clock.now());
         if interruptible {
             if let Wake::Signal(_) = clock.sleep(step) {
                 return CancelResult::Requested;

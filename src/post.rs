@@ -12,8 +12,10 @@
 
 use crate::cancel::{Target, cancel_target};
 use crate::exit::Exit;
-use crate::report::workflow;
-use crate::{ci, cli, emit, inputs};
+use crate::text;
+use crate::timings::Timings;
+use crate::wiring::load_config;
+use crate::{ci, emit, inputs};
 
 /// The program name that selects the post step whatever the arguments say.
 pub const POST_PROGRAM: &str = "pipeline-run-post";
@@ -75,7 +77,7 @@ pub fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
         "the main step stopped before it could clean up; execution {} may still be running",
         crate::http::clean(&id)
     );
-    let cfg = match cli::load_config(env, ci) {
+    let cfg = match load_config(env, ci) {
         Ok(c) => c,
         Err(e) => return e,
     };
@@ -83,7 +85,11 @@ pub fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
         id: id.clone(),
         source: "GITHUB_STATE".into(),
     };
-    let exit = cancel_target(&cfg, &target, ci);
+    let report = cancel_target(&cfg, &target, ci, &Timings::from_env(env));
+    if let crate::model::Outcome::Refused { reason } = &report.outcome {
+        log::error!("{reason}");
+    }
+    let exit = Exit::from(&report.outcome);
     if ci == ci::CiKind::GitHub {
         println!("{}", annotation(&id, exit == Exit::Success));
     }
@@ -111,8 +117,8 @@ fn annotation(id: &str, ok: bool) -> String {
     };
     format!(
         "::{kind} title={}::{}",
-        workflow::escape_property(title),
-        workflow::escape_data(&message)
+        text::escape_property(title),
+        text::escape_data(&message)
     )
 }
 

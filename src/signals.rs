@@ -3,18 +3,11 @@
 //! the run, write the reports); a second one ends the process at once.
 
 use crate::clock::{Signal, SignalState};
+use crate::exit::Exit;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use std::sync::Arc;
 use std::sync::mpsc::Sender;
-
-/// Exit code for a signal (128 + its number).
-pub fn exit_code(s: Signal) -> i32 {
-    match s {
-        Signal::Int => 130,
-        Signal::Term => 143,
-    }
-}
 
 /// Start the signal thread. Each signal is recorded in `state` and sent on `tx`; the second
 /// one exits the process with its code.
@@ -31,11 +24,8 @@ pub fn install(state: Arc<SignalState>, tx: Sender<Signal>) -> std::io::Result<(
                 };
                 let n = state.raise(sig);
                 if n >= 2 {
-                    eprintln!(
-                        "pipeline-run: second signal ({}): exiting now",
-                        crate::orchestrate::signal_name(sig)
-                    );
-                    std::process::exit(exit_code(sig));
+                    eprintln!("pipeline-run: second signal ({sig}): exiting now");
+                    std::process::exit(Exit::from(sig).code());
                 }
                 let _ = tx.send(sig);
             }

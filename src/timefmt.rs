@@ -1,53 +1,61 @@
-//! Timestamps: RFC 3339 in (from the platforms), RFC 3339 out (to the list filters).
+//! Timestamps: RFC 3339 in (from the platforms), RFC 3339 out (to the list filters), and
+//! the HTTP dates of `Retry-After`. The calendar is humantime's; this module adds what
+//! humantime does not read: UTC offsets other than `Z`, a lowercase `t`/`z`, and the
+//! HTTP-date layout.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Parse an RFC 3339 timestamp (`2026-11-22T05:00:00.123Z`, `...+01:00`, fraction optional,
-/// a space instead of `T` accepted).
+/// Parse an RFC 3339 timestamp (`2026-11-22T05:00:00.123Z`, `...+05:30`, fraction of any
+/// length optional, offset optional (UTC), a space or `t` instead of `T` accepted).
 pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
-    let s = s.trim();
-    let b = s.as_bytes();
-    if b.len() < 19 || !(b[10] == b'T' || b[10] == b't' || b[10] == b' ') {
+    let (local, offset_secs) = split_offset(s.trim())?;
+    let b = local.as_bytes();
+    if b.len() < 19 || !matches!(b[10], b'T' | b't' | b' ') {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<u64>().ok();
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if b[4] != b'-' || b[7] != b'-' || b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
-        return None;
-    }
-    let mut rest = &s[19..];
-    let mut nanos = 0u32;
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits: String = frac.chars().take_while(|c| c.is_ascii_digit()).collect();
-        if digits.is_empty() {
+    // After the seconds only a fraction may follow, with at least one digit.
+    let rest = local.get(19..)?;
+    if !rest.is_empty() {
+        let digits = rest.strip_prefix('.')?;
+        if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
             return None;
         }
-        let mut padded = digits.clone();
-        padded.truncate(9);
-        while padded.len() < 9 {
-            padded.push('0');
-        }
-        nanos = padded.parse().ok()?;
-        rest = &frac[digits.len()..];
     }
-    let offset_secs: i64 = match rest {
-        "Z" | "z" | "" => 0,
-        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) && &o[3..4] == ":" => {
-            let oh: i64 = o[1..3].parse().ok()?;
-            let om: i64 = o[4..6].parse().ok()?;
-            let v = oh * 3600 + om * 60;
-            if o.starts_with('-') { -v } else { v }
-        }
-        _ => return None,
+    // humantime reads the date, the time and the fraction as UTC; it knows `T` and ' '.
+    let utc = if b[10] == b't' {
+        humantime::parse_rfc3339_weak(&format!("{}T{}", &local[..10], &local[11..]))
+    } else {
+        humantime::parse_rfc3339_weak(local)
+    }
+    .ok()?;
+    let shifted = if offset_secs >= 0 {
+        utc.checked_sub(Duration::from_secs(offset_secs.unsigned_abs()))
+    } else {
+        utc.checked_add(Duration::from_secs(offset_secs.unsigned_abs()))
+    }?;
+    (shifted >= UNIX_EPOCH).then_some(shifted)
+}
+
+/// Splits the UTC offset off a timestamp: `Z`/`z` or nothing is 0, `±hh:mm` its seconds
+/// east of UTC.
+fn split_offset(s: &str) -> Option<(&str, i64)> {
+    if let Some(local) = s.strip_suffix(['Z', 'z']) {
+        return Some((local, 0));
+    }
+    let b = s.as_bytes();
+    let n = b.len();
+    if n < 25 || !matches!(b[n - 6], b'+' | b'-') || b[n - 3] != b':' {
+        return Some((s, 0));
+    }
+    let (local, offset) = s.split_at(n - 6);
+    let two = |r: std::ops::Range<usize>| -> Option<i64> {
+        let d = offset.get(r)?;
+        d.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| d.parse().ok())?
     };
-    let days = days_from_civil(y as i64, mo, d)?;
-    let local = (days * 86_400 + h * 3600 + mi * 60 + se) as i64;
-    let utc = u64::try_from(local - offset_secs).ok()?;
-    Some(UNIX_EPOCH + Duration::new(utc, nanos))
+    let secs = two(1..3)? * 3600 + two(4..6)? * 60;
+    Some((local, if b[n - 6] == b'-' { -secs } else { secs }))
 }
 
 /// `b - a` when both parse and b is not before a.
@@ -57,32 +65,11 @@ pub fn between(a: Option<&str>, b: Option<&str>) -> Option<Duration> {
     b.duration_since(a).ok()
 }
 
-/// Format as RFC 3339 UTC with milliseconds.
+/// Format as RFC 3339 UTC with milliseconds. Times before 1970 read as 1970-01-01 and
+/// times after 9999 as the last millisecond of 9999 (humantime formats neither).
 pub fn format_rfc3339(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, dd) = civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{dd:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_millis()
-    )
-}
-
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    let last = UNIX_EPOCH + Duration::from_millis(253_402_300_799_999);
+    humantime::format_rfc3339_millis(t.clamp(UNIX_EPOCH, last)).to_string()
 }
 
 /// IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
@@ -92,35 +79,25 @@ pub fn parse_http_date(v: &str) -> Option<SystemTime> {
     if parts.len() != 5 || parts[4] != "GMT" {
         return None;
     }
-    let day: u64 = parts[0].parse().ok()?;
+    let day: u8 = parts[0].parse().ok()?;
     let month = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ]
     .iter()
-    .position(|m| *m == parts[1])? as u64
+    .position(|m| *m == parts[1])?
         + 1;
-    let year: i64 = parts[2].parse().ok()?;
-    let hms: Vec<u64> = parts[3]
+    let year: u16 = parts[2].parse().ok()?;
+    let hms: Vec<u8> = parts[3]
         .split(':')
         .map(|x| x.parse().ok())
         .collect::<Option<_>>()?;
-    if hms.len() != 3 || !(1..=31).contains(&day) || hms[0] > 23 || hms[1] > 59 || hms[2] > 60 {
+    let [h, m, s] = hms[..] else {
         return None;
-    }
-    let days = days_from_civil(year, month, day)?;
-    let secs = days * 86_400 + hms[0] * 3600 + hms[1] * 60 + hms[2];
-    Some(UNIX_EPOCH + Duration::from_secs(secs))
-}
-
-/// Days since 1970-01-01 for a civil date (Howard Hinnant's algorithm).
-pub fn days_from_civil(y: i64, m: u64, d: u64) -> Option<u64> {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = m as i64;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    u64::try_from(era * 146_097 + doe - 719_468).ok()
+    };
+    humantime::parse_rfc3339(&format!(
+        "{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z"
+    ))
+    .ok()
 }
 
 #[cfg(test)]
@@ -158,5 +135,67 @@ mod tests {
             ),
             Some(Duration::from_nanos(1_666_667_000))
         );
+    }
+
+    #[test]
+    fn offsets_and_fractions_of_every_length() {
+        let utc = parse_rfc3339("2026-11-22T05:00:00Z");
+        assert_eq!(parse_rfc3339("2026-11-22T10:30:00+05:30"), utc);
+        assert_eq!(parse_rfc3339("2026-11-21T23:15:00-05:45"), utc);
+        assert_eq!(parse_rfc3339(" 2026-11-22t05:00:00z "), utc);
+        assert_eq!(parse_rfc3339("2026-11-22 05:00:00"), utc);
+        for digits in 0..=9 {
+            let fraction = if digits == 0 {
+                String::new()
+            } else {
+                format!(".{}", "1".repeat(digits))
+            };
+            let nanos: u32 = format!("{:0<9}", "1".repeat(digits)).parse().unwrap();
+            let t = parse_rfc3339(&format!("2026-11-22T10:30:00{fraction}+05:30"));
+            assert_eq!(
+                t,
+                utc.map(|u| u + Duration::from_nanos(nanos.into())),
+                "{digits}"
+            );
+        }
+        // More than nine digits: the rest is below a nanosecond.
+        assert_eq!(
+            parse_rfc3339("2026-11-22T05:00:00.1234567891Z"),
+            parse_rfc3339("2026-11-22T05:00:00.123456789Z")
+        );
+        for bad in [
+            "2026-11-22T05:00:00.Z",
+            "2026-11-22T05:00:00ZZ",
+            "2026-11-22T05:00:00+0530",
+            "2026-11-22T05:00:00+5:30",
+            "2026-11-22X05:00:00Z",
+            "1970-01-01T00:30:00+01:00",
+            "2026-11-2é T05:00:00Z",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn formats_within_the_calendar_humantime_knows() {
+        assert_eq!(format_rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let before = UNIX_EPOCH - Duration::from_secs(1);
+        assert_eq!(format_rfc3339(before), "1970-01-01T00:00:00.000Z");
+        let after = UNIX_EPOCH + Duration::from_secs(300_000_000_000);
+        assert_eq!(format_rfc3339(after), "9999-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn http_dates() {
+        let t = parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(t, Some(UNIX_EPOCH + Duration::from_secs(784_111_777)));
+        assert_eq!(
+            parse_http_date("Tue, 29 Feb 2028 00:00:00 GMT"),
+            parse_rfc3339("2028-02-29T00:00:00Z")
+        );
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 UTC"), None);
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49 GMT"), None);
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994 25:49:37 GMT"), None);
+        assert_eq!(parse_http_date("Sun, 06 Nov 1969 08:49:37 GMT"), None);
     }
 }

@@ -1,3 +1,6 @@
+//! Tests of reading the inputs into a `Config`: every input, its defaults and its
+//! errors, and the messages a user sees.
+
 use super::*;
 use std::collections::HashMap;
 

@@ -2,6 +2,7 @@
 //! (Datalab), and remote text made safe for one log line (secrets removed by
 //! [`crate::redact`], control characters and workflow-command markers defused).
 
+use crate::text::one_line;
 use std::fmt;
 
 /// An error body, read as problem+json (Matillion) or FastAPI `detail` (Datalab).
@@ -152,38 +153,18 @@ impl fmt::Display for Problem {
     }
 }
 
+/// The standard reason phrase of a status ("Not Found"), if it has one.
 fn reason(status: u16) -> Option<&'static str> {
-    Some(match status {
-        301 => "Moved Permanently",
-        302 => "Found",
-        303 => "See Other",
-        307 => "Temporary Redirect",
-        308 => "Permanent Redirect",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        409 => "Conflict",
-        410 => "Gone",
-        422 => "Unprocessable Entity",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => return None,
-    })
+    ureq::http::StatusCode::from_u16(status)
+        .ok()?
+        .canonical_reason()
 }
 
-/// Remote text made safe for one log line: secrets are removed ([`crate::redact`]),
-/// control characters become spaces, and the legacy `##[` command marker is broken up.
+/// Remote text made safe for one log line: secrets removed ([`crate::redact`]), on one
+/// line ([`one_line`]: control characters and runs of white space become one space, ends
+/// trimmed), and the legacy `##[` command marker broken up.
 pub fn clean(s: &str) -> String {
-    crate::redact::redact(s)
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect::<String>()
-        .trim()
-        .replace("##[", "# #[")
+    one_line(&crate::redact::redact(s)).replace("##[", "# #[")
 }
 
 /// The first 200 characters of a body, on one line; `None` when empty.

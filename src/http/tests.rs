@@ -1,3 +1,7 @@
+//! Tests of the HTTP layer against loopback servers on the simulated clock: retries and
+//! their timing, `Retry-After`, error bodies as sentences, the trigger never sent twice,
+//! 401 handling, lost connections, signals, and what a server receives.
+
 use super::*;
 use crate::clock::SimClock;
 use std::io::{Read, Write};
@@ -221,6 +225,20 @@ fn datalab_validation_errors_are_read() {
 }
 
 #[test]
+fn bodiless_errors_read_as_their_reason_phrase() {
+    for (status, text) in [
+        (401, "401 Unauthorized"),
+        (422, "422 Unprocessable Entity"),
+        (429, "429 Too Many Requests"),
+        (504, "504 Gateway Timeout"),
+        (405, "405 Method Not Allowed"),
+        (599, "599"),
+    ] {
+        assert_eq!(Problem::parse(status, "").to_string(), text);
+    }
+}
+
+#[test]
 fn deadline_while_503_reports_the_last_error() {
     let mut server = mockito::Server::new();
     server
@@ -374,21 +392,47 @@ fn signal_stops_retries() {
     assert_eq!(err, HttpError::Interrupted(crate::clock::Signal::Term));
 }
 
+/// A server that answers one request and hands back the request's head as received.
+fn recording_server(body: &'static str) -> (String, std::thread::JoinHandle<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let h = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut head = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !head.ends_with(b"\r\n\r\n") {
+            match conn.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+        }
+        let _ = write!(
+            conn,
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        String::from_utf8_lossy(&head).into_owned()
+    });
+    (url, h)
+}
+
 #[test]
-fn user_agent_is_sent() {
-    let mut server = mockito::Server::new();
-    let m = server
-        .mock("GET", "/s")
-        .match_header("user-agent", USER_AGENT)
-        .with_body(r#"{"status":"RUNNING"}"#)
-        .create();
+fn the_server_sees_this_programs_user_agent_once() {
+    let (url, h) = recording_server(r#"{"status":"RUNNING"}"#);
     let (http, clock) = client();
     http.json::<Status>(
-        &Request::get(format!("{}/s", server.url()), "x"),
+        &Request::get(format!("{url}/s"), "x"),
         &NoAuth,
         budget(&clock, 5),
     )
     .unwrap();
-    m.assert();
-    assert!(USER_AGENT.starts_with("pipeline-run/"));
+    let head = h.join().unwrap();
+    let agents: Vec<&str> = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(name, _)| name.eq_ignore_ascii_case("user-agent"))
+        .map(|(_, value)| value.trim())
+        .collect();
+    let expected = format!("pipeline-run/{}", env!("CARGO_PKG_VERSION"));
+    assert_eq!(agents, [expected.as_str()], "{head}");
 }

@@ -2,22 +2,18 @@
 //! execution until it ends, read its steps, optionally download each step's result.
 //! Datalab has no cancel endpoint: a timeout or signal says so instead of pretending.
 
-use super::{CancelAck, Failure, Phase, Platform, RunState};
+use super::once::{ADOPT_SKEW, Adopted, LookUp, Once, trigger_at_most_once};
+use super::{CancelAck, Platform};
 use crate::auth::ApiKeyAuth;
 use crate::config::{DatalabConfig, DatalabInput};
 use crate::http::{
-    Authorizer, Body, Budget, Http, HttpError, Method, NoAuth, Part, Request, clean,
+    Authorizer, Body, Budget, Http, HttpError, Method, NoAuth, Part, Request, clean, enc,
 };
-use crate::orchestrate::Waiter;
-use crate::platform::matillion::enc;
-use crate::report::{PlatformKind, RunReport, Step};
+use crate::model::{PlatformKind, RunReport, Step};
 use crate::timefmt;
+use crate::wait::{Failure, Phase, RunState, Waiter};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
-
-/// When looking for a run whose reply was lost: how far before the first attempt to look.
-pub const ADOPT_SKEW: Duration = Duration::from_secs(120);
 
 /// The Datalab client.
 pub struct Datalab {
@@ -343,35 +339,32 @@ impl Platform for Datalab {
 
     fn trigger(&self, w: &Waiter<'_>, report: &mut RunReport) -> Result<String, Failure> {
         let req = self.run_request();
-        let first_attempt = w.clock.wall();
-        let mut retry_wait = w.intervals();
-        loop {
-            match self.http.json::<Execution>(&req, &self.auth, w.budget()) {
-                Ok(e) => return Ok(e.execution_id),
-                Err(HttpError::Ambiguous(m)) => {
-                    log::warn!(
-                        "{m}; checking whether the execution was created before trying again"
-                    );
-                    if let Some(e) = self.find_own(first_attempt - ADOPT_SKEW, w.budget())? {
-                        let note = format!(
-                            "The run request's reply was lost; adopted execution {}, which it created.",
-                            clean(&e.execution_id)
-                        );
-                        log::warn!("{note}");
-                        report.notes.push(note);
-                        return Ok(e.execution_id);
-                    }
-                    log::info!("no execution was created; sending the run request again");
-                    w.sleep(retry_wait()).map_err(Failure::Interrupted)?;
-                    if w.clock.now() >= w.deadline {
-                        return Err(Failure::Unreachable(format!(
-                            "Datalab could not take the run request before the deadline; last error: {m}"
-                        )));
-                    }
-                }
-                Err(e) => return Err(run_refused(e)),
-            }
-        }
+        let how = Once {
+            platform: "Datalab",
+            what: "the run request",
+            again: "sending the run request again",
+            look_up: LookUp::BeforeRetryWait,
+        };
+        trigger_at_most_once(
+            w,
+            report,
+            how,
+            |budget| {
+                self.http
+                    .json::<Execution>(&req, &self.auth, budget)
+                    .map(|e| e.execution_id)
+            },
+            |first, budget| {
+                Ok(self.find_own(first - ADOPT_SKEW, budget)?.map(|e| Adopted {
+                    note: format!(
+                        "The run request's reply was lost; adopted execution {}, which it created.",
+                        clean(&e.execution_id)
+                    ),
+                    id: e.execution_id,
+                }))
+            },
+            |e, _, _| Err(run_refused(e)),
+        )
     }
 
     fn status(&self, id: &str, budget: Budget) -> Result<RunState, Failure> {
@@ -437,6 +430,7 @@ mod tests {
     use super::*;
     use crate::clock::{Clock, SimClock};
     use crate::secret::Secret;
+    use std::time::Duration;
 
     fn client(base_url: &str, result_dir: Option<PathBuf>) -> (Datalab, std::sync::Arc<SimClock>) {
         let clock = SimClock::new();

@@ -2,16 +2,15 @@
 //! most once (adopting a run whose reply was lost, waiting out a held execution tag),
 //! poll its status, read its details and steps, cancel it.
 
-use super::{CancelAck, Failure, Phase, Platform, RunState};
+use super::{CancelAck, Platform};
 use crate::auth::BearerAuth;
 use crate::config::{MatillionConfig, ProjectRef};
-use crate::http::{Body, Budget, Http, HttpError, Method, Request, clean};
-use crate::orchestrate::Waiter;
-use crate::report::{PlatformKind, RunReport, Step};
+use crate::http::{Body, Budget, Http, HttpError, Method, Request, clean, enc};
+use crate::model::{PlatformKind, RunReport, Step};
 use crate::timefmt;
+use crate::wait::{Failure, Phase, RunState, Waiter};
 use serde_json::{Map, Value};
 use std::sync::OnceLock;
-use std::time::Duration;
 
 mod trigger;
 mod wire;
@@ -22,9 +21,6 @@ use wire::*;
 
 /// Page size for every paged list (the API's maximum).
 pub const PAGE_SIZE: usize = 100;
-/// When looking for a run whose trigger reply was lost: how far before the first attempt
-/// to look (clock skew between this machine and the platform).
-pub const ADOPT_SKEW: Duration = Duration::from_secs(120);
 
 /// Statuses that end an execution.
 pub fn phase_of(status: &str) -> Phase {
@@ -249,20 +245,6 @@ fn candidates<'a>(label: &str, names: impl Iterator<Item = &'a str>) -> String {
             String::new()
         }
     )
-}
-
-/// Percent-encode a path segment.
-pub fn enc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 impl Platform for Matillion {

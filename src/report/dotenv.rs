@@ -10,8 +10,9 @@
 //! full-width forms `＄` and `％` so nothing is expanded; the ends are trimmed (as GitLab
 //! would); and long values are cut on a character boundary. Empty values are left out.
 
-use super::{RunReport, one_line, outcome_name, truncate_bytes};
-use crate::report::model::Outcome;
+use super::{RunReport, outcome_name, truncate_bytes};
+use crate::model::Outcome;
+use crate::text::one_line;
 
 /// GitLab's limit on the size of a dotenv report.
 pub const DOTENV_LIMIT: usize = 5_120;
@@ -106,7 +107,7 @@ pub fn render(report: &RunReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::model::sample;
+    use crate::model::sample;
 
     /// GitLab's reading of a dotenv file: every line `^(.*?)=(.*)$`, both sides stripped,
     /// keys `[A-Za-z0-9_]+`, no empty lines, size under the limit.

@@ -52,7 +52,7 @@ pub fn render(report: &RunReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::model::{CancelResult, Outcome, sample};
+    use crate::model::{CancelResult, Outcome, sample};
     use serde_json::json;
 
     #[test]
@@ -110,7 +110,7 @@ mod tests {
             json!({"kind": "timed-out", "cancel": "unsupported"})
         );
         r.outcome = Outcome::Interrupted {
-            signal: "SIGTERM".into(),
+            signal: crate::clock::Signal::Term,
             cancel: CancelResult::Failed("HTTP 500".into()),
         };
         assert_eq!(

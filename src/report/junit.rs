@@ -115,7 +115,7 @@ pub fn render(report: &RunReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::model::sample;
+    use crate::model::sample;
 
     /// A small strict checker: balanced tags, quoted attributes without `<` or raw `&`,
     /// only the five predefined entities or numeric references, only XML 1.0 characters.

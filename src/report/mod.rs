@@ -2,17 +2,17 @@
 //!
 //! The renderers are pure (report in, text out) so that every format gets exact snapshot
 //! tests; only `outputs::write*` touch the file system. Helpers shared by several formats
-//! (durations, outcome names, text cleaning) live here so that the formats agree.
+//! (durations, outcome names, truncation) live here; text cleaning is
+//! [`crate::text`]'s so that the formats agree.
 
 pub mod dotenv;
 pub mod json;
 pub mod junit;
-pub mod model;
 pub mod outputs;
 pub mod summary;
 pub mod workflow;
 
-pub use model::{CancelResult, Outcome, PlatformKind, RunReport, Step};
+pub use crate::model::{CancelResult, Outcome, PlatformKind, RunReport, Step};
 
 use std::time::Duration;
 
@@ -89,26 +89,6 @@ pub fn truncate_chars(s: &str, max_chars: usize) -> String {
     }
 }
 
-/// `s` on one line: every control character (newlines included) and the Unicode line and
-/// paragraph separators become a space, runs of spaces collapse, and the ends are trimmed.
-/// Used wherever a format has no room for a line break (table cells, dotenv values, titles).
-pub fn one_line(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut pending_space = false;
-    for c in s.chars() {
-        if c.is_whitespace() || c.is_control() || c == '\u{2028}' || c == '\u{2029}' {
-            pending_space = !out.is_empty();
-        } else {
-            if pending_space {
-                out.push(' ');
-                pending_space = false;
-            }
-            out.push(c);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,12 +113,6 @@ mod tests {
         assert_eq!(truncate_bytes("abc", 10), "abc");
         assert_eq!(truncate_chars("Größe ✓", 3), "Grö…");
         assert_eq!(truncate_chars("abc", 3), "abc");
-    }
-
-    #[test]
-    fn one_line_collapses_controls() {
-        assert_eq!(one_line("  a\r\n\tb\u{1b}[0K c\u{2028}d  "), "a b [0K c d");
-        assert_eq!(one_line("\n\n"), "");
     }
 
     #[test]

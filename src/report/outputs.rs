@@ -5,7 +5,7 @@
 //! delimiter is refused rather than written (the same rule as `@actions/core`).
 
 use super::{RunReport, outcome_name, truncate_bytes};
-use crate::report::model::Outcome;
+use crate::model::Outcome;
 use std::fmt;
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -60,7 +60,7 @@ pub fn format_entry(name: &str, value: &str, delim: &str) -> Result<String, Outp
 
 /// A fresh delimiter in the toolkit's style: `ghadelimiter_` and 32 random hex digits.
 pub fn random_delimiter() -> String {
-    format!("ghadelimiter_{}", crate::ci::random_token())
+    format!("ghadelimiter_{}", crate::token::random_token())
 }
 
 /// The outputs for a report, as (name, value) pairs in the order they are written.
@@ -80,7 +80,7 @@ pub fn values(report: &RunReport) -> Vec<(&'static str, String)> {
     let failed_steps: Vec<String> = report
         .failed_steps()
         .take(MAX_FAILED_STEP_NAMES)
-        .map(|s| super::one_line(&s.name))
+        .map(|s| crate::text::one_line(&s.name))
         .collect();
     vec![
         ("execution-id", opt(&report.execution_id)),
@@ -150,7 +150,7 @@ pub fn write_state(path: &Path, name: &str, value: &str) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::model::{CancelResult, Step, sample};
+    use crate::model::{CancelResult, Step, sample};
 
     /// Reads a file-command file back the way the runner does (`FileCommandManager`):
     /// line by line; `name=value`, or `name<<DELIM` followed by lines up to a line that is
@@ -314,7 +314,7 @@ mod tests {
 
     #[test]
     fn write_appends_with_random_delimiter() {
-        let dir = std::env::temp_dir().join(format!("pr-outputs-{}", crate::ci::random_token()));
+        let dir = std::env::temp_dir().join(format!("pr-outputs-{}", crate::token::random_token()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("out");
         std::fs::write(&path, "earlier=1\n").unwrap();

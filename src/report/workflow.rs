@@ -1,68 +1,20 @@
-//! GitHub workflow commands (`::error ...::`, `::group::`, `::add-mask::`, ...) and the
-//! annotations that point at failed steps. Everything from the platform goes through
-//! [`escape_data`] or [`escape_property`], so a message can never end its line and start a
-//! command of its own.
+//! The GitHub workflow commands the reporters write (`::error ...::`, `::warning ...::`,
+//! `::add-mask::`): the annotations that point at failed steps, and the masks. The log's
+//! `::group::` and `::stop-commands::` are written by the log decoration (`ci`).
+//!
+//! Everything from the platform goes through [`escape_data`] or [`escape_property`], so a
+//! message can never end its line and start a command of its own.
 
-use super::{RunReport, describe_cancel, one_line};
-use crate::report::model::Outcome;
+use super::{RunReport, describe_cancel};
+use crate::model::Outcome;
+use crate::text::{escape_data, escape_property, one_line};
 
 /// GitHub shows at most this many error annotations per step; more are dropped silently.
 const MAX_ERROR_ANNOTATIONS: usize = 10;
 
-/// Escapes a command's message: `%`, `\r` and `\n` (the runner unescapes them back).
-pub fn escape_data(s: &str) -> String {
-    escape(s, false)
-}
-
-/// Escapes a command property value (`title=...`): as [`escape_data`], plus `:` and `,`,
-/// which would otherwise end the property list or start the next property.
-pub fn escape_property(s: &str) -> String {
-    escape(s, true)
-}
-
-fn escape(s: &str, property: bool) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '%' => out.push_str("%25"),
-            '\r' => out.push_str("%0D"),
-            '\n' => out.push_str("%0A"),
-            ':' if property => out.push_str("%3A"),
-            ',' if property => out.push_str("%2C"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
 /// The command that masks `value` in the rest of the job's log (no trailing newline).
 pub fn add_mask(value: &str) -> String {
     format!("::add-mask::{}", escape_data(value))
-}
-
-/// The command that opens a log group (no trailing newline). Groups do not nest.
-pub fn group(title: &str) -> String {
-    format!("::group::{}", escape_data(title))
-}
-
-/// The command that closes the open log group.
-pub fn endgroup() -> String {
-    "::endgroup::".to_string()
-}
-
-/// A fresh unpredictable token for `::stop-commands::<token>` … `::<token>::`.
-pub fn stop_commands_token() -> String {
-    crate::ci::random_token()
-}
-
-/// The command that stops command processing until `::<token>::`.
-pub fn stop_commands(token: &str) -> String {
-    format!("::stop-commands::{token}")
-}
-
-/// The command that resumes command processing after [`stop_commands`].
-pub fn resume_commands(token: &str) -> String {
-    format!("::{token}::")
 }
 
 fn error(title: &str, message: &str) -> String {
@@ -148,19 +100,11 @@ pub fn annotations(report: &RunReport) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::model::{CancelResult, PlatformKind, Step, sample};
+    use crate::model::{CancelResult, PlatformKind, Step, sample};
 
     #[test]
-    fn escapes() {
-        assert_eq!(escape_data("50%\r\n::x"), "50%25%0D%0A::x");
-        assert_eq!(escape_property("a,b:c%\n"), "a%2Cb%3Ac%25%0A");
+    fn masks_are_escaped() {
         assert_eq!(add_mask("se%cr\net"), "::add-mask::se%25cr%0Aet");
-        assert_eq!(group("Steps\n::error::x"), "::group::Steps%0A::error::x");
-        assert_eq!(endgroup(), "::endgroup::");
-        let t = stop_commands_token();
-        assert_eq!(t.len(), 32);
-        assert_eq!(stop_commands("t"), "::stop-commands::t");
-        assert_eq!(resume_commands("t"), "::t::");
     }
 
     #[test]
@@ -207,7 +151,7 @@ mod tests {
             ]
         );
         r.outcome = Outcome::Interrupted {
-            signal: "SIGTERM".into(),
+            signal: crate::clock::Signal::Term,
             cancel: CancelResult::Requested,
         };
         assert_eq!(

@@ -224,4 +224,51 @@ fn a_killed_gitlab_job_leaves_the_id_for_after_script() {
     assert_eq!(out.code, 0, "{out:?}");
     assert_cancelled_once(&sim, &id);
     assert_eq!(sim.execution(&id).unwrap().status, "CANCELLED");
+
+    // The reports now say what the clean-up did, and still hold the id.
+    assert_eq!(
+        dir.read("pipeline-run.env"),
+        format!(
+            "PIPELINE_RUN_EXECUTION_ID={id}\nPIPELINE_RUN_OUTCOME=cancel-requested\n\
+             PIPELINE_RUN_STEPS_TOTAL=0\nPIPELINE_RUN_STEPS_FAILED=0\nPIPELINE_RUN_PIPELINE=slow\n"
+        )
+    );
+    let after: serde_json::Value = serde_json::from_str(&dir.read("pipeline-run.json")).unwrap();
+    assert_eq!(after["execution_id"], id.as_str());
+    assert_eq!(after["outcome"], json!({"kind": "cancel-requested"}));
+    assert_eq!(
+        after["notes"],
+        json!([format!(
+            "Cancel mode: execution {id}: the execution was cancelled."
+        )])
+    );
+}
+
+#[test]
+fn cancel_mode_reports_its_outcome_on_github() {
+    let sim = sim();
+    let dir = Scratch::new("cancel-github");
+    let id = seed(&sim);
+    let mut env = matillion_env(&sim, "Analytics", "prod", "slow");
+    set(&mut env, "GITHUB_ACTIONS", "true");
+    set(&mut env, "INPUT_EXECUTION-ID", id.clone());
+    for f in ["GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"] {
+        std::fs::write(dir.path(f), "").unwrap();
+        set(&mut env, f, dir.path(f).display().to_string());
+    }
+    let out = run(&env, &["cancel"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_cancelled_once(&sim, &id);
+    let outputs = parse_outputs(&dir.read("GITHUB_OUTPUT"));
+    assert_eq!(output(&outputs, "execution-id"), Some(id.clone()));
+    assert_eq!(
+        output(&outputs, "outcome").as_deref(),
+        Some("cancel-requested")
+    );
+    let summary = dir.read("GITHUB_STEP_SUMMARY");
+    assert!(
+        summary.starts_with("## ⏹ Cancel requested for slow\n"),
+        "{summary}"
+    );
+    has_line(&out, "pipeline-run: result: cancel requested");
 }

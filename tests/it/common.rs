@@ -90,13 +90,20 @@ pub struct Output {
     pub stderr: String,
 }
 
-/// The binary with exactly `env` (plus PATH), no proxies. Log lines carry no time unless
-/// `env` says otherwise (`*LOG_TIMESTAMPS`), so tests can compare them exactly.
+/// The binary's fixed durations (retries, cancel follow, signal windows) are divided by
+/// this in the tests (the internal `PIPELINE_RUN_TEST_TIMINGS`), proportions kept; a test
+/// that needs the real ones sets the variable to 1.
+pub const TIMINGS_DIVISOR: u32 = 10;
+
+/// The binary with exactly `env` (plus PATH and the test timings), no proxies. Log lines
+/// carry no time unless `env` says otherwise (`*LOG_TIMESTAMPS`), so tests can compare
+/// them exactly.
 pub fn command(env: &[(String, String)], args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PIPELINE_RUN_TEST_TIMINGS", TIMINGS_DIVISOR.to_string())
         .env("NO_PROXY", "127.0.0.1,localhost")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -143,6 +150,18 @@ pub fn finish(mut child: Child) -> Output {
 /// Run the binary to its end.
 pub fn run(env: &[(String, String)], args: &[&str]) -> Output {
     finish(spawn(env, args))
+}
+
+/// Wait for an observable event: poll `cond` every 10 ms for up to 20 s.
+pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// Send a signal to a child (`INT`, `TERM`).

@@ -86,17 +86,6 @@ fn routes(sim: &SimHandle) -> Vec<(String, Route)> {
         .collect()
 }
 
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = std::time::Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "never saw {what}"
-        );
-        std::thread::sleep(ms(10));
-    }
-}
-
 #[test]
 fn success_reports_every_step_in_summary_outputs_junit_and_json() {
     let sim = sim_with(pipeline("pl_invoices").version(3));
@@ -802,7 +791,7 @@ fn cancel_mode_says_datalab_cannot_cancel_and_sends_nothing() {
     assert_eq!(out.code, 4, "{out:?}");
     assert!(
         out.stderr.contains(
-            "pipeline-run: error: Datalab has no way to cancel execution pex_0123456789abcdef: the execution continues on Datalab\n"
+            "pipeline-run: error: result: refused: Datalab has no way to cancel execution pex_0123456789abcdef: the execution continues on Datalab\n"
         ),
         "{}",
         out.stderr

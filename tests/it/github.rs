@@ -8,7 +8,7 @@ use pipeline_run_sim::{
     Environment, Project, PublishedPipeline, Route, RunScript, SeedExecution, SimConfig, SimHandle,
 };
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const PROJECT: &str = "Analytics";
 const SECRET: &str = "s3cr3t-client-secret-value";
@@ -212,11 +212,9 @@ fn a_killed_main_step_is_cleaned_up_by_the_post_step() {
 
     // The main step triggers, saves the id, waits... and is killed (no chance to cancel).
     let mut main = spawn(&env, &[]);
-    let start = Instant::now();
-    while !dir.read("state").contains("execution_id") {
-        assert!(start.elapsed() < RUN_LIMIT, "the id was never saved");
-        std::thread::sleep(ms(20));
-    }
+    wait_for("the id in GITHUB_STATE", || {
+        dir.read("state").contains("execution_id")
+    });
     main.kill().expect("kill");
     let _ = main.wait();
     let state = state_env(&dir);

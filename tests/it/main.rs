@@ -8,6 +8,7 @@ mod ci_logs;
 #[allow(dead_code)]
 mod common;
 mod datalab;
+mod documented;
 mod dry_run;
 mod flags;
 mod github;
@@ -17,6 +18,5 @@ mod resilience;
 mod resilience_simulated;
 mod result_json;
 mod run_matillion;
-mod signal_cancel;
 mod sim_time;
 mod tls_proxy;

@@ -25,15 +25,7 @@ fn every_input_is_documented_with_its_default() {
 
 #[test]
 fn every_exit_code_is_documented() {
-    for e in [
-        Exit::Success,
-        Exit::RunFailed,
-        Exit::BadInput,
-        Exit::TimedOut,
-        Exit::Refused,
-        Exit::Interrupted,
-        Exit::Terminated,
-    ] {
+    for e in Exit::ALL {
         assert!(
             README
                 .lines()

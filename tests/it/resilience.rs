@@ -35,10 +35,16 @@ fn project() -> Project {
     )
 }
 
+/// The platform takes this long to move a cancelled run to CANCELLED: well inside the
+/// binary's follow after a signal (1.5 s, divided by [`TIMINGS_DIVISOR`] here).
+fn cancel_delay() -> Duration {
+    Duration::from_millis(200) / TIMINGS_DIVISOR
+}
+
 fn sim_config() -> SimConfig {
     SimConfig::new()
         .project(project())
-        .cancel_delay(Duration::from_millis(200))
+        .cancel_delay(cancel_delay())
 }
 
 fn sim(faults: Vec<Fault>) -> SimHandle {
@@ -60,18 +66,6 @@ fn all_text(out: &Output) -> String {
 
 fn statuses(reqs: &[RecordedRequest]) -> Vec<Option<u16>> {
     reqs.iter().map(|r| r.status).collect()
-}
-
-/// Poll `cond` every 10 ms for up to 10 s.
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 /// GitHub-style files for outputs and summary.
@@ -507,6 +501,13 @@ fn signal_cancels(sig: &str, name: &str, code: i32) {
     );
     assert!(
         out.stderr.contains(&format!(
+            "pipeline-run: warning: cancelling execution {id}\n"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(&format!(
             "result: interrupted by {name}; the execution was cancelled"
         )),
         "{}",
@@ -572,11 +573,12 @@ fn second_signal_exits_at_once() {
 }
 
 /// A signal while the trigger's reply is slow to come (the platform creates the run after
-/// 1.8 s). Returns the output, and whether a cancel was sent and taken.
+/// 1.8 s, divided as the binary's timings are: past the settle window, within the wait
+/// for the trigger's reply). Returns the output, and whether a cancel was sent and taken.
 fn signal_during_trigger(wait: bool) -> (Output, bool) {
     let sim = sim(vec![Fault::once(
         Route::Trigger,
-        FaultAction::Delay(Duration::from_millis(1800)),
+        FaultAction::Delay(Duration::from_millis(1800) / TIMINGS_DIVISOR),
     )]);
     let mut env = env_for(&sim, "long");
     set(&mut env, "MATILLION_WAIT", wait.to_string());

@@ -4,21 +4,24 @@
 //! so hours of simulated time take milliseconds.
 
 use pipeline_run::ci::CiKind;
-use pipeline_run::cli;
 use pipeline_run::clock::{Clock, Signal, SimClock};
 use pipeline_run::config::{self, Config};
 use pipeline_run::exit::Exit;
 use pipeline_run::http::Http;
-use pipeline_run::orchestrate::{self, Progress, SharedProgress};
+use pipeline_run::model::{CancelResult, Outcome, RunReport};
+use pipeline_run::orchestrate;
 use pipeline_run::platform::Platform;
 use pipeline_run::platform::matillion::{Listed, pick_own};
-use pipeline_run::report::{CancelResult, Outcome, RunReport};
+use pipeline_run::supervise;
+use pipeline_run::timings::Timings;
+use pipeline_run::wait::Waiter;
+use pipeline_run::wiring;
 use pipeline_run_sim::{
     Environment, Fault, FaultAction, Project, PublishedPipeline, Route, RunScript, SimConfig,
     SimHandle, Simulator,
 };
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, SystemTime};
 
 const PROJECT_ID: &str = "5d0e7a2c-1111-4222-8333-944455556666";
@@ -68,21 +71,21 @@ fn config(sim: &SimHandle, pipeline: &str, extra: &[(&str, &str)]) -> Config {
     config::from_lookup(&|k: &str| vars.get(k).cloned()).expect("valid config")
 }
 
-fn platform(cfg: &Config, clock: &Arc<SimClock>) -> (Arc<dyn Platform>, Http) {
-    let http = Http::new(clock.clone());
-    (cli::platform_for(cfg, http.clone(), CiKind::Plain), http)
-}
-
-fn progress() -> SharedProgress {
-    Arc::new(Mutex::new(Progress::default()))
+fn platform(cfg: &Config, clock: &Arc<SimClock>) -> Arc<dyn Platform> {
+    wiring::platform_for(
+        cfg,
+        Http::new(clock.clone()),
+        &Timings::DEFAULT,
+        CiKind::Plain,
+    )
 }
 
 /// The whole flow, on the worker path `orchestrate::run` (no signals).
 fn run(cfg: &Config, clock: &Arc<SimClock>, http_setup: impl FnOnce(&mut Http)) -> RunReport {
     let mut http = Http::new(clock.clone());
     http_setup(&mut http);
-    let p = cli::platform_for(cfg, http, CiKind::Plain);
-    orchestrate::run(p.as_ref(), cfg, clock.as_ref(), &progress(), &|_| {})
+    let p = wiring::platform_for(cfg, http, &Timings::DEFAULT, CiKind::Plain);
+    orchestrate::run(p.as_ref(), cfg, clock.as_ref(), &Timings::DEFAULT, &|_| {})
 }
 
 #[test]
@@ -129,18 +132,21 @@ fn token_revoked_mid_wait_gets_one_new_token() {
     let clock = SimClock::new();
     let sim = sim(&clock, vec![]);
     let cfg = config(&sim, "quick", &[]);
-    let (p, _) = platform(&cfg, &clock);
-    let mut report = orchestrate::initial_report(&cfg);
-    let w = orchestrate::Waiter {
+    let p = platform(&cfg, &clock);
+    let mut report = RunReport::for_config(&cfg);
+    let w = Waiter {
         clock: clock.as_ref(),
         deadline: clock.now() + HOUR,
         initial: cfg.poll_interval,
         max: cfg.max_poll_interval,
+        heartbeat: Timings::DEFAULT.heartbeat,
     };
     p.prepare(w.budget(), &mut report).expect("prepare");
     let id = p.trigger(&w, &mut report).expect("trigger");
     sim.expire_tokens();
-    let end = w.until_end(p.as_ref(), &id, |_| {}).expect("the run ends");
+    let end = w
+        .until_end(|budget| p.status(&id, budget), |_| {})
+        .expect("the run ends");
     assert_eq!(end.status, "SUCCESS");
     assert_eq!(sim.issued_tokens().len(), 2);
     let polls: Vec<_> = sim
@@ -170,7 +176,7 @@ fn deadline_while_the_platform_answers_503_times_out_with_the_last_error() {
         "{:?}",
         report.outcome
     );
-    assert_eq!(cli::exit_for(&report), Exit::TimedOut);
+    assert_eq!(Exit::from(&report.outcome), Exit::TimedOut);
     assert!(
         report.notes.iter().any(|n| n.contains(
             "last error: the status poll answered 503 Service Unavailable: Try again later"
@@ -207,7 +213,7 @@ fn deadline_while_the_platform_answers_503_before_the_trigger_exits_4() {
     );
     let cfg = config(&sim, "nightly", &[("MATILLION_TIMEOUT", "1h")]);
     let report = run(&cfg, &clock, |_| {});
-    assert_eq!(cli::exit_for(&report), Exit::Refused);
+    assert_eq!(Exit::from(&report.outcome), Exit::Refused);
     let Outcome::Refused { reason } = &report.outcome else {
         panic!("{:?}", report.outcome)
     };
@@ -246,27 +252,27 @@ fn a_stalled_reply_is_cut_by_the_attempt_timeout_not_the_deadline() {
 #[test]
 fn signal_ten_minutes_in_cancels_within_seconds() {
     // SIGTERM at 10 minutes of simulated time, through the same path as the binary
-    // (`cli::run_with`): the cancel is sent at once, the report says so.
+    // (`supervise::run_with`): the cancel is sent at once, the report says so.
     let clock = SimClock::new();
     let sim = sim(&clock, vec![]);
     let cfg = config(&sim, "nightly", &[]);
-    let (p, _) = platform(&cfg, &clock);
+    let p = platform(&cfg, &clock);
     clock.signal_at(10 * MINUTE, Signal::Term);
     let (_tx, rx) = mpsc::channel();
-    let report = cli::run_with(
+    let report = supervise::run_with(
         p,
         &cfg,
         clock.clone(),
-        progress(),
+        &Timings::DEFAULT,
         rx,
         &|_| None,
         CiKind::Plain,
     );
-    assert_eq!(cli::exit_for(&report), Exit::Terminated);
+    assert_eq!(Exit::from(&report.outcome), Exit::Terminated);
     assert_eq!(
         report.outcome,
         Outcome::Interrupted {
-            signal: "SIGTERM".into(),
+            signal: Signal::Term,
             cancel: CancelResult::Cancelled
         }
     );

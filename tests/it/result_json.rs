@@ -146,11 +146,13 @@ fn result_of(pipeline: &str, extra: &[(&str, &str)], interrupt: bool) -> (i32, S
     }
     let child = spawn(&env, &[]);
     if interrupt {
-        let t = std::time::Instant::now();
-        while sim.executions().is_empty() && t.elapsed() < Duration::from_secs(10) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        std::thread::sleep(Duration::from_millis(200));
+        // The binary knows the id once it has written it to the result file (before it
+        // starts waiting): a signal from then on must cancel the run.
+        wait_for("the execution id in the result file", || {
+            sim.executions()
+                .first()
+                .is_some_and(|e| dir.read("result.json").contains(&e.id))
+        });
         signal(&child, "TERM");
     }
     let out = finish(child);

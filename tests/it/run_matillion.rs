@@ -174,44 +174,51 @@ fn trigger_body_has_exactly_the_fields_given() {
 
 #[test]
 fn polls_through_unknown_statuses_to_each_terminal_status() {
-    for (status, code) in [
-        ("SUCCESS", 0),
-        ("FAILED", 1),
-        ("CANCELLED", 1),
-        ("SKIPPED", 1),
-        ("FORBIDDEN", 1),
-    ] {
-        let script = RunScript::new(Duration::from_millis(900), 2)
-            .phase(Duration::from_millis(300), "QUEUED")
-            .phase(Duration::from_millis(600), "PENDING_AGENT")
-            .status(status);
-        let sim = start_sim(world(script));
-        let scratch = Scratch::new("status");
-        let mut env = env_for(&sim);
-        set(
-            &mut env,
-            "GITHUB_OUTPUT",
-            scratch.path("out").to_string_lossy(),
-        );
-        let out = run(&env, &[]);
-        assert_eq!(out.code, code, "{status}: {out:?}");
-        for s in [
-            "status: QUEUED",
-            "status: PENDING_AGENT",
-            "status: RUNNING",
-            &format!("status: {status}"),
+    // One run per terminal status, side by side (each has its own simulator).
+    std::thread::scope(|s| {
+        for (status, code) in [
+            ("SUCCESS", 0),
+            ("FAILED", 1),
+            ("CANCELLED", 1),
+            ("SKIPPED", 1),
+            ("FORBIDDEN", 1),
         ] {
-            assert!(
-                out.stderr.contains(s),
-                "{status}: missing {s:?} in\n{}",
-                out.stderr
-            );
+            s.spawn(move || polls_through_to(status, code));
         }
-        let outputs = parse_outputs(&scratch.read("out"));
-        assert_eq!(output(&outputs, "status").as_deref(), Some(status));
-        // Details are read once, after the end.
-        assert_eq!(sim.requests_to(Route::Details).len(), 1, "{status}");
+    });
+}
+
+fn polls_through_to(status: &str, code: i32) {
+    let script = RunScript::new(Duration::from_millis(900), 2)
+        .phase(Duration::from_millis(300), "QUEUED")
+        .phase(Duration::from_millis(600), "PENDING_AGENT")
+        .status(status);
+    let sim = start_sim(world(script));
+    let scratch = Scratch::new("status");
+    let mut env = env_for(&sim);
+    set(
+        &mut env,
+        "GITHUB_OUTPUT",
+        scratch.path("out").to_string_lossy(),
+    );
+    let out = run(&env, &[]);
+    assert_eq!(out.code, code, "{status}: {out:?}");
+    for s in [
+        "status: QUEUED",
+        "status: PENDING_AGENT",
+        "status: RUNNING",
+        &format!("status: {status}"),
+    ] {
+        assert!(
+            out.stderr.contains(s),
+            "{status}: missing {s:?} in\n{}",
+            out.stderr
+        );
     }
+    let outputs = parse_outputs(&scratch.read("out"));
+    assert_eq!(output(&outputs, "status").as_deref(), Some(status));
+    // Details are read once, after the end.
+    assert_eq!(sim.requests_to(Route::Details).len(), 1, "{status}");
 }
 
 #[test]

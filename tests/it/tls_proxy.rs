@@ -91,7 +91,7 @@ fn env_for(url: &str) -> Vec<(String, String)> {
         ("MATILLION_PROJECT".into(), "Analytics".into()),
         ("MATILLION_ENVIRONMENT".into(), "prod".into()),
         ("MATILLION_PIPELINE".into(), "Load orders".into()),
-        ("MATILLION_TIMEOUT".into(), "2s".into()),
+        ("MATILLION_TIMEOUT".into(), "1s".into()),
     ]
 }
 
@@ -116,30 +116,36 @@ fn an_untrusted_certificate_fails_at_once_with_a_hint() {
 fn ca_bundle_and_ssl_cert_file_replace_the_bundled_roots() {
     let server = TlsServer::start();
     let ca = fixtures().join("ca.pem");
-    for var in ["INPUT_CA-BUNDLE", "SSL_CERT_FILE"] {
-        let mut env = env_for(&format!("https://127.0.0.1:{}/dpc", server.port));
-        set(&mut env, var, ca.to_string_lossy());
-        let out = run(&env, &[]);
-        assert!(
-            out.stderr.contains(&format!(
-                "pipeline-run: trusting the 1 root certificate(s) in {} instead of the bundled ones\n",
-                ca.display()
-            )),
-            "{var}: {}",
-            out.stderr
-        );
-        // A whole request and response over TLS: the project list was read.
-        assert!(
-            out.stderr.contains(&format!(
-                "pipeline-run: project 'Analytics' is {PROJECT_ID}\n"
-            )),
-            "{var}: {}",
-            out.stderr
-        );
-        assert!(!out.stderr.contains("not trusted"), "{var}: {}", out.stderr);
-        // s_server -WWW cannot take the trigger (a POST): the run ends refused, not hung.
-        assert_eq!(out.code, 4, "{var}: {out:?}");
-    }
+    // The two ways to give the bundle, side by side against the one server.
+    std::thread::scope(|s| {
+        for var in ["INPUT_CA-BUNDLE", "SSL_CERT_FILE"] {
+            let (server, ca) = (&server, &ca);
+            s.spawn(move || {
+                let mut env = env_for(&format!("https://127.0.0.1:{}/dpc", server.port));
+                set(&mut env, var, ca.to_string_lossy());
+                let out = run(&env, &[]);
+                assert!(
+                    out.stderr.contains(&format!(
+                        "pipeline-run: trusting the 1 root certificate(s) in {} instead of the bundled ones\n",
+                        ca.display()
+                    )),
+                    "{var}: {}",
+                    out.stderr
+                );
+                // A whole request and response over TLS: the project list was read.
+                assert!(
+                    out.stderr.contains(&format!(
+                        "pipeline-run: project 'Analytics' is {PROJECT_ID}\n"
+                    )),
+                    "{var}: {}",
+                    out.stderr
+                );
+                assert!(!out.stderr.contains("not trusted"), "{var}: {}", out.stderr);
+                // s_server -WWW cannot take the trigger (a POST): the run ends refused, not hung.
+                assert_eq!(out.code, 4, "{var}: {out:?}");
+            });
+        }
+    });
 }
 
 #[test]
@@ -216,7 +222,6 @@ fn proxy_variables_are_honoured_and_no_proxy_bypasses() {
     let (port, seen) = fake_proxy();
     let mut env = env_for("https://api.pipeline-run.invalid/dpc");
     set(&mut env, "HTTPS_PROXY", format!("http://127.0.0.1:{port}"));
-    set(&mut env, "MATILLION_TIMEOUT", "2s");
     let out = run(&env, &[]);
     assert_eq!(out.code, 4, "{out:?}");
     let lines = seen.lock().unwrap().clone();

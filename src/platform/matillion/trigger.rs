@@ -4,13 +4,16 @@
 //! holder is found in the list of running executions and waited for.
 
 use super::wire::{ListReply, Listed, TriggerReply};
-use super::{ADOPT_SKEW, Matillion, PAGE_SIZE, auth_hint, enc, phase_of};
+use super::{Matillion, PAGE_SIZE, auth_hint, phase_of};
 use crate::config::OnConflict;
-use crate::http::{Body, Budget, HttpError, Method, Request, clean};
-use crate::orchestrate::Waiter;
-use crate::platform::{Failure, Phase};
-use crate::report::RunReport;
+use crate::http::{Body, Budget, HttpError, Method, Problem, Request, clean, enc};
+use crate::model::RunReport;
+use crate::platform::Platform;
+use crate::platform::once::{
+    ADOPT_SKEW, Adopted, Attempts, LookUp, Once, adopt, trigger_at_most_once,
+};
 use crate::timefmt;
+use crate::wait::{Failure, Phase, Seen, WaitStop, Waiter, still_line};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -33,107 +36,100 @@ impl Matillion {
             repeatable: false,
             what: "the trigger".into(),
         };
-        let first_attempt = w.clock.wall();
-        let mut retry_wait = w.intervals();
-        // Whether an earlier attempt may have created a run whose id we never got.
-        let mut maybe_created = false;
-        let adopt = |e: Listed, report: &mut RunReport| {
-            let note = format!(
-                "The trigger's reply was lost; adopted execution {} (started {}), which it created.",
-                clean(&e.pipeline_execution_id),
-                e.started_at.as_deref().map(clean).unwrap_or_default()
-            );
-            log::warn!("{note}");
-            report.notes.push(note);
-            e.pipeline_execution_id
+        let how = Once {
+            platform: "Matillion",
+            what: "the trigger",
+            again: "triggering again",
+            look_up: LookUp::AfterRetryWait,
         };
-        loop {
-            match self.http.json::<TriggerReply>(&req, &self.auth, w.budget()) {
-                Ok(r) => return Ok(r.pipeline_execution_id),
-                Err(HttpError::Ambiguous(m)) => {
-                    maybe_created = true;
-                    log::warn!(
-                        "{m}; checking whether the execution was created before trying again"
-                    );
-                    // Wait first, then look: a request that reached the platform late is
-                    // then more likely to be listed.
-                    w.sleep(retry_wait()).map_err(Failure::Interrupted)?;
-                    match self.find_own(first_attempt, w.budget())? {
-                        Some(e) => return Ok(adopt(e, report)),
-                        None => {
-                            if w.clock.now() >= w.deadline {
-                                return Err(Failure::Unreachable(format!(
-                                    "Matillion could not take the trigger before the deadline; last error: {m}"
-                                )));
-                            }
-                            log::info!("no execution was created; triggering again");
+        trigger_at_most_once(
+            w,
+            report,
+            how,
+            |budget| {
+                self.http
+                    .json::<TriggerReply>(&req, &self.auth, budget)
+                    .map(|r| r.pipeline_execution_id)
+            },
+            |first, budget| Ok(self.find_own(first, budget)?.map(adopted)),
+            |e, attempts, report| match e {
+                HttpError::Refused(p) if p.status == 409 => self.tag_held(w, &p, attempts, report),
+                e => Err(Failure::from_http(e, "Matillion", "the trigger", |s| {
+                    self.trigger_hint(s)
+                })),
+            },
+        )
+    }
+
+    /// A 409: another execution holds the execution tag. Our own lost trigger may hold it
+    /// (adopted); else the holder is waited for (`Ok(None)`: trigger again), or refused.
+    fn tag_held(
+        &self,
+        w: &Waiter<'_>,
+        p: &Problem,
+        attempts: &mut Attempts,
+        report: &mut RunReport,
+    ) -> Result<Option<String>, Failure> {
+        if attempts.maybe_created {
+            // The tag may be held by the run our lost trigger created.
+            if let Some(e) = self.find_own(attempts.first, w.budget())? {
+                return Ok(Some(adopt(adopted(e), report)));
+            }
+            attempts.maybe_created = false;
+        }
+        let tag = self.cfg.execution_tag.clone().unwrap_or_default();
+        let holder = self.find_holder(w.budget())?;
+        let said = match &holder {
+            Some((e, guess)) => Self::describe(e, &tag, *guess),
+            None => format!(
+                "execution tag '{}' is held by another execution (none could be identified)",
+                clean(&tag)
+            ),
+        };
+        if self.cfg.on_conflict == OnConflict::Fail {
+            return Err(Failure::Refused(format!(
+                "Matillion refused the trigger: {p} — {said}."
+            )));
+        }
+        log::info!("{said}; waiting for it");
+        report
+            .notes
+            .push(format!("Waited for another run: {said}."));
+        match holder {
+            Some((e, _)) => {
+                let id = &e.pipeline_execution_id;
+                let waited = w.until_end(
+                    |budget| self.status(id, budget),
+                    |seen| match seen {
+                        Seen::Changed(s) => {
+                            log::info!("holder {}: {}", clean(id), clean(&s.status))
                         }
-                    }
-                }
-                Err(HttpError::Refused(p)) if p.status == 409 => {
-                    if maybe_created {
-                        // The tag may be held by the run our lost trigger created.
-                        if let Some(e) = self.find_own(first_attempt, w.budget())? {
-                            return Ok(adopt(e, report));
+                        Seen::Still { status, after } => {
+                            log::info!("{}", still_line(status, after))
                         }
-                        maybe_created = false;
-                    }
-                    let tag = self.cfg.execution_tag.clone().unwrap_or_default();
-                    let holder = self.find_holder(w.budget())?;
-                    let said = match &holder {
-                        Some((e, guess)) => Self::describe(e, &tag, *guess),
-                        None => format!(
-                            "execution tag '{}' is held by another execution (none could be identified)",
-                            clean(&tag)
-                        ),
-                    };
-                    if self.cfg.on_conflict == OnConflict::Fail {
-                        return Err(Failure::Refused(format!(
-                            "Matillion refused the trigger: {p} — {said}."
-                        )));
-                    }
-                    log::info!("{said}; waiting for it");
-                    report
-                        .notes
-                        .push(format!("Waited for another run: {said}."));
-                    match holder {
-                        Some((e, _)) => {
-                            match w.until_end(self, &e.pipeline_execution_id, |s| {
-                                log::info!(
-                                    "holder {}: {}",
-                                    clean(&e.pipeline_execution_id),
-                                    clean(&s.status)
-                                );
-                            }) {
-                                Ok(_) => log::info!(
-                                    "execution tag '{}' is free; triggering",
-                                    clean(&tag)
-                                ),
-                                Err(crate::orchestrate::WaitStop::TimedOut(_)) => {
-                                    return Err(Failure::TimedOut(format!(
-                                        "timed out waiting for the execution tag: {said}"
-                                    )));
-                                }
-                                Err(crate::orchestrate::WaitStop::Failed(f)) => return Err(f),
-                            }
-                        }
-                        None => {
-                            w.sleep(retry_wait()).map_err(Failure::Interrupted)?;
-                        }
-                    }
-                    if w.clock.now() >= w.deadline {
+                    },
+                );
+                match waited {
+                    Ok(_) => log::info!("execution tag '{}' is free; triggering", clean(&tag)),
+                    Err(WaitStop::TimedOut(_)) => {
                         return Err(Failure::TimedOut(format!(
                             "timed out waiting for the execution tag: {said}"
                         )));
                     }
-                }
-                Err(e) => {
-                    return Err(Failure::from_http(e, "Matillion", "the trigger", |s| {
-                        self.trigger_hint(s)
-                    }));
+                    Err(WaitStop::Failed(f)) => return Err(f),
                 }
             }
+            None => {
+                w.sleep(attempts.next_wait())
+                    .map_err(Failure::Interrupted)?;
+            }
         }
+        if w.clock.now() >= w.deadline {
+            return Err(Failure::TimedOut(format!(
+                "timed out waiting for the execution tag: {said}"
+            )));
+        }
+        Ok(None)
     }
 
     /// The executions of this project matching the filters, newest first (a few pages).
@@ -241,6 +237,18 @@ impl Matillion {
                 ""
             }
         )
+    }
+}
+
+/// The adoption of a run our lost trigger created, with the sentence that says so.
+fn adopted(e: Listed) -> Adopted {
+    Adopted {
+        note: format!(
+            "The trigger's reply was lost; adopted execution {} (started {}), which it created.",
+            clean(&e.pipeline_execution_id),
+            e.started_at.as_deref().map(clean).unwrap_or_default()
+        ),
+        id: e.pipeline_execution_id,
     }
 }
 

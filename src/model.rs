@@ -1,7 +1,10 @@
-//! The result of a run, as every reporter sees it. Platform clients fill it in; reporters
-//! (summary, outputs, annotations, dotenv, JUnit, JSON) only read it. Every string in here
-//! that came from the platform is untrusted data.
+//! The run model: the result of a run, as every reporter sees it. Platform clients and the
+//! wait loop fill it in; reporters (summary, outputs, annotations, dotenv, JUnit, JSON) only
+//! read it. It sits below both, and imports only the clock's [`Signal`] and the config it
+//! starts from. Every string in here that came from the platform is untrusted data.
 
+use crate::clock::Signal;
+use crate::config::{Config, PlatformConfig};
 use serde::Serialize;
 use std::time::Duration;
 
@@ -42,8 +45,8 @@ pub enum Outcome {
     },
     /// Interrupted by a signal.
     Interrupted {
-        /// "SIGINT" or "SIGTERM".
-        signal: String,
+        /// Which signal (serialized as "SIGINT" or "SIGTERM").
+        signal: Signal,
         /// What became of the execution.
         cancel: CancelResult,
     },
@@ -191,6 +194,31 @@ impl RunReport {
             duration: None,
             steps: Vec::new(),
             notes: Vec::new(),
+        }
+    }
+
+    /// The report before anything is sent: what `cfg` asks for.
+    pub fn for_config(cfg: &Config) -> Self {
+        match &cfg.platform {
+            PlatformConfig::Matillion(m) => {
+                let mut r = RunReport::new(PlatformKind::Matillion, m.pipeline.clone());
+                r.project = Some(m.project.to_string());
+                r.environment = Some(m.environment.clone());
+                r.version = m.version.clone();
+                r.execution_tag = m.execution_tag.clone();
+                r.overridden_variables = m
+                    .variables
+                    .keys()
+                    .chain(m.grid_variables.keys())
+                    .cloned()
+                    .collect();
+                r
+            }
+            PlatformConfig::Datalab(d) => {
+                let mut r = RunReport::new(PlatformKind::Datalab, d.pipeline.clone());
+                r.version = d.version.clone();
+                r
+            }
         }
     }
 

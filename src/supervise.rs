@@ -1,0 +1,241 @@
+//! The supervisor: the run goes on a worker thread (so that a signal is answered even while
+//! a request is in flight), and this thread hears what happened as [`Event`]s over a
+//! channel. It owns every progress line, the files written once the id is known, and the
+//! decision to cancel after a signal, within the windows of [`SignalTimings`].
+
+use crate::ci::CiKind;
+use crate::clock::{Clock, Signal};
+use crate::config::Config;
+use crate::emit;
+use crate::http::clean;
+use crate::model::{CancelResult, Outcome, RunReport};
+use crate::orchestrate::{self, Event};
+use crate::platform::Platform;
+use crate::timings::{CancelTimings, SignalTimings, Timings};
+use crate::wait::still_line;
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+/// What the worker has said so far, as this thread keeps it.
+struct Watch<'a> {
+    events: mpsc::Receiver<Event>,
+    /// The report as far as known.
+    report: RunReport,
+    /// The execution id while it is running and followed (cancelled on a signal).
+    running: Option<String>,
+    wait: bool,
+    /// Called once the id is known (id files, `GITHUB_STATE`, the waiting group).
+    on_triggered: Box<dyn Fn(&str) + 'a>,
+}
+
+/// How a wait for the worker ended.
+enum Heard {
+    /// It finished with this report.
+    Finished(Box<RunReport>),
+    /// Nothing more within the time given.
+    Quiet,
+    /// It is gone without a report.
+    Gone,
+}
+
+impl Heard {
+    fn finished(self) -> Option<RunReport> {
+        match self {
+            Heard::Finished(r) => Some(*r),
+            Heard::Quiet | Heard::Gone => None,
+        }
+    }
+}
+
+impl Watch<'_> {
+    /// Take in events until the worker finishes, or until `d` passes (real time: the
+    /// worker's pace is real even on a simulated clock).
+    fn hear(&mut self, d: Duration) -> Heard {
+        let end = Instant::now() + d;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok(Event::Finished(r)) => return Heard::Finished(Box::new(r)),
+                Ok(e) => self.take(e),
+                Err(mpsc::RecvTimeoutError::Timeout) => return Heard::Quiet,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Heard::Gone,
+            }
+        }
+    }
+
+    /// One event: the line it prints, and what it changes in the report so far.
+    fn take(&mut self, e: Event) {
+        match e {
+            Event::Triggered { id, report } => {
+                log::info!(
+                    "triggered {} '{}': execution {id}",
+                    report.platform.display_name(),
+                    report.pipeline
+                );
+                (self.on_triggered)(&id);
+                self.report = report;
+                self.running = self.wait.then_some(id);
+            }
+            Event::Status(s) => {
+                log::info!("status: {}", clean(&s));
+                self.report.status = Some(s);
+            }
+            Event::Still { status, after } => log::info!("{}", still_line(&status, after)),
+            Event::Ended(s) => {
+                self.report.status = Some(s);
+                self.running = None;
+            }
+            Event::Steps(steps) => self.report.steps = steps,
+            Event::Finished(_) => {}
+        }
+    }
+
+    /// The execution id the worker has made known, if any.
+    fn known_execution(&self) -> Option<&str> {
+        self.running
+            .as_deref()
+            .or(self.report.execution_id.as_deref())
+    }
+}
+
+fn refused(cfg: &Config, reason: String) -> RunReport {
+    let mut r = RunReport::for_config(cfg);
+    r.outcome = Outcome::Refused { reason };
+    r
+}
+
+/// The run on a worker thread; this thread prints its progress and answers signals (from
+/// `signals`, or the clock's own).
+pub fn run_with(
+    platform: Arc<dyn Platform>,
+    cfg: &Config,
+    clock: Arc<dyn Clock>,
+    timings: &Timings,
+    signals: mpsc::Receiver<Signal>,
+    env: &dyn Fn(&str) -> Option<String>,
+    ci: CiKind,
+) -> RunReport {
+    let (tx, events) = mpsc::channel::<Event>();
+    let state_file = emit::state_saver(ci, env, cfg.wait);
+    let id_files = emit::id_saver(cfg);
+    let spawned = {
+        let platform = platform.clone();
+        let cfg = cfg.clone();
+        let clock = clock.clone();
+        let timings = *timings;
+        std::thread::Builder::new()
+            .name("run".into())
+            .spawn(move || {
+                let send = |e| {
+                    let _ = tx.send(e);
+                };
+                let report =
+                    orchestrate::run(platform.as_ref(), &cfg, clock.as_ref(), &timings, &send);
+                send(Event::Finished(report));
+            })
+    };
+    if let Err(e) = spawned {
+        return refused(cfg, format!("could not start the worker thread: {e}"));
+    }
+    let mut watch = Watch {
+        events,
+        report: RunReport::for_config(cfg),
+        running: None,
+        wait: cfg.wait,
+        on_triggered: Box::new(move |id: &str| {
+            id_files(id);
+            state_file(id);
+        }),
+    };
+
+    // Wait for the worker, or for a signal. The worker wakes from its sleeps on a signal
+    // and may well report first: its report is then the start of the clean-up, not the end.
+    let (signal, early) = loop {
+        match watch.hear(timings.tick) {
+            Heard::Finished(report) => match report.outcome {
+                Outcome::Interrupted { signal, .. } => break (signal, Some(*report)),
+                _ => return *report,
+            },
+            Heard::Gone => return refused(cfg, "the run stopped unexpectedly".into()),
+            Heard::Quiet => {}
+        }
+        if let Some(s) = signals.try_recv().ok().or_else(|| clock.pending_signal()) {
+            break (s, None);
+        }
+    };
+    after_signal(
+        &mut watch,
+        platform.as_ref(),
+        cfg,
+        clock.as_ref(),
+        timings,
+        signal,
+        early,
+    )
+}
+
+/// The clean-up after `signal`: let the worker stop, cancel a run still going, and say so.
+fn after_signal(
+    watch: &mut Watch<'_>,
+    platform: &dyn Platform,
+    cfg: &Config,
+    clock: &dyn Clock,
+    timings: &Timings,
+    signal: Signal,
+    early: Option<RunReport>,
+) -> RunReport {
+    log::warn!("received {signal}: stopping");
+    let signalled = clock.now();
+    let SignalTimings {
+        settle,
+        trigger_wait,
+        cancel,
+        cancel_min,
+        window,
+    } = timings.signal;
+
+    // Give the worker a moment to stop by itself (it wakes from any sleep at once).
+    let mut finished = early.or_else(|| watch.hear(settle).finished());
+    if finished.is_none() && cfg.wait && watch.known_execution().is_none() {
+        log::info!(
+            "waiting a moment for the trigger's reply, so that a run it created is cancelled"
+        );
+        finished = watch.hear(trigger_wait).finished();
+    }
+    if let Some(r) = &finished {
+        if !matches!(r.outcome, Outcome::Interrupted { .. }) {
+            // It ended on its own (the run finished just as the signal came).
+            return r.clone();
+        }
+    }
+    let mut report = finished.unwrap_or_else(|| watch.report.clone());
+
+    // A run still going is cancelled (never with wait: false).
+    let result = match watch.running.clone().filter(|_| cfg.wait) {
+        Some(id) if !platform.can_cancel() => {
+            log::warn!("{}", orchestrate::no_cancel(platform, &id));
+            CancelResult::Unsupported
+        }
+        Some(id) => {
+            log::warn!("cancelling execution {id}");
+            // What is left of the window pays for the follow first, then the request.
+            let left = window
+                .saturating_sub(clock.now().saturating_duration_since(signalled))
+                .saturating_sub(cancel.follow);
+            let cancel = CancelTimings {
+                budget: cancel.budget.min(left).max(cancel_min),
+                follow: cancel.follow,
+            };
+            orchestrate::cancel_and_follow(platform, &id, clock, timings, cancel, false)
+        }
+        None => CancelResult::NotAttempted,
+    };
+    if matches!(result, CancelResult::Cancelled) {
+        report.status = Some("CANCELLED".into());
+    }
+    report.outcome = Outcome::Interrupted {
+        signal,
+        cancel: result,
+    };
+    report
+}

@@ -1,0 +1,196 @@
+//! Every fixed duration of the program in one struct: request retries, the wait's
+//! heartbeat, the timeout's and cancel mode's cancel, and the windows of the clean-up after
+//! a signal. The binary uses [`Timings::DEFAULT`]; tests inject shorter ones through the
+//! library (with the simulated clock, `clock::SimClock`, where the waits are simulated
+//! too), so no path needs real waiting to be tested. A leaf: it imports nothing.
+//!
+//! The integration tests run the real binary, on the real clock; for them only, the
+//! internal variable [`TEST_KNOB`] divides every duration by a whole number from 2 to 100
+//! (any other value is ignored with a warning). It is not an input: it is not in the
+//! inputs table, the help or the README, and a value outside the bounds changes nothing.
+
+use std::time::Duration;
+
+/// Cancelling a run: how long the request may take, then how long to follow it to its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CancelTimings {
+    /// How long the cancel request may take.
+    pub budget: Duration,
+    /// After the request, how long to follow the run to CANCELLED.
+    pub follow: Duration,
+}
+
+/// The clean-up after a signal. All of it should fit in [`SignalTimings::window`]: a
+/// cancelled GitHub job sends SIGTERM 7.5 s after SIGINT, and a second signal ends the
+/// process at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignalTimings {
+    /// How long to wait for the worker to stop by itself.
+    pub settle: Duration,
+    /// When the worker is still busy and no execution is known, it may be waiting for the
+    /// trigger's reply: how much longer to wait, so that the run it creates is known and
+    /// cancelled rather than left running.
+    pub trigger_wait: Duration,
+    /// The cancel request's budget (cut to what is left of the window, but not below
+    /// `cancel_min`) and the follow to CANCELLED.
+    pub cancel: CancelTimings,
+    /// The least budget a cancel request gets, however late it is.
+    pub cancel_min: Duration,
+    /// The whole clean-up.
+    pub window: Duration,
+}
+
+/// Every fixed duration of the program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timings {
+    /// First delay before a failed request is sent again.
+    pub retry_initial: Duration,
+    /// Largest delay between attempts (when the server does not say).
+    pub retry_max: Duration,
+    /// A progress line at least this often while waiting.
+    pub heartbeat: Duration,
+    /// After the run ends, reading its details and steps may take this much past the
+    /// deadline.
+    pub collect_grace: Duration,
+    /// After a timeout, the budget for the latest status, details and steps.
+    pub partial_budget: Duration,
+    /// A timeout's cancel (with `cancel-on-timeout`).
+    pub timeout_cancel: CancelTimings,
+    /// `pipeline-run cancel` and the post step.
+    pub cancel_mode: CancelTimings,
+    /// While following a cancelled run: the interval between polls.
+    pub follow_step: Duration,
+    /// While following a cancelled run: the least budget of one poll.
+    pub follow_poll_min: Duration,
+    /// After a signal.
+    pub signal: SignalTimings,
+    /// How often the supervisor looks for a signal while the worker is quiet.
+    pub tick: Duration,
+}
+
+impl Timings {
+    /// The binary's timings.
+    pub const DEFAULT: Timings = Timings {
+        retry_initial: Duration::from_millis(500),
+        retry_max: Duration::from_secs(30),
+        heartbeat: Duration::from_secs(60),
+        collect_grace: Duration::from_secs(60),
+        partial_budget: Duration::from_secs(15),
+        timeout_cancel: CancelTimings {
+            budget: Duration::from_secs(10),
+            follow: Duration::from_secs(30),
+        },
+        cancel_mode: CancelTimings {
+            budget: Duration::from_secs(20),
+            follow: Duration::from_secs(20),
+        },
+        follow_step: Duration::from_secs(1),
+        follow_poll_min: Duration::from_secs(2),
+        signal: SignalTimings {
+            settle: Duration::from_millis(1500),
+            trigger_wait: Duration::from_millis(1500),
+            cancel: CancelTimings {
+                budget: Duration::from_secs(4),
+                follow: Duration::from_millis(1500),
+            },
+            cancel_min: Duration::from_secs(1),
+            window: Duration::from_secs(7),
+        },
+        tick: Duration::from_millis(100),
+    };
+}
+
+/// Internal, for the integration tests only: `PIPELINE_RUN_TEST_TIMINGS=<n>` divides every
+/// duration by `n` (2 to 100), so that the binary's retries, cancel follow and signal
+/// windows take a fraction of their time while keeping their proportions.
+pub const TEST_KNOB: &str = "PIPELINE_RUN_TEST_TIMINGS";
+
+impl Timings {
+    /// Every duration divided by `n` (at least 1).
+    pub fn divided(self, n: u32) -> Timings {
+        let n = n.max(1);
+        let cancel = |c: CancelTimings| CancelTimings {
+            budget: c.budget / n,
+            follow: c.follow / n,
+        };
+        Timings {
+            retry_initial: self.retry_initial / n,
+            retry_max: self.retry_max / n,
+            heartbeat: self.heartbeat / n,
+            collect_grace: self.collect_grace / n,
+            partial_budget: self.partial_budget / n,
+            timeout_cancel: cancel(self.timeout_cancel),
+            cancel_mode: cancel(self.cancel_mode),
+            follow_step: self.follow_step / n,
+            follow_poll_min: self.follow_poll_min / n,
+            signal: SignalTimings {
+                settle: self.signal.settle / n,
+                trigger_wait: self.signal.trigger_wait / n,
+                cancel: cancel(self.signal.cancel),
+                cancel_min: self.signal.cancel_min / n,
+                window: self.signal.window / n,
+            },
+            tick: self.tick / n,
+        }
+    }
+
+    /// The binary's timings: [`Timings::DEFAULT`], divided when [`TEST_KNOB`] holds a
+    /// whole number from 2 to 100.
+    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Timings {
+        let Some(v) = env(TEST_KNOB) else {
+            return Timings::DEFAULT;
+        };
+        match v.trim().parse::<u32>() {
+            Ok(n) if (2..=100).contains(&n) => Timings::DEFAULT.divided(n),
+            _ => {
+                log::warn!("ignoring {TEST_KNOB}: not a whole number from 2 to 100");
+                Timings::DEFAULT
+            }
+        }
+    }
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signal_clean_up_fits_before_sigterm_follows_sigint() {
+        // GitHub sends SIGTERM 7.5 s after SIGINT; the worst case of the clean-up is the
+        // settle, the trigger wait, then the least cancel request and the follow, all
+        // inside the window.
+        let s = Timings::DEFAULT.signal;
+        assert!(s.window < Duration::from_millis(7500));
+        let worst_before_cancel = s.settle + s.trigger_wait;
+        assert!(worst_before_cancel + s.cancel_min + s.cancel.follow <= s.window);
+    }
+
+    #[test]
+    fn the_test_knob_divides_within_bounds_and_nothing_else() {
+        let env = |v: &'static str| move |k: &str| (k == TEST_KNOB).then(|| v.to_string());
+        let tenth = Timings::from_env(&env("10"));
+        assert_eq!(tenth.retry_initial, Duration::from_millis(50));
+        assert_eq!(tenth.signal.settle, Duration::from_millis(150));
+        assert_eq!(tenth.signal.window, Duration::from_millis(700));
+        assert_eq!(tenth.cancel_mode.follow, Duration::from_secs(2));
+        assert_eq!(tenth, Timings::DEFAULT.divided(10));
+        for ignored in ["", "1", "0", "101", "-5", "0.5", "fast", "10s"] {
+            assert_eq!(
+                Timings::from_env(&env(ignored)),
+                Timings::DEFAULT,
+                "{ignored:?}"
+            );
+        }
+        assert_eq!(Timings::from_env(&|_| None), Timings::DEFAULT);
+        assert_eq!(
+            Timings::from_env(&env("100")).tick,
+            Duration::from_millis(1)
+        );
+    }
+}

@@ -1,0 +1,212 @@
+//! The wait primitive, below the platforms and the wait loop that use it: polling with a
+//! growing interval bounded by a deadline ([`Waiter`]), what a poll sees ([`RunState`]),
+//! and why a platform call or a wait stopped ([`Failure`], [`WaitStop`]). It knows no
+//! platform: the poll is a closure.
+
+use crate::clock::{Clock, Signal, Wake};
+use crate::http::{Budget, HttpError};
+use backoff::backoff::Backoff;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+/// Why a platform call did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The platform refused (bad credentials, unknown project, 4xx): a full sentence.
+    Refused(String),
+    /// The deadline passed while the platform kept failing: a full sentence.
+    Unreachable(String),
+    /// A signal arrived.
+    Interrupted(Signal),
+    /// The wait for something else (a held execution tag) passed the deadline.
+    TimedOut(String),
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Refused(m) | Failure::Unreachable(m) | Failure::TimedOut(m) => f.write_str(m),
+            Failure::Interrupted(s) => write!(f, "interrupted by {s}"),
+        }
+    }
+}
+
+impl Failure {
+    /// A failure from an HTTP error: `platform` ("Matillion") and `what` ("the trigger")
+    /// make the sentence, and `hint` may add advice for a refusal's status.
+    pub fn from_http(
+        e: HttpError,
+        platform: &str,
+        what: &str,
+        hint: impl FnOnce(u16) -> Option<String>,
+    ) -> Self {
+        match e {
+            HttpError::Refused(p) => {
+                let hint = hint(p.status)
+                    .map(|h| format!(" — {h}"))
+                    .unwrap_or_default();
+                Failure::Refused(format!("{platform} refused {what}: {p}{hint}"))
+            }
+            HttpError::CredentialsRefused(p) => Failure::Refused(format!(
+                "{platform} refused the credentials: the token endpoint answered {p} — check client-id and client-secret."
+            )),
+            HttpError::Untrusted(m) => Failure::Refused(format!(
+                "{platform}'s TLS certificate is not trusted ({m}) — if a proxy inspects TLS, give its root certificate in `ca-bundle` (or SSL_CERT_FILE)."
+            )),
+            HttpError::Ambiguous(m) => {
+                Failure::Unreachable(format!("{platform} gave no usable reply to {what}: {m}"))
+            }
+            HttpError::Deadline(m) => Failure::Unreachable(format!(
+                "{platform} could not be reached for {what} before the deadline; last error: {m}"
+            )),
+            HttpError::Interrupted(s) => Failure::Interrupted(s),
+            HttpError::Unusable(m) => {
+                Failure::Unreachable(format!("{platform} gave no usable reply to {what}: {m}"))
+            }
+            HttpError::Unreachable(m) => {
+                Failure::Unreachable(format!("{platform} could not be reached for {what}: {m}"))
+            }
+        }
+    }
+}
+
+/// Where an execution is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunState {
+    /// The platform's status, as sent.
+    pub status: String,
+    /// Whether it has ended, and how.
+    pub phase: Phase,
+}
+
+/// Running, or ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Anything not known to be terminal (including statuses not documented).
+    Running,
+    /// Ended successfully.
+    Succeeded,
+    /// Ended in another terminal status.
+    Failed,
+}
+
+/// Why a wait ended without the run ending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WaitStop {
+    /// The deadline passed; the last state seen.
+    TimedOut(Option<RunState>),
+    /// A platform call failed.
+    Failed(Failure),
+}
+
+/// What a wait saw, for whoever shows progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seen<'a> {
+    /// A status different from the last one.
+    Changed(&'a RunState),
+    /// The same status for another heartbeat: still `status` after `after` (whole seconds).
+    Still {
+        /// The status.
+        status: &'a str,
+        /// How long the wait has lasted.
+        after: Duration,
+    },
+}
+
+/// "still RUNNING after 2m": the heartbeat line.
+pub fn still_line(status: &str, after: Duration) -> String {
+    format!("still {status} after {}", humantime::format_duration(after))
+}
+
+/// Polling with a growing interval, bounded by a deadline.
+pub struct Waiter<'a> {
+    /// The clock.
+    pub clock: &'a dyn Clock,
+    /// The overall deadline.
+    pub deadline: Instant,
+    /// First interval.
+    pub initial: Duration,
+    /// Largest interval.
+    pub max: Duration,
+    /// A [`Seen::Still`] at least this often while the status does not change.
+    pub heartbeat: Duration,
+}
+
+impl Waiter<'_> {
+    /// A budget until the deadline.
+    pub fn budget(&self) -> Budget {
+        Budget::until(self.deadline)
+    }
+
+    /// The backoff that spaces polls: from `initial`, ×1.5 each time, ±20% jitter, never
+    /// above `max` (the jitter is clamped so the detection latency stays ≤ `max`).
+    pub fn intervals(&self) -> impl FnMut() -> Duration + use<> {
+        let mut b = backoff::ExponentialBackoff {
+            initial_interval: self.initial,
+            current_interval: self.initial,
+            randomization_factor: 0.2,
+            multiplier: 1.5,
+            max_interval: self.max,
+            max_elapsed_time: None,
+            ..backoff::ExponentialBackoff::default()
+        };
+        let max = self.max;
+        move || b.next_backoff().unwrap_or(max).min(max)
+    }
+
+    /// Sleep for `d` but not past the deadline. `Err` on a signal.
+    pub fn sleep(&self, d: Duration) -> Result<(), Signal> {
+        let now = self.clock.now();
+        let d = d.min(self.deadline.saturating_duration_since(now));
+        match self.clock.sleep(d) {
+            Wake::Elapsed => Ok(()),
+            Wake::Signal(s) => Err(s),
+        }
+    }
+
+    /// Poll until the run ends or the deadline passes. `poll` asks once within the budget
+    /// it is given; `seen` hears each new status and the heartbeats.
+    pub fn until_end(
+        &self,
+        mut poll: impl FnMut(Budget) -> Result<RunState, Failure>,
+        mut seen: impl FnMut(Seen<'_>),
+    ) -> Result<RunState, WaitStop> {
+        let started = self.clock.now();
+        let mut next = self.intervals();
+        let mut last: Option<RunState> = None;
+        let mut last_line = started;
+        loop {
+            // A poll sleep ends at the deadline: past it there is nothing left to ask with.
+            if self.clock.now() >= self.deadline {
+                return Err(WaitStop::TimedOut(last));
+            }
+            let state = poll(self.budget()).map_err(WaitStop::Failed)?;
+            if last.as_ref().map(|l| &l.status) != Some(&state.status) {
+                seen(Seen::Changed(&state));
+                last_line = self.clock.now();
+            }
+            if state.phase != Phase::Running {
+                return Ok(state);
+            }
+            let now = self.clock.now();
+            if now.saturating_duration_since(last_line) >= self.heartbeat {
+                seen(Seen::Still {
+                    status: &state.status,
+                    after: Duration::from_secs((now - started).as_secs()),
+                });
+                last_line = now;
+            }
+            last = Some(state);
+            if now >= self.deadline {
+                return Err(WaitStop::TimedOut(last));
+            }
+            self.sleep(next())
+                .map_err(|s| WaitStop::Failed(Failure::Interrupted(s)))?;
+            // The sleep stops at the deadline: polling then would have no budget left and
+            // be reported as unreachable instead of timed out.
+            if self.clock.now() >= self.deadline {
+                return Err(WaitStop::TimedOut(last));
+            }
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! Every documented value is reachable: each `outcome` the README's outputs table lists,
+//! and each code of its exit-code table, is produced by the real binary against the
+//! simulator in one scenario below. A value documented but never produced (or produced
+//! but not documented) fails here.
+
+use crate::common::*;
+use pipeline_run_sim::{Environment, Project, PublishedPipeline, RunScript, SimConfig, SimHandle};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+const README: &str = include_str!("../../README.md");
+
+/// The outcomes the README's outputs table lists (row `| \`outcome\` | ... |`).
+fn documented_outcomes() -> BTreeSet<String> {
+    let row = README
+        .lines()
+        .find(|l| l.starts_with("| `outcome` |"))
+        .expect("README documents the outcome output");
+    let values = row.split('|').nth(2).expect("a values column");
+    values
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(String::from)
+        .collect()
+}
+
+/// The codes of the README's exit-code table.
+fn documented_exit_codes() -> BTreeSet<i32> {
+    let section = README
+        .split("## Exit codes")
+        .nth(1)
+        .expect("README has an exit-code section");
+    section
+        .lines()
+        .skip_while(|l| !l.starts_with("|---"))
+        .skip(1)
+        .map_while(|l| l.strip_prefix("| "))
+        .filter_map(|l| l.split(' ').next()?.parse().ok())
+        .collect()
+}
+
+fn sim() -> SimHandle {
+    start_sim(
+        SimConfig::new().project(
+            Project::new("4d5e6f70-8192-4a3b-9c4d-5e6f70819203", "Analytics").environment(
+                Environment::new("prod")
+                    .pipeline(PublishedPipeline::new(
+                        "quick",
+                        RunScript::new(Duration::from_millis(200), 2),
+                    ))
+                    .pipeline(PublishedPipeline::new(
+                        "broken",
+                        RunScript::failure(Duration::from_millis(200), 2, 1, "boom"),
+                    ))
+                    .pipeline(PublishedPipeline::new(
+                        "slow",
+                        RunScript::new(Duration::from_secs(600), 2),
+                    )),
+            ),
+        ),
+    )
+}
+
+/// A GitHub job's environment for `pipeline`, with its outputs file in `dir`.
+fn job(sim: &SimHandle, dir: &Scratch, pipeline: &str) -> Vec<(String, String)> {
+    let mut env = matillion_env(sim, "Analytics", "prod", pipeline);
+    set(&mut env, "GITHUB_ACTIONS", "true");
+    std::fs::write(dir.path("out"), "").expect("outputs file");
+    set(
+        &mut env,
+        "GITHUB_OUTPUT",
+        dir.path("out").display().to_string(),
+    );
+    env
+}
+
+/// The `outcome` output of the finished step, and its exit code.
+fn reached(dir: &Scratch, out: &Output) -> (Option<String>, i32) {
+    (
+        output(&parse_outputs(&dir.read("out")), "outcome"),
+        out.code,
+    )
+}
+
+#[test]
+fn every_documented_outcome_and_exit_code_is_reached() {
+    let sim = sim();
+    let mut seen: Vec<(Option<String>, i32)> = Vec::new();
+    let mut scenario = |pipeline: &str, extra: &[(&str, &str)], args: &[&str]| {
+        let dir = Scratch::new("documented");
+        let mut env = job(&sim, &dir, pipeline);
+        for (k, v) in extra {
+            set(&mut env, k, *v);
+        }
+        let out = run(&env, args);
+        seen.push(reached(&dir, &out));
+    };
+    scenario("quick", &[], &[]);
+    scenario("broken", &[], &[]);
+    scenario("quick", &[("MATILLION_TIMEOUT", "nonsense")], &[]);
+    scenario("slow", &[("MATILLION_TIMEOUT", "1s")], &[]);
+    scenario("missing", &[], &[]);
+    scenario("slow", &[("MATILLION_WAIT", "false")], &[]);
+    scenario("quick", &[("MATILLION_DRY_RUN", "true")], &[]);
+    let left_running = sim.executions().last().map(|e| e.id.clone());
+    let left_running = left_running.expect("the `wait: false` run");
+    scenario(
+        "slow",
+        &[("MATILLION_EXECUTION_ID", &left_running)],
+        &["cancel"],
+    );
+    for sig in ["INT", "TERM"] {
+        let dir = Scratch::new("documented-signal");
+        let mut env = job(&sim, &dir, "slow");
+        std::fs::write(dir.path("state"), "").expect("state file");
+        set(
+            &mut env,
+            "GITHUB_STATE",
+            dir.path("state").display().to_string(),
+        );
+        let child = spawn(&env, &[]);
+        wait_for("the run to be triggered", || {
+            dir.read("state").contains("execution_id")
+        });
+        signal(&child, sig);
+        let out = finish(child);
+        seen.push(reached(&dir, &out));
+    }
+
+    assert_eq!(
+        seen,
+        [
+            (Some("succeeded".into()), 0),
+            (Some("failed".into()), 1),
+            (None, 2),
+            (Some("timed-out".into()), 3),
+            (Some("refused".into()), 4),
+            (Some("triggered".into()), 0),
+            (Some("dry-run".into()), 0),
+            (Some("cancel-requested".into()), 0),
+            (Some("interrupted".into()), 130),
+            (Some("interrupted".into()), 143),
+        ]
+        .to_vec()
+    );
+    let outcomes: BTreeSet<String> = seen.iter().filter_map(|(o, _)| o.clone()).collect();
+    assert_eq!(outcomes, documented_outcomes());
+    let codes: BTreeSet<i32> = seen.iter().map(|(_, c)| *c).collect();
+    assert_eq!(codes, documented_exit_codes());
+}
