@@ -50,7 +50,8 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const UNUSABLE_BODY_ATTEMPTS: u32 = 4;
 /// How long connection failures (refused, DNS, connect timeout) to a host that has not
 /// answered once are retried before [`HttpError::Unreachable`]: a typo in a URL or a
-/// missing network does not heal, and nothing can have been triggered there yet.
+/// missing network does not heal, and nothing can have been triggered there yet. (The
+/// binary takes it from `Timings::connect_window`, the same value.)
 pub const CONNECT_WINDOW: Duration = Duration::from_secs(120);
 /// The largest reply body read; a longer one is a lost reply.
 pub const MAX_BODY: u64 = 16 << 20;

@@ -66,6 +66,14 @@ pub struct Timings {
     pub signal: SignalTimings,
     /// How often the supervisor looks for a signal while the worker is quiet.
     pub tick: Duration,
+    /// Before any host has answered: how long connection failures to it are retried.
+    pub connect_window: Duration,
+    /// How long a 404 for the execution this program just created is taken for a replica
+    /// that has not caught up, and asked again.
+    pub not_found_grace: Duration,
+    /// After a lost trigger reply (or a 409 that follows one): how long the list of
+    /// executions is searched for the run it created before the trigger is sent again.
+    pub lost_reply_lookup: Duration,
 }
 
 impl Timings {
@@ -97,6 +105,9 @@ impl Timings {
             window: Duration::from_secs(7),
         },
         tick: Duration::from_millis(100),
+        connect_window: Duration::from_secs(120),
+        not_found_grace: Duration::from_secs(30),
+        lost_reply_lookup: Duration::from_secs(30),
     };
 }
 
@@ -131,6 +142,9 @@ impl Timings {
                 window: self.signal.window / n,
             },
             tick: self.tick / n,
+            connect_window: self.connect_window / n,
+            not_found_grace: self.not_found_grace / n,
+            lost_reply_lookup: self.lost_reply_lookup / n,
         }
     }
 

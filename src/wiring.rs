@@ -41,6 +41,7 @@ pub fn platform_for(
 ) -> Arc<dyn Platform> {
     http.retry_initial = timings.retry_initial;
     http.retry_max = timings.retry_max;
+    http.connect_window = timings.connect_window;
     let http = match &cfg.ca_bundle {
         Some(b) => {
             log::info!(

@@ -13,6 +13,7 @@ mod dry_run;
 mod flags;
 mod github;
 mod gitlab_reports;
+mod hostile_api;
 mod readme;
 mod resilience;
 mod resilience_simulated;
