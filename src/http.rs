@@ -249,6 +249,32 @@ impl Http {
         })
     }
 
+    /// [`Http::json`], with a fingerprint of the body and its length: for paging, to see
+    /// a page that repeats an earlier one and to bound what a list may cost.
+    pub fn json_page<T: DeserializeOwned>(
+        &self,
+        req: &Request,
+        auth: &dyn Authorizer,
+        budget: Budget,
+    ) -> Result<(T, u64, usize), HttpError> {
+        self.send_with(req, auth, budget, false, |r| {
+            let v = crate::lenient::parse::<T>(&r.body).map_err(|e| {
+                format!(
+                    "{} answered {} with a body that is not the JSON expected ({e}){}",
+                    req.what,
+                    r.status,
+                    excerpt(&r.body)
+                        .map(|x| format!(": {x}"))
+                        .unwrap_or_default()
+                )
+            })?;
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            r.body.hash(&mut h);
+            Ok((v, h.finish(), r.body.len()))
+        })
+    }
+
     /// Send with the retry policy; any 2xx is accepted whatever its body.
     pub fn send(
         &self,
@@ -318,6 +344,17 @@ impl Http {
                 return Err(HttpError::Deadline(last));
             }
             let header = auth.header(self, budget)?;
+            // Fetching a token takes time: a signal that came meanwhile stops this request
+            // before it is sent (nothing new starts after a signal).
+            if budget.interruptible {
+                if let Some(s) = self.clock.pending_signal() {
+                    return Err(HttpError::Interrupted(s));
+                }
+            }
+            let now = self.clock.now();
+            if now >= budget.deadline {
+                return Err(HttpError::Deadline(last));
+            }
             let remaining = budget.deadline - now;
             let (retry_after, problem) = match self.attempt(
                 req,

@@ -130,6 +130,9 @@ pub struct Waiter<'a> {
     pub max: Duration,
     /// A [`Seen::Still`] at least this often while the status does not change.
     pub heartbeat: Duration,
+    /// After a lost trigger reply: how long the list is searched for the run it created
+    /// before the trigger may be sent again (`Timings::lost_reply_lookup`).
+    pub lookup: Duration,
 }
 
 impl Waiter<'_> {
@@ -196,12 +199,30 @@ impl Waiter<'_> {
                 });
                 last_line = now;
             }
-            last = Some(state);
             if now >= self.deadline {
-                return Err(WaitStop::TimedOut(last));
+                return Err(WaitStop::TimedOut(Some(state)));
             }
-            self.sleep(next())
-                .map_err(|s| WaitStop::Failed(Failure::Interrupted(s)))?;
+            // Sleep in slices, so that a heartbeat falls due on time even when the gap
+            // between polls is longer than it.
+            let wake_at = now + next();
+            loop {
+                let now = self.clock.now();
+                if now >= wake_at || now >= self.deadline {
+                    break;
+                }
+                let due = last_line + self.heartbeat.max(Duration::from_millis(10));
+                if now >= due {
+                    seen(Seen::Still {
+                        status: &state.status,
+                        after: Duration::from_secs((now - started).as_secs()),
+                    });
+                    last_line = now;
+                    continue;
+                }
+                self.sleep(wake_at.min(due) - now)
+                    .map_err(|s| WaitStop::Failed(Failure::Interrupted(s)))?;
+            }
+            last = Some(state);
             // The sleep stops at the deadline: polling then would have no budget left and
             // be reported as unreachable instead of timed out.
             if self.clock.now() >= self.deadline {

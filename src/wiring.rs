@@ -68,7 +68,9 @@ pub fn platform_for(
                 )
                 .with_hook(emit::mask_hook(ci)),
             };
-            Arc::new(Matillion::new(m.clone(), http, auth))
+            Arc::new(
+                Matillion::new(m.clone(), http, auth).with_not_found_grace(timings.not_found_grace),
+            )
         }
         PlatformConfig::Datalab(d) => Arc::new(Datalab::new(d.clone(), http)),
     }

@@ -6,10 +6,12 @@
 pub mod datalab;
 pub mod matillion;
 pub mod once;
+pub mod pages;
 
 use crate::http::Budget;
 use crate::model::{PlatformKind, RunReport};
 use crate::wait::{Failure, RunState, Waiter};
+use std::time::SystemTime;
 
 /// Whether a cancel request was taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +41,12 @@ pub trait Platform: Send + Sync {
     fn collect(&self, id: &str, budget: Budget, report: &mut RunReport) -> Result<(), Failure>;
     /// Ask the platform to cancel.
     fn cancel(&self, id: &str, budget: Budget) -> Result<CancelAck, Failure>;
+    /// After a signal, when the trigger's reply has not come: the execution a trigger first
+    /// sent at `first_attempt` created, if the platform's list shows it (so that it can be
+    /// cancelled rather than left running). `None` when it cannot tell.
+    fn find_triggered(&self, _first_attempt: SystemTime, _budget: Budget) -> Option<String> {
+        None
+    }
     /// Whether the platform can cancel at all. When it cannot, a timeout or a signal says
     /// that the execution goes on instead of announcing a cancel.
     fn can_cancel(&self) -> bool {

@@ -14,6 +14,7 @@ mod flags;
 mod github;
 mod gitlab_reports;
 mod hostile_api;
+mod hostile_wait;
 mod readme;
 mod resilience;
 mod resilience_simulated;

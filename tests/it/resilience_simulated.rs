@@ -140,6 +140,7 @@ fn token_revoked_mid_wait_gets_one_new_token() {
         initial: cfg.poll_interval,
         max: cfg.max_poll_interval,
         heartbeat: Timings::DEFAULT.heartbeat,
+        lookup: Timings::DEFAULT.lost_reply_lookup,
     };
     p.prepare(w.budget(), &mut report).expect("prepare");
     let id = p.trigger(&w, &mut report).expect("trigger");
