@@ -66,7 +66,7 @@ impl Problem {
             status,
             title: Some(to),
             hint: Some(
-                "redirects are not followed, so that no credential goes to another address; if the API has moved, change the URL input to where it points",
+                "redirects are not followed, so that no credential goes to another address; if the API has moved, set the input api-url to where it points",
             ),
             ..Problem::default()
         }

@@ -315,7 +315,7 @@ fn a_rate_limit_longer_than_the_time_left_waits_until_the_deadline() {
         FaultAction::too_many_requests(3600),
     )]);
     let mut env = env_for(&sim, "long");
-    set(&mut env, "MATILLION_TIMEOUT", "2s");
+    set(&mut env, "MATILLION_TIMEOUT", "1s");
     let started = Instant::now();
     let out = run(&env, &[]);
     assert_eq!(out.code, 3, "{}", out.stderr);
@@ -324,7 +324,7 @@ fn a_rate_limit_longer_than_the_time_left_waits_until_the_deadline() {
     let cancel = sim.requests_to(Route::Cancel);
     assert_eq!(cancel.len(), 1, "{}", out.stderr);
     assert!(
-        cancel[0].elapsed - trigger >= Duration::from_millis(1800),
+        cancel[0].elapsed - trigger >= Duration::from_millis(900),
         "cancelled {:?} after the trigger",
         cancel[0].elapsed - trigger
     );
@@ -409,7 +409,7 @@ fn a_redirect_is_reported_with_where_it_points_and_no_token_follows() {
     assert_eq!(out.code, 4, "{}", out.stderr);
     assert!(
         out.stderr.contains(&format!(
-            "Matillion refused the project list: 307 a redirect to {target} — redirects are not followed, so that no credential goes to another address; if the API has moved, change the URL input to where it points"
+            "Matillion refused the project list: 307 a redirect to {target} — redirects are not followed, so that no credential goes to another address; if the API has moved, set the input api-url to where it points"
         )),
         "{}",
         out.stderr
@@ -499,4 +499,43 @@ fn a_fixed_access_token_refused_mid_wait_says_it_may_have_expired() {
         .collect();
     assert_eq!(statuses, [Some(200), Some(401)]);
     assert!(sim.requests_to(Route::Token).is_empty());
+}
+
+// ---- the README's table ----------------------------------------------------------------
+
+#[test]
+fn every_row_of_the_readmes_failure_table_names_a_test_that_exists() {
+    const README: &str = include_str!("../../README.md");
+    const SOURCES: [&str; 4] = [
+        include_str!("hostile_api.rs"),
+        include_str!("hostile_wait.rs"),
+        include_str!("../../src/http/tests.rs"),
+        include_str!("../../src/platform/pages.rs"),
+    ];
+    let table = README
+        .split("### Misbehaving APIs and networks")
+        .nth(1)
+        .expect("the README has the table");
+    let rows: Vec<&str> = table
+        .lines()
+        .skip_while(|l| !l.starts_with("| ---"))
+        .skip(1)
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    assert_eq!(rows.len(), 12, "one row per class");
+    for row in rows {
+        let tests = row
+            .trim_end_matches('|')
+            .rsplit('|')
+            .next()
+            .unwrap_or_default();
+        let names: Vec<&str> = tests.split('`').skip(1).step_by(2).collect();
+        assert!(!names.is_empty(), "a row without a test: {row}");
+        for name in names {
+            assert!(
+                SOURCES.iter().any(|s| s.contains(&format!("fn {name}()"))),
+                "no test named {name}"
+            );
+        }
+    }
 }

@@ -29,7 +29,7 @@ fn sim_with(cfg: SimConfig, faults: Vec<Fault>) -> SimHandle {
                 ))
                 .pipeline(PublishedPipeline::new(
                     "slow",
-                    RunScript::new(Duration::from_millis(2500), 2),
+                    RunScript::new(Duration::from_millis(1500), 2),
                 ))
                 .pipeline(PublishedPipeline::new(
                     "long",
@@ -285,12 +285,13 @@ fn sigint_while_the_trigger_reply_is_held_finds_the_run_and_cancels_it() {
 
 #[test]
 fn the_heartbeat_comes_on_time_even_when_polls_are_far_apart() {
-    // Polls 2 s apart, a heartbeat due every 60 s / 100 = 0.6 s, a run of 2.5 s: the
-    // heartbeat lines come between the polls, not only after them.
+    // Polls 1 s apart, a heartbeat due every 60 s / 100 = 0.6 s, a run of 1.5 s: the
+    // heartbeat lines come between the polls (at 0.6, 1.2 and 1.8 s), not only after them
+    // (at 1 s only).
     let sim = sim_with(SimConfig::new(), vec![]);
     let mut env = env_for(&sim, "slow");
-    set(&mut env, "MATILLION_POLL_INTERVAL", "2s");
-    set(&mut env, "MATILLION_MAX_POLL_INTERVAL", "2s");
+    set(&mut env, "MATILLION_POLL_INTERVAL", "1s");
+    set(&mut env, "MATILLION_MAX_POLL_INTERVAL", "1s");
     set(&mut env, "PIPELINE_RUN_TEST_TIMINGS", "100");
     let out = run(&env, &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -301,7 +302,7 @@ fn the_heartbeat_comes_on_time_even_when_polls_are_far_apart() {
         .filter(|l| l.starts_with("pipeline-run: still RUNNING after "))
         .count();
     assert!(polls <= 3, "{polls} polls");
-    assert!(still >= 5, "{still} heartbeat lines:\n{}", out.stderr);
+    assert!(still >= 3, "{still} heartbeat lines:\n{}", out.stderr);
 }
 
 // ---- class 12: Datalab's list order is not documented ----------------------------------
