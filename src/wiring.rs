@@ -48,7 +48,10 @@ pub fn unusable_ca_bundle(cfg: &Config, ci: CiKind) -> Option<Exit> {
 pub fn platform_for(cfg: &Config, http: Http, timings: &Timings, ci: CiKind) -> Arc<dyn Platform> {
     let http = configured(cfg, http, timings);
     match &cfg.platform {
-        PlatformConfig::Matillion(m) => Arc::new(Matillion::new(m.clone(), http, bearer(m, ci))),
+        PlatformConfig::Matillion(m) => Arc::new(
+            Matillion::new(m.clone(), http, bearer(m, ci))
+                .with_not_found_grace(timings.not_found_grace),
+        ),
         PlatformConfig::Datalab(d) => Arc::new(Datalab::new(d.clone(), http)),
     }
 }
@@ -77,7 +80,8 @@ pub fn platforms_for(
         let http = http.clone().with_clock(clock.clone());
         match (&cfg.platform, &auth) {
             (PlatformConfig::Matillion(m), Some(auth)) => {
-                let client = Matillion::new(m.clone(), http, auth.clone());
+                let client = Matillion::new(m.clone(), http, auth.clone())
+                    .with_not_found_grace(timings.not_found_grace);
                 let client = Arc::new(match &first_client {
                     Some(f) => client.sharing_project_with(f),
                     None => client,
@@ -113,6 +117,7 @@ fn bearer(m: &crate::config::MatillionConfig, ci: CiKind) -> BearerAuth {
 fn configured(cfg: &Config, mut http: Http, timings: &Timings) -> Http {
     http.retry_initial = timings.retry_initial;
     http.retry_max = timings.retry_max;
+    http.connect_window = timings.connect_window;
     match &cfg.ca_bundle {
         // Read when the first TLS connection needs it; a file that cannot be used is then
         // an input error (`unusable_ca_bundle`).

@@ -58,7 +58,7 @@ mod tests {
         let clock = SimClock::new();
         let http = Http::new(clock.clone());
         let twin = http.clone().with_clock(clock.clone());
-        // Told to wait longer than its budget: it gives up without waiting...
+        // Told to wait longer than its budget: it waits to its deadline and gives up...
         let short = Budget::until(clock.now() + Duration::from_secs(10));
         let got = http.send(
             &Request::get(format!("{}/a", server.url()), "a"),
@@ -66,8 +66,8 @@ mod tests {
             short,
         );
         assert!(matches!(got, Err(HttpError::Deadline(_))), "{got:?}");
-        assert!(clock.sleeps().is_empty());
-        // ...and the other pipeline's next request waits out the same Retry-After first.
+        assert_eq!(clock.sleeps(), [Duration::from_secs(10)]);
+        // ...and the other pipeline's next request waits out the rest of the Retry-After.
         let long = Budget::until(clock.now() + Duration::from_secs(60));
         let got = twin.send(
             &Request::get(format!("{}/b", server.url()), "b"),
@@ -75,7 +75,10 @@ mod tests {
             long,
         );
         assert!(got.is_ok(), "{got:?}");
-        assert_eq!(clock.sleeps(), [Duration::from_secs(30)]);
+        assert_eq!(
+            clock.sleeps(),
+            [Duration::from_secs(10), Duration::from_secs(20)]
+        );
         limited.assert();
         other.assert();
     }

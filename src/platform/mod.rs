@@ -7,12 +7,13 @@ pub mod datalab;
 pub mod history;
 pub mod matillion;
 pub mod once;
+pub mod pager;
 pub mod pages;
 
 use crate::http::Budget;
 use crate::model::{PlatformKind, RunReport};
 use crate::wait::{Failure, RunState, Waiter};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// Whether a cancel request was taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +49,12 @@ pub trait Platform: Send + Sync {
     /// request that fails, gives none (and the schedule polls at a fixed interval).
     fn history(&self, _budget: Budget) -> Vec<Duration> {
         Vec::new()
+    }
+    /// After a signal, when the trigger's reply has not come: the execution a trigger first
+    /// sent at `first_attempt` created, if the platform's list shows it (so that it can be
+    /// cancelled rather than left running). `None` when it cannot tell.
+    fn find_triggered(&self, _first_attempt: SystemTime, _budget: Budget) -> Option<String> {
+        None
     }
     /// Whether the platform can cancel at all. When it cannot, a timeout or a signal says
     /// that the execution goes on instead of announcing a cancel.
