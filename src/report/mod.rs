@@ -5,6 +5,7 @@
 //! (durations, outcome names, truncation) live here; text cleaning is
 //! [`crate::text`]'s so that the formats agree.
 
+pub mod aggregate;
 pub mod dotenv;
 pub mod json;
 pub mod junit;
