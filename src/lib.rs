@@ -28,6 +28,7 @@ pub mod clock;
 pub mod config;
 pub mod emit;
 pub mod exit;
+pub mod fleet;
 pub mod http;
 pub mod inputs;
 pub mod lenient;

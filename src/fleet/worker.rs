@@ -79,8 +79,10 @@ pub struct Crew {
     pub clock: Arc<StopClock>,
     /// The real clock under it, to tell a signal from a stop.
     pub outer: Arc<dyn Clock>,
-    /// Set by the supervisor: stop (fail-fast).
+    /// Set when a pipeline ends in failure with `fail-fast`: the others stop.
     pub stop: Arc<AtomicBool>,
+    /// `fail-fast`.
+    pub fail_fast: bool,
     /// The step's deadline: a pipeline that starts late gets what is left of it.
     pub deadline: Instant,
     /// The program's durations.
@@ -121,9 +123,23 @@ fn work(crew: &Crew, tx: &mpsc::Sender<(usize, Event)>) {
             let _ = tx.send((i, e));
         };
         let report = run_one(crew, i, &send);
+        // Decided here, before this worker takes the next pipeline: with fail-fast, a
+        // failure stops the others and keeps the rest from starting.
+        if crew.fail_fast && ends_the_step(&report.outcome) {
+            crew.stop.store(true, Ordering::SeqCst);
+        }
         send(Event::Finished(report));
         crate::logging::set_context(None);
     }
+}
+
+/// Whether `outcome` is a failure that `fail-fast` stops the others for: failed, refused
+/// or timed out (not a stop or an interruption, which follow from something else).
+pub fn ends_the_step(outcome: &Outcome) -> bool {
+    matches!(
+        outcome,
+        Outcome::Failed | Outcome::Refused { .. } | Outcome::TimedOut { .. }
+    )
 }
 
 /// One pipeline, as a single run; or why it did not start.
@@ -213,7 +229,10 @@ mod tests {
         assert_eq!(sim.elapsed(), Duration::from_secs(3));
         assert_eq!(clock.pending_signal(), None);
         stop.store(true, Ordering::SeqCst);
-        assert_eq!(clock.sleep(Duration::from_secs(3)), Wake::Signal(Signal::Int));
+        assert_eq!(
+            clock.sleep(Duration::from_secs(3)),
+            Wake::Signal(Signal::Int)
+        );
         assert_eq!(clock.pending_signal(), Some(Signal::Int));
         assert_eq!(sim.elapsed(), Duration::from_secs(3));
     }
