@@ -4,7 +4,8 @@
 //! `summary::render_fleet`, the JUnit report `junit::render_suites`.
 //!
 //! One pipeline *decides* the step: the one whose outcome maps to the worst exit code, in
-//! the order of [`Exit::rank`] (the first such pipeline in the order given). Its outcome
+//! the order of [`Exit::rank`] (the first such pipeline in the order given; a failure
+//! before a pipeline that fail-fast stopped). Its outcome
 //! and status are the step's `outcome` and `status`; the exit code is its exit code.
 //!
 //! ```text
@@ -49,10 +50,15 @@ pub fn succeeded(o: &Outcome) -> bool {
 impl FleetReport {
     /// The pipeline whose outcome decides the step (see the module documentation).
     pub fn deciding(&self) -> Option<&RunReport> {
+        // A pipeline stopped by fail-fast exits as a failure, but the failure that stopped
+        // it decides, wherever it is in the list.
+        let key = |r: &RunReport| {
+            let stopped = matches!(r.outcome, Outcome::Stopped { .. });
+            (Exit::from(&r.outcome).rank(), u8::from(!stopped))
+        };
         let mut worst: Option<&RunReport> = None;
         for r in &self.runs {
-            let rank = Exit::from(&r.outcome).rank();
-            if worst.is_none_or(|w| Exit::from(&w.outcome).rank() < rank) {
+            if worst.is_none_or(|w| key(w) < key(r)) {
                 worst = Some(r);
             }
         }

@@ -34,6 +34,10 @@ fn the_worst_outcome_decides_and_the_first_of_equals() {
     assert_eq!(f.deciding().map(|r| r.pipeline.as_str()), Some("load-b"));
     assert_eq!(f.exit(), Exit::RunFailed);
     assert_eq!(f.succeeded(), 1);
+    // The failure decides, not the pipeline it stopped, even when that one comes first.
+    f.runs.swap(1, 2);
+    assert_eq!(f.deciding().map(|r| r.pipeline.as_str()), Some("load-b"));
+    f.runs.swap(1, 2);
     f.runs[2].outcome = Outcome::TimedOut {
         cancel: CancelResult::Cancelled,
     };
