@@ -24,10 +24,11 @@ use pipeline_run::clock::{Clock, SimClock};
 use pipeline_run::config;
 use pipeline_run::http::Budget;
 use pipeline_run::http::Http;
-use pipeline_run::model::{Outcome, PlatformKind, RunReport};
+use pipeline_run::model::{Outcome, PlatformKind, RunReport, Step};
 use pipeline_run::orchestrate;
 use pipeline_run::platform::pages::IN_FLIGHT;
-use pipeline_run::platform::{CancelAck, Platform};
+use pipeline_run::platform::{CancelAck, PastRun, Platform};
+use pipeline_run::progress::StepPage;
 use pipeline_run::timings::Timings;
 use pipeline_run::wait::{Failure, RunState, Waiter};
 use pipeline_run::wiring;
@@ -189,11 +190,31 @@ impl Platform for Observed {
         *self.last_status.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
         r
     }
-    fn history(&self, budget: Budget) -> Vec<Duration> {
+    fn history(&self, budget: Budget) -> Vec<PastRun> {
         self.inner.history(budget)
     }
     fn collect(&self, id: &str, budget: Budget, report: &mut RunReport) -> Result<(), Failure> {
         self.inner.collect(id, budget, report)
+    }
+    fn step_page(
+        &self,
+        id: &str,
+        page: usize,
+        budget: Budget,
+    ) -> Result<Option<StepPage>, Failure> {
+        self.inner.step_page(id, page, budget)
+    }
+    fn steps_come_with_status(&self) -> bool {
+        self.inner.steps_come_with_status()
+    }
+    fn collect_reusing(
+        &self,
+        id: &str,
+        budget: Budget,
+        report: &mut RunReport,
+        complete: Vec<Vec<Step>>,
+    ) -> Result<(), Failure> {
+        self.inner.collect_reusing(id, budget, report, complete)
     }
     fn cancel(&self, id: &str, budget: Budget) -> Result<CancelAck, Failure> {
         self.inner.cancel(id, budget)

@@ -3,16 +3,16 @@
 //! poll its status, read its details and steps, cancel it.
 
 use super::pages::fetch_pages;
-use super::{CancelAck, Platform, history};
+use super::{CancelAck, PastRun, Platform, history};
 use crate::auth::BearerAuth;
 use crate::config::{MatillionConfig, ProjectRef};
 use crate::http::{Body, Budget, Http, HttpError, Method, Request, clean, enc};
 use crate::model::{PlatformKind, RunReport, Step};
+use crate::progress::StepPage;
 use crate::timefmt;
 use crate::wait::{Failure, Phase, RunState, Waiter};
 use serde_json::{Map, Value};
 use std::sync::OnceLock;
-use std::time::Duration;
 
 mod trigger;
 mod wire;
@@ -71,6 +71,14 @@ impl Matillion {
         ))
     }
 
+    fn steps_path(&self, id: &str) -> String {
+        format!(
+            "/v1/projects/{}/pipeline-executions/{}/steps",
+            enc(self.project()),
+            enc(id)
+        )
+    }
+
     fn get<T: serde::de::DeserializeOwned>(
         &self,
         req: &Request,
@@ -87,6 +95,20 @@ impl Matillion {
         what: &str,
         budget: Budget,
     ) -> Result<Vec<T>, HttpError> {
+        self.pages_from(path, extra, what, budget, 0, 0)
+    }
+
+    /// The pages of a paged list from page `first` on, the `before` items of the pages
+    /// before it being known already (they count towards the list's `total`).
+    fn pages_from<T: serde::de::DeserializeOwned + Send>(
+        &self,
+        path: &str,
+        extra: &[(&str, &str)],
+        what: &str,
+        budget: Budget,
+        first: usize,
+        before: usize,
+    ) -> Result<Vec<T>, HttpError> {
         let request = |page: usize| {
             let mut req = Request::get(self.url(path), what)
                 .query("page", page.to_string())
@@ -99,7 +121,7 @@ impl Matillion {
         let mut out = Vec::new();
         // Pages 1.. fetched several at a time once page 0 gave the total; read in order.
         let mut ahead = std::collections::VecDeque::new();
-        for page in 0.. {
+        for page in first.. {
             let p: Page<T> = match ahead.pop_front() {
                 Some(fetched) => fetched?,
                 None => self.get(&request(page), budget)?,
@@ -107,15 +129,16 @@ impl Matillion {
             let n = p.results.len();
             out.extend(p.results);
             let done = match p.total {
-                Some(t) => out.len() as u64 >= t,
+                Some(t) => (before + out.len()) as u64 >= t,
                 None => n < PAGE_SIZE,
             };
             if done || n == 0 {
                 break;
             }
-            if let (0, Some(total)) = (page, p.total) {
+            if let (true, Some(total)) = (page == first, p.total) {
                 let pages = usize::try_from(total.div_ceil(PAGE_SIZE as u64)).unwrap_or(usize::MAX);
-                ahead = fetch_pages(1, pages, |page| self.get(&request(page), budget)).into();
+                ahead =
+                    fetch_pages(first + 1, pages, |page| self.get(&request(page), budget)).into();
             }
         }
         Ok(out)
@@ -227,6 +250,22 @@ impl Matillion {
             "project id '{}' does not exist (or these credentials cannot see it). {seen}",
             clean(id)
         ))
+    }
+}
+
+/// A step as the step list gives it.
+fn step_of(s: StepItem) -> Step {
+    let r = s.result.unwrap_or_default();
+    let status = r.status.unwrap_or_else(|| "UNKNOWN".into());
+    Step {
+        name: s.name.unwrap_or_default(),
+        failed: status == "FAILED",
+        status,
+        message: r.message.filter(|m| !m.is_empty()),
+        duration: timefmt::between(r.started_at.as_deref(), r.finished_at.as_deref()),
+        started_at: r.started_at,
+        finished_at: r.finished_at,
+        child_pipeline: s.child_pipeline.and_then(|c| c.name.or(c.id)),
     }
 }
 
@@ -363,7 +402,7 @@ impl Platform for Matillion {
 
     /// One page of the list of executions, newest first: this pipeline (the name filter is
     /// a partial match, so the exact name is checked here) in this environment, ended.
-    fn history(&self, budget: Budget) -> Vec<Duration> {
+    fn history(&self, budget: Budget) -> Vec<PastRun> {
         let c = &self.cfg;
         let req = Request::get(
             self.url("/v1/pipeline-executions"),
@@ -379,7 +418,12 @@ impl Platform for Matillion {
                 .iter()
                 .filter(|e| e.pipeline_name == c.pipeline && e.environment_name == c.environment)
                 .filter(|e| phase_of(&e.status) != Phase::Running)
-                .filter_map(|e| timefmt::between(e.started_at.as_deref(), e.finished_at.as_deref()))
+                .filter_map(|e| {
+                    Some(PastRun {
+                        took: timefmt::between(e.started_at.as_deref(), e.finished_at.as_deref())?,
+                        succeeded: phase_of(&e.status) == Phase::Succeeded,
+                    })
+                })
                 .take(history::LIMIT)
                 .collect(),
             Err(e) => {
@@ -405,6 +449,35 @@ impl Platform for Matillion {
     }
 
     fn collect(&self, id: &str, budget: Budget, report: &mut RunReport) -> Result<(), Failure> {
+        self.collect_reusing(id, budget, report, Vec::new())
+    }
+
+    fn step_page(
+        &self,
+        id: &str,
+        page: usize,
+        budget: Budget,
+    ) -> Result<Option<StepPage>, Failure> {
+        let req = Request::get(self.url(&self.steps_path(id)), "the step list")
+            .query("page", page.to_string())
+            .query("size", PAGE_SIZE.to_string());
+        let p: Page<StepItem> = self
+            .get(&req, budget)
+            .map_err(|e| Failure::from_http(e, "Matillion", "the step list", auth_hint))?;
+        Ok(Some(StepPage {
+            steps: p.results.into_iter().map(step_of).collect(),
+            total: p.total,
+            size: PAGE_SIZE,
+        }))
+    }
+
+    fn collect_reusing(
+        &self,
+        id: &str,
+        budget: Budget,
+        report: &mut RunReport,
+        complete: Vec<Vec<Step>>,
+    ) -> Result<(), Failure> {
         let d: Details = self
             .get(
                 &Request::get(self.exec_url(id), "the execution details"),
@@ -420,35 +493,21 @@ impl Platform for Matillion {
         report.finished_at = d.finished_at;
         report.duration =
             timefmt::between(report.started_at.as_deref(), report.finished_at.as_deref());
+        // Complete pages read while the run went on are not read again.
+        let first = complete.len();
+        let mut steps: Vec<Step> = complete.into_iter().flatten().collect();
         let items: Vec<StepItem> = self
-            .all_pages(
-                &format!(
-                    "/v1/projects/{}/pipeline-executions/{}/steps",
-                    enc(self.project()),
-                    enc(id)
-                ),
+            .pages_from(
+                &self.steps_path(id),
                 &[],
                 "the step list",
                 budget,
+                first,
+                steps.len(),
             )
             .map_err(|e| Failure::from_http(e, "Matillion", "the step list", auth_hint))?;
-        report.steps = items
-            .into_iter()
-            .map(|s| {
-                let r = s.result.unwrap_or_default();
-                let status = r.status.unwrap_or_else(|| "UNKNOWN".into());
-                Step {
-                    name: s.name.unwrap_or_default(),
-                    failed: status == "FAILED",
-                    status,
-                    message: r.message.filter(|m| !m.is_empty()),
-                    duration: timefmt::between(r.started_at.as_deref(), r.finished_at.as_deref()),
-                    started_at: r.started_at,
-                    finished_at: r.finished_at,
-                    child_pipeline: s.child_pipeline.and_then(|c| c.name.or(c.id)),
-                }
-            })
-            .collect();
+        steps.extend(items.into_iter().map(step_of));
+        report.steps = steps;
         Ok(())
     }
 
