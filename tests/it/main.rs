@@ -14,6 +14,7 @@ mod flags;
 mod github;
 mod gitlab_reports;
 mod polling;
+mod progress;
 mod readme;
 mod resilience;
 mod resilience_simulated;
