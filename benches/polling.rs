@@ -23,7 +23,7 @@
 
 use backoff::ExponentialBackoff;
 use backoff::backoff::Backoff;
-use pipeline_run::poll::Policy;
+use pipeline_run::poll::{Policy, SplitMix64};
 use std::time::{Duration, Instant};
 
 /// Medians of the run lengths, seconds.
@@ -234,7 +234,7 @@ fn by_group(
 }
 
 fn corpus() -> Vec<Run> {
-    let mut rng = Rng(SEED);
+    let mut rng = SplitMix64(SEED);
     let mut runs = Vec::new();
     for median in LENGTHS {
         for sigma in SIGMAS {
@@ -296,7 +296,7 @@ fn today_backoff(k: f64) -> Make {
             max_elapsed_time: None,
             ..ExponentialBackoff::default()
         };
-        let mut rng = Rng(run.seed);
+        let mut rng = SplitMix64(run.seed);
         let next = move |_| {
             let current = b.next_backoff().unwrap_or(max).as_secs_f64() * 1e9;
             // backoff's get_random_value_from_interval, randomization factor 0.2, in nanos.
@@ -385,22 +385,14 @@ fn equal_today(runs: &[&Run], target: f64) -> (f64, Stats) {
     (k, stats(runs, &simulate(runs, today_backoff(k))))
 }
 
-/// SplitMix64, for the corpus and today's backoff's jitter.
-struct Rng(u64);
+/// The corpus's random numbers: the policy's own SplitMix64, plus a normal draw.
+type Rng = SplitMix64;
 
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
+trait Normal {
+    fn normal(&mut self) -> f64;
+}
 
-    fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
+impl Normal for Rng {
     /// A standard normal (Box–Muller).
     fn normal(&mut self) -> f64 {
         let (a, b) = (1.0 - self.next_f64(), self.next_f64());

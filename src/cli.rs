@@ -52,6 +52,9 @@ pub fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
         Err(e) => return e,
     };
     log::info!("{}", cfg.timeout_line());
+    for w in cfg.warnings() {
+        log::warn!("{w}");
+    }
 
     let signals = SignalState::new();
     let (sig_tx, sig_rx) = mpsc::channel::<Signal>();

@@ -158,6 +158,26 @@ impl Config {
         }
     }
 
+    /// Warnings about the configuration as a whole, for the start of the log: a fixed
+    /// `access-token` with a timeout longer than such a token usually lives.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let PlatformConfig::Matillion(m) = &self.platform {
+            if matches!(m.auth, MatillionAuth::Token(_))
+                && self.wait
+                && !self.dry_run
+                && self.timeout > crate::auth::FIXED_TOKEN_LIFETIME
+            {
+                out.push(format!(
+                    "the timeout is {} but {}",
+                    humantime::format_duration(self.timeout),
+                    crate::auth::FIXED_TOKEN_NOTE
+                ));
+            }
+        }
+        out
+    }
+
     /// The pipeline, whatever the platform.
     pub fn pipeline(&self) -> &str {
         match &self.platform {

@@ -18,6 +18,9 @@ use std::time::Duration;
 /// What the worker saw, in order. The last event is always [`Event::Finished`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
+    /// The trigger is about to be sent for the first time, at this wall-clock time (after
+    /// a signal, a run it created can be looked for in the list from then on).
+    Triggering(std::time::SystemTime),
     /// The trigger was accepted: the execution id, and the report so far (names resolved,
     /// notes such as an adopted run).
     Triggered {
@@ -83,6 +86,7 @@ pub fn run_seeded(
         max: cfg.max_poll_interval,
         heartbeat: timings.heartbeat,
         seed,
+        lookup: timings.lost_reply_lookup,
     };
     let mut report = RunReport::for_config(cfg);
 
@@ -103,6 +107,11 @@ pub fn run_seeded(
         };
     }
 
+    // Nothing new starts after a signal.
+    if let Some(s) = clock.pending_signal() {
+        return failed_before_trigger(report, Failure::Interrupted(s));
+    }
+    send(Event::Triggering(clock.wall()));
     let id = match platform.trigger(&waiter, &mut report) {
         Ok(id) => id,
         Err(f) => return failed_before_trigger(report, f),

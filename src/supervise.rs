@@ -25,6 +25,8 @@ struct Watch<'a> {
     report: RunReport,
     /// The execution id while it is running and followed (cancelled on a signal).
     running: Option<String>,
+    /// When the trigger was first sent, while its reply has not come.
+    triggering: Option<std::time::SystemTime>,
     wait: bool,
     /// Called once the id is known (id files, `GITHUB_STATE`, the waiting group).
     on_triggered: Box<dyn Fn(&str) + 'a>,
@@ -68,7 +70,9 @@ impl Watch<'_> {
     /// One event: the line it prints, and what it changes in the report so far.
     fn take(&mut self, e: Event) {
         match e {
+            Event::Triggering(at) => self.triggering = Some(at),
             Event::Triggered { id, report } => {
+                self.triggering = None;
                 log::info!(
                     "triggered {} '{}': execution {id}",
                     report.platform.display_name(),
@@ -196,6 +200,7 @@ pub fn run_with(
         events,
         report: RunReport::for_config(cfg),
         running: None,
+        triggering: None,
         wait: cfg.wait,
         on_triggered: Box::new(move |id: &str| {
             id_files(id);
@@ -244,6 +249,7 @@ fn after_signal(
     let SignalTimings {
         settle,
         trigger_wait,
+        lookup,
         cancel,
         cancel_min,
         window,
@@ -256,6 +262,28 @@ fn after_signal(
             "waiting a moment for the trigger's reply, so that a run it created is cancelled"
         );
         finished = watch.hear(trigger_wait).finished();
+        // Still no reply: the run may exist all the same (its 201 held up). Look for it in
+        // the list, so that it is cancelled rather than left running.
+        if finished.is_none() && watch.known_execution().is_none() {
+            if let Some(at) = watch.triggering {
+                log::info!("the trigger's reply has not come; looking for the run it created");
+                let budget = crate::http::Budget {
+                    deadline: clock.now() + lookup,
+                    interruptible: false,
+                };
+                match platform.find_triggered(at, budget) {
+                    Some(id) => {
+                        log::warn!("found execution {} created by the trigger", clean(&id));
+                        watch.report.execution_id = Some(id.clone());
+                        (watch.on_triggered)(&id);
+                        watch.running = Some(id);
+                    }
+                    None => log::warn!(
+                        "no run created by the trigger was found; if one was, it goes on"
+                    ),
+                }
+            }
+        }
     }
     if let Some(r) = &finished {
         if !matches!(r.outcome, Outcome::Interrupted { .. }) {

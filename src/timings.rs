@@ -31,6 +31,9 @@ pub struct SignalTimings {
     /// trigger's reply: how much longer to wait, so that the run it creates is known and
     /// cancelled rather than left running.
     pub trigger_wait: Duration,
+    /// When the reply has still not come: how long the list of executions may be searched
+    /// for the run the trigger created (it is then cancelled).
+    pub lookup: Duration,
     /// The cancel request's budget (cut to what is left of the window, but not below
     /// `cancel_min`) and the follow to CANCELLED.
     pub cancel: CancelTimings,
@@ -69,6 +72,14 @@ pub struct Timings {
     pub signal: SignalTimings,
     /// How often the supervisor looks for a signal while the worker is quiet.
     pub tick: Duration,
+    /// Before any host has answered: how long connection failures to it are retried.
+    pub connect_window: Duration,
+    /// How long a 404 for the execution this program just created is taken for a replica
+    /// that has not caught up, and asked again.
+    pub not_found_grace: Duration,
+    /// After a lost trigger reply (or a 409 that follows one): how long the list of
+    /// executions is searched for the run it created before the trigger is sent again.
+    pub lost_reply_lookup: Duration,
 }
 
 impl Timings {
@@ -93,6 +104,7 @@ impl Timings {
         signal: SignalTimings {
             settle: Duration::from_millis(1500),
             trigger_wait: Duration::from_millis(1500),
+            lookup: Duration::from_millis(1500),
             cancel: CancelTimings {
                 budget: Duration::from_secs(4),
                 follow: Duration::from_millis(1500),
@@ -101,6 +113,9 @@ impl Timings {
             window: Duration::from_secs(7),
         },
         tick: Duration::from_millis(100),
+        connect_window: Duration::from_secs(120),
+        not_found_grace: Duration::from_secs(30),
+        lost_reply_lookup: Duration::from_secs(30),
     };
 }
 
@@ -131,11 +146,15 @@ impl Timings {
             signal: SignalTimings {
                 settle: self.signal.settle / n,
                 trigger_wait: self.signal.trigger_wait / n,
+                lookup: self.signal.lookup / n,
                 cancel: cancel(self.signal.cancel),
                 cancel_min: self.signal.cancel_min / n,
                 window: self.signal.window / n,
             },
             tick: self.tick / n,
+            connect_window: self.connect_window / n,
+            not_found_grace: self.not_found_grace / n,
+            lost_reply_lookup: self.lost_reply_lookup / n,
         }
     }
 
@@ -168,11 +187,11 @@ mod tests {
     #[test]
     fn the_signal_clean_up_fits_before_sigterm_follows_sigint() {
         // GitHub sends SIGTERM 7.5 s after SIGINT; the worst case of the clean-up is the
-        // settle, the trigger wait, then the least cancel request and the follow, all
-        // inside the window.
+        // settle, the trigger wait, the list lookup, then the least cancel request and the
+        // follow, all inside the window.
         let s = Timings::DEFAULT.signal;
         assert!(s.window < Duration::from_millis(7500));
-        let worst_before_cancel = s.settle + s.trigger_wait;
+        let worst_before_cancel = s.settle + s.trigger_wait + s.lookup;
         assert!(worst_before_cancel + s.cancel_min + s.cancel.follow <= s.window);
     }
 

@@ -61,6 +61,12 @@ impl Failure {
                 "{platform} could not be reached for {what} before the deadline; last error: {m}"
             )),
             HttpError::Interrupted(s) => Failure::Interrupted(s),
+            HttpError::Unusable(m) => {
+                Failure::Unreachable(format!("{platform} gave no usable reply to {what}: {m}"))
+            }
+            HttpError::Unreachable(m) => {
+                Failure::Unreachable(format!("{platform} could not be reached for {what}: {m}"))
+            }
         }
     }
 }
@@ -128,6 +134,9 @@ pub struct Waiter<'a> {
     pub heartbeat: Duration,
     /// Seeds the schedule's jitter ([`crate::poll::seed_from_os`] in production).
     pub seed: u64,
+    /// After a lost trigger reply: how long the list is searched for the run it created
+    /// before the trigger may be sent again (`Timings::lost_reply_lookup`).
+    pub lookup: Duration,
 }
 
 impl Waiter<'_> {
@@ -212,13 +221,30 @@ impl Waiter<'_> {
                 });
                 last_line = now;
             }
-            last = Some(state);
             if now >= self.deadline {
-                return Err(WaitStop::TimedOut(last));
+                return Err(WaitStop::TimedOut(Some(state)));
             }
-            let gap = policy.next_gap(now.saturating_duration_since(since));
-            self.sleep(gap)
-                .map_err(|s| WaitStop::Failed(Failure::Interrupted(s)))?;
+            // Sleep in slices, so that a heartbeat falls due on time even when the gap
+            // between polls is longer than it.
+            let wake_at = now + policy.next_gap(now.saturating_duration_since(since));
+            loop {
+                let now = self.clock.now();
+                if now >= wake_at || now >= self.deadline {
+                    break;
+                }
+                let due = last_line + self.heartbeat.max(Duration::from_millis(10));
+                if now >= due {
+                    seen(Seen::Still {
+                        status: &state.status,
+                        after: Duration::from_secs((now - started).as_secs()),
+                    });
+                    last_line = now;
+                    continue;
+                }
+                self.sleep(wake_at.min(due) - now)
+                    .map_err(|s| WaitStop::Failed(Failure::Interrupted(s)))?;
+            }
+            last = Some(state);
             // The sleep stops at the deadline: polling then would have no budget left and
             // be reported as unreachable instead of timed out.
             if self.clock.now() >= self.deadline {

@@ -52,6 +52,7 @@ pub fn platform_for(
 ) -> Arc<dyn Platform> {
     http.retry_initial = timings.retry_initial;
     http.retry_max = timings.retry_max;
+    http.connect_window = timings.connect_window;
     let http = match &cfg.ca_bundle {
         // Read when the first TLS connection needs it; a file that cannot be used is then
         // an input error (`unusable_ca_bundle`).
@@ -84,7 +85,9 @@ pub fn platform_for(
                 )
                 .with_hook(emit::mask_hook(ci)),
             };
-            Arc::new(Matillion::new(m.clone(), http, auth))
+            Arc::new(
+                Matillion::new(m.clone(), http, auth).with_not_found_grace(timings.not_found_grace),
+            )
         }
         PlatformConfig::Datalab(d) => Arc::new(Datalab::new(d.clone(), http)),
     }

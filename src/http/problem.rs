@@ -1,5 +1,6 @@
 //! Error bodies read as sentences: problem+json (Matillion) or FastAPI's `detail`
-//! (Datalab), and remote text made safe for one log line.
+//! (Datalab), and remote text made safe for one log line (secrets removed by
+//! [`crate::redact`], control characters and workflow-command markers defused).
 
 use crate::text::one_line;
 use std::fmt;
@@ -17,9 +18,60 @@ pub struct Problem {
     pub violations: Vec<String>,
     /// A short excerpt of a body that was not JSON.
     pub excerpt: Option<String>,
+    /// Advice of this program's own, said after the rest.
+    pub hint: Option<&'static str>,
 }
 
 impl Problem {
+    /// An OAuth token endpoint's error, whose body may hold a secret: the body is never
+    /// quoted. Only the status and RFC 6749's two error fields are kept: `error` when it is
+    /// a short ASCII code, and, for a refusal (4xx), `error_description` with secrets
+    /// removed and cut to 200 characters.
+    pub fn oauth(status: u16, body: &str) -> Self {
+        let v = serde_json::from_str::<serde_json::Value>(body).ok();
+        let field = |k: &str| {
+            v.as_ref()
+                .and_then(|v| v.get(k))
+                .and_then(|e| e.as_str())
+                .map(str::to_string)
+        };
+        let code = field("error").filter(|c| {
+            !c.is_empty()
+                && c.len() <= 64
+                && c.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        });
+        let description = field("error_description")
+            .filter(|_| (400..500).contains(&status))
+            .map(|d| clean(&d).chars().take(200).collect::<String>())
+            .filter(|d| !d.is_empty());
+        Problem {
+            status,
+            title: code,
+            detail: description,
+            ..Problem::default()
+        }
+    }
+
+    /// A redirect (3xx): not followed, so that no token goes to another origin.
+    pub fn redirect(status: u16, location: Option<&str>) -> Self {
+        let to = location
+            .map(|l| {
+                let l = clean(l);
+                let short: String = l.chars().take(200).collect();
+                format!("a redirect to {short}")
+            })
+            .unwrap_or_else(|| "a redirect without a Location".into());
+        Problem {
+            status,
+            title: Some(to),
+            hint: Some(
+                "redirects are not followed, so that no credential goes to another address; if the API has moved, set the input api-url to where it points",
+            ),
+            ..Problem::default()
+        }
+    }
+
     /// Read an error body.
     pub fn parse(status: u16, body: &str) -> Self {
         let mut p = Problem {
@@ -94,6 +146,9 @@ impl fmt::Display for Problem {
         if let Some(e) = &self.excerpt {
             write!(f, " (body: {e})")?;
         }
+        if let Some(h) = &self.hint {
+            write!(f, " — {h}")?;
+        }
         Ok(())
     }
 }
@@ -105,11 +160,11 @@ fn reason(status: u16) -> Option<&'static str> {
         .canonical_reason()
 }
 
-/// Remote text made safe for one log line: on one line ([`one_line`]: control characters
-/// and runs of white space become one space, ends trimmed), and the legacy `##[` command
-/// marker broken up.
+/// Remote text made safe for one log line: secrets removed ([`crate::redact`]), on one
+/// line ([`one_line`]: control characters and runs of white space become one space, ends
+/// trimmed), and the legacy `##[` command marker broken up.
 pub fn clean(s: &str) -> String {
-    one_line(s).replace("##[", "# #[")
+    one_line(&crate::redact::redact(s)).replace("##[", "# #[")
 }
 
 /// The first 200 characters of a body, on one line; `None` when empty.

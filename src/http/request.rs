@@ -90,6 +90,8 @@ impl Request {
 pub struct Response {
     /// Status code.
     pub status: u16,
-    /// Body text.
+    /// Body text (bytes that are not UTF-8 read as U+FFFD).
     pub body: String,
+    /// The `Location` header, if any (where a redirect points).
+    pub location: Option<String>,
 }

@@ -436,3 +436,113 @@ fn the_server_sees_this_programs_user_agent_once() {
     let expected = format!("pipeline-run/{}", env!("CARGO_PKG_VERSION"));
     assert_eq!(agents, [expected.as_str()], "{head}");
 }
+
+#[test]
+fn the_jitter_never_stretches_a_wait_past_retry_max() {
+    let mut server = mockito::Server::new();
+    let _failing = server
+        .mock("GET", "/s")
+        .with_status(503)
+        .expect(14)
+        .create();
+    let ok = server
+        .mock("GET", "/s")
+        .with_body(r#"{"status":"RUNNING"}"#)
+        .create();
+    let (http, clock) = client();
+    let got: Status = http
+        .json(
+            &Request::get(format!("{}/s", server.url()), "the status poll"),
+            &NoAuth,
+            budget(&clock, 3600),
+        )
+        .unwrap();
+    assert_eq!(got.status, "RUNNING");
+    let sleeps = clock.sleeps();
+    assert_eq!(sleeps.len(), 14);
+    assert!(
+        sleeps.iter().all(|d| *d <= Duration::from_secs(30)),
+        "{sleeps:?}"
+    );
+    // Past the growth, the waits sit at the maximum, less the jitter.
+    assert!(sleeps[10..].iter().all(|d| *d >= Duration::from_secs(21)));
+    ok.assert();
+}
+
+#[test]
+fn a_retry_after_past_the_deadline_is_waited_out_to_the_deadline() {
+    let mut server = mockito::Server::new();
+    let _limited = server
+        .mock("GET", "/s")
+        .with_status(429)
+        .with_header("Retry-After", "3600")
+        .create();
+    let (http, clock) = client();
+    let err = http
+        .json::<Status>(
+            &Request::get(format!("{}/s", server.url()), "the status poll"),
+            &NoAuth,
+            budget(&clock, 8),
+        )
+        .unwrap_err();
+    // Not given up at once: the whole time left was waited.
+    assert_eq!(clock.elapsed(), Duration::from_secs(8));
+    match err {
+        HttpError::Deadline(m) => assert!(
+            m.ends_with("the platform asked to wait 1h (Retry-After), longer than the time left"),
+            "{m}"
+        ),
+        other => panic!("expected Deadline, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_host_that_never_answered_gets_the_connect_window_not_the_deadline() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (http, clock) = client();
+    let err = http
+        .send(
+            &Request::get(format!("http://127.0.0.1:{port}/p"), "the project list"),
+            &NoAuth,
+            budget(&clock, 7200),
+        )
+        .unwrap_err();
+    assert_eq!(clock.elapsed(), CONNECT_WINDOW);
+    match err {
+        HttpError::Unreachable(m) => assert!(
+            m.starts_with(&format!(
+                "could not connect to http://127.0.0.1:{port} for 2m (the project list failed: "
+            )),
+            "{m}"
+        ),
+        other => panic!("expected Unreachable, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_token_endpoint_reply_is_never_quoted() {
+    let mut server = mockito::Server::new();
+    let _m = server
+        .mock("POST", "/token")
+        .with_status(503)
+        .with_body(r#"{"access_token":"leaked-in-an-error","error":"temporarily_unavailable"}"#)
+        .create();
+    let (http, clock) = client();
+    let err = http
+        .secret_reply(
+            &post(format!("{}/token", server.url())),
+            budget(&clock, 2),
+            |_| Ok(()),
+        )
+        .unwrap_err();
+    let said = err.to_string();
+    assert!(
+        said.contains("answered 503 temporarily_unavailable"),
+        "{said}"
+    );
+    assert!(!said.contains("leaked"), "{said}");
+}

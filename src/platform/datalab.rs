@@ -3,6 +3,7 @@
 //! Datalab has no cancel endpoint: a timeout or signal says so instead of pretending.
 
 use super::once::{ADOPT_SKEW, Adopted, LookUp, Once, trigger_at_most_once};
+use super::pager::{Next, Pager};
 use super::{CancelAck, PastRun, Platform, history};
 use crate::auth::ApiKeyAuth;
 use crate::config::{DatalabConfig, DatalabInput};
@@ -71,8 +72,16 @@ pub struct ExecStep {
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct ExecList {
+    #[serde(deserialize_with = "crate::lenient::de::list")]
     executions: Vec<Execution>,
+    #[serde(deserialize_with = "crate::lenient::de::opt_count")]
+    total: Option<u64>,
 }
+
+/// When a lost run is looked for: executions per page of the list.
+pub const LOOKUP_PAGE_SIZE: usize = 100;
+/// When a lost run is looked for: at most this many pages of the list are read.
+pub const LOOKUP_PAGES: usize = 10;
 
 impl Datalab {
     /// A client for `cfg`.
@@ -137,37 +146,61 @@ impl Datalab {
         }
     }
 
-    /// After a lost reply: the execution the request created, if any.
+    /// After a lost reply: the execution the request created, if any. The list's order
+    /// is not documented, so it is not taken to be newest first: every page is read
+    /// (bounded: [`LOOKUP_PAGES`] pages of [`LOOKUP_PAGE_SIZE`], a repeated page ends it),
+    /// and the run is matched by time — created within [`ADOPT_SKEW`] of
+    /// `first_attempt` — and input; of those, the nearest in time.
     fn find_own(
         &self,
-        since: std::time::SystemTime,
+        first_attempt: std::time::SystemTime,
         budget: Budget,
     ) -> Result<Option<Execution>, Failure> {
-        let req = Request::get(
-            self.url(&format!(
-                "/api/v1/pipelines/{}/executions",
-                enc(&self.cfg.pipeline)
-            )),
-            "the list of executions",
-        )
-        .query("limit", "20")
-        .query("offset", "0");
-        let list: ExecList = self
-            .http
-            .json(&req, &self.auth, budget)
-            .map_err(|e| Failure::from_http(e, "Datalab", "the list of executions", hint))?;
-        Ok(list
-            .executions
-            .into_iter()
-            .filter(|e| {
-                e.created
-                    .as_deref()
-                    .or(e.started_at.as_deref())
-                    .and_then(timefmt::parse_rfc3339)
-                    .is_some_and(|t| t >= since)
+        let distance = |e: &Execution| {
+            let t = e
+                .created
+                .as_deref()
+                .or(e.started_at.as_deref())
+                .and_then(timefmt::parse_rfc3339)?;
+            Some(match t.duration_since(first_attempt) {
+                Ok(after) => after,
+                Err(before) => before.duration(),
             })
-            .filter(|e| self.same_input(e))
-            .min_by_key(|e| e.created.clone()))
+        };
+        let mut best: Option<(std::time::Duration, Execution)> = None;
+        let mut pager = Pager::new(LOOKUP_PAGE_SIZE);
+        for page in 0..LOOKUP_PAGES {
+            let req = Request::get(
+                self.url(&format!(
+                    "/api/v1/pipelines/{}/executions",
+                    enc(&self.cfg.pipeline)
+                )),
+                "the list of executions",
+            )
+            .query("limit", LOOKUP_PAGE_SIZE.to_string())
+            .query("offset", (page * LOOKUP_PAGE_SIZE).to_string());
+            let (list, fingerprint, len): (ExecList, _, _) = self
+                .http
+                .json_page(&req, &self.auth, budget)
+                .map_err(|e| Failure::from_http(e, "Datalab", "the list of executions", hint))?;
+            let next = pager.page(fingerprint, len, list.executions.len(), list.total);
+            if matches!(next, Next::Repeated(_)) {
+                break;
+            }
+            for e in list.executions {
+                let Some(d) = distance(&e) else { continue };
+                if d <= ADOPT_SKEW
+                    && self.same_input(&e)
+                    && best.as_ref().is_none_or(|(b, _)| d < *b)
+                {
+                    best = Some((d, e));
+                }
+            }
+            if next != Next::More {
+                break;
+            }
+        }
+        Ok(best.map(|(_, e)| e))
     }
 
     /// Whether an execution was asked to process our document (another job may run the
@@ -382,7 +415,7 @@ impl Platform for Datalab {
                     .map(|e| e.execution_id)
             },
             |first, budget| {
-                Ok(self.find_own(first - ADOPT_SKEW, budget)?.map(|e| Adopted {
+                Ok(self.find_own(first, budget)?.map(|e| Adopted {
                     note: format!(
                         "The run request's reply was lost; adopted execution {}, which it created.",
                         clean(&e.execution_id)

@@ -2,7 +2,7 @@
 //! most once (adopting a run whose reply was lost, waiting out a held execution tag),
 //! poll its status, read its details and steps, cancel it.
 
-use super::pages::fetch_pages;
+use super::pages::{IN_FLIGHT, fetch_pages};
 use super::{CancelAck, PastRun, Platform, history};
 use crate::auth::BearerAuth;
 use crate::config::{MatillionConfig, ProjectRef};
@@ -12,10 +12,13 @@ use crate::progress::StepPage;
 use crate::timefmt;
 use crate::wait::{Failure, Phase, RunState, Waiter};
 use serde_json::{Map, Value};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 mod trigger;
 mod wire;
+
+use crate::platform::pager::{MAX_PAGES, Next, Pager};
 
 pub use trigger::pick_own;
 pub use wire::Listed;
@@ -39,7 +42,15 @@ pub struct Matillion {
     http: Http,
     auth: BearerAuth,
     project_id: OnceLock<String>,
+    /// The execution this program created (or adopted), when it learnt its id, and
+    /// whether it has been found since (after that, a 404 is not replica lag).
+    created: Mutex<Option<(String, Instant, bool)>>,
+    not_found_grace: Duration,
 }
+
+/// At most this many times a 404 for a just-created execution is asked again (the grace
+/// period bounds it by time too).
+pub const NOT_FOUND_TRIES: u32 = 40;
 
 impl Matillion {
     /// A client for `cfg`, over `http`, authenticating with `auth`.
@@ -49,7 +60,84 @@ impl Matillion {
             http,
             auth,
             project_id: OnceLock::new(),
+            created: Mutex::new(None),
+            not_found_grace: crate::timings::Timings::DEFAULT.not_found_grace,
         }
+    }
+
+    /// How long a 404 for the execution this program just created is asked again
+    /// (`Timings::not_found_grace`).
+    pub fn with_not_found_grace(mut self, grace: Duration) -> Self {
+        self.not_found_grace = grace;
+        self
+    }
+
+    /// When `id` was created by this program, if it was and has not been found since.
+    fn fresh_since(&self, id: &str) -> Option<Instant> {
+        let created = self.created.lock().unwrap_or_else(|e| e.into_inner());
+        created
+            .as_ref()
+            .filter(|(c, _, found)| c == id && !found)
+            .map(|(_, at, _)| *at)
+    }
+
+    fn found(&self, id: &str) {
+        let mut created = self.created.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((c, _, found)) = created.as_mut() {
+            if c == id {
+                *found = true;
+            }
+        }
+    }
+
+    /// `f`, asked again while it answers 404 for `id`, the execution this program just
+    /// created, within the grace period (a replica that has not caught up yet). `Ok`, or
+    /// the last error with whether the grace ran out on a 404.
+    fn through_replica_lag<T>(
+        &self,
+        id: &str,
+        budget: Budget,
+        mut f: impl FnMut() -> Result<T, HttpError>,
+    ) -> Result<T, Box<(HttpError, bool)>> {
+        let clock = self.http.clock().clone();
+        let mut wait = self.http.retry_initial.max(Duration::from_millis(10));
+        for _ in 0..NOT_FOUND_TRIES {
+            match f() {
+                Err(HttpError::Refused(p)) if p.status == 404 => {
+                    let Some(at) = self.fresh_since(id) else {
+                        return Err(Box::new((HttpError::Refused(p), false)));
+                    };
+                    let now = clock.now();
+                    let end = (at + self.not_found_grace).min(budget.deadline);
+                    if now >= end {
+                        return Err(Box::new((HttpError::Refused(p), true)));
+                    }
+                    log::debug!(
+                        "execution {} is not found yet (404), {} after it was created; asking again",
+                        clean(id),
+                        humantime::format_duration(Duration::from_millis(
+                            (now - at).as_millis() as u64
+                        ))
+                    );
+                    if let crate::clock::Wake::Signal(s) = clock.sleep(wait.min(end - now)) {
+                        return Err(Box::new((HttpError::Interrupted(s), false)));
+                    }
+                    wait = (wait * 2).min(self.not_found_grace / 4 + Duration::from_millis(10));
+                }
+                Ok(v) => {
+                    self.found(id);
+                    return Ok(v);
+                }
+                Err(e) => return Err(Box::new((e, false))),
+            }
+        }
+        Err(Box::new((
+            HttpError::Deadline(format!(
+                "execution {} was still not found after {NOT_FOUND_TRIES} tries",
+                clean(id)
+            )),
+            true,
+        )))
     }
 
     fn url(&self, path: &str) -> String {
@@ -87,19 +175,24 @@ impl Matillion {
         self.http.json(req, &self.auth, budget)
     }
 
-    /// Every page of a paged list (after the first, several at a time: `fetch_pages`).
-    fn all_pages<T: serde::de::DeserializeOwned + Send>(
+    /// Every page of a paged list, bounded ([`Pager`]): the items, and why the list was
+    /// cut short, if it was (also logged). Once page 0 gave a `total`, the next pages are
+    /// fetched [`IN_FLIGHT`] at a time ([`fetch_pages`]) and read in order, so a server
+    /// that repeats its pages costs at most one window of requests before the repeat is
+    /// seen.
+    fn all_pages_cut<T: serde::de::DeserializeOwned + Send>(
         &self,
         path: &str,
         extra: &[(&str, &str)],
         what: &str,
         budget: Budget,
-    ) -> Result<Vec<T>, HttpError> {
+    ) -> Result<(Vec<T>, Option<String>), HttpError> {
         self.pages_from(path, extra, what, budget, 0, 0)
     }
 
-    /// The pages of a paged list from page `first` on, the `before` items of the pages
-    /// before it being known already (they count towards the list's `total`).
+    /// [`Matillion::all_pages_cut`] from page `first` on, the `before` items of the pages
+    /// before it being known already (read while the run went on): they count towards the
+    /// list's `total` and its bounds.
     fn pages_from<T: serde::de::DeserializeOwned + Send>(
         &self,
         path: &str,
@@ -108,7 +201,7 @@ impl Matillion {
         budget: Budget,
         first: usize,
         before: usize,
-    ) -> Result<Vec<T>, HttpError> {
+    ) -> Result<(Vec<T>, Option<String>), HttpError> {
         let request = |page: usize| {
             let mut req = Request::get(self.url(path), what)
                 .query("page", page.to_string())
@@ -118,30 +211,54 @@ impl Matillion {
             }
             req
         };
+        let fetch = |page: usize| -> Result<(Page<T>, u64, usize), HttpError> {
+            self.http.json_page(&request(page), &self.auth, budget)
+        };
         let mut out = Vec::new();
-        // Pages 1.. fetched several at a time once page 0 gave the total; read in order.
+        let mut pager = Pager::new(PAGE_SIZE).after(first, before as u64);
         let mut ahead = std::collections::VecDeque::new();
-        for page in first.. {
-            let p: Page<T> = match ahead.pop_front() {
-                Some(fetched) => fetched?,
-                None => self.get(&request(page), budget)?,
-            };
-            let n = p.results.len();
-            out.extend(p.results);
-            let done = match p.total {
-                Some(t) => (before + out.len()) as u64 >= t,
-                None => n < PAGE_SIZE,
-            };
-            if done || n == 0 {
-                break;
+        let mut pages_in_total: Option<usize> = None;
+        for page in first..MAX_PAGES {
+            if let (true, Some(end)) = (ahead.is_empty() && page > first, pages_in_total) {
+                let stop = end.min(page + IN_FLIGHT).min(MAX_PAGES);
+                ahead = fetch_pages(page, stop, fetch).into();
             }
-            if let (true, Some(total)) = (page == first, p.total) {
-                let pages = usize::try_from(total.div_ceil(PAGE_SIZE as u64)).unwrap_or(usize::MAX);
-                ahead =
-                    fetch_pages(first + 1, pages, |page| self.get(&request(page), budget)).into();
+            let (p, fingerprint, len) = match ahead.pop_front() {
+                Some(fetched) => fetched?,
+                None => fetch(page)?,
+            };
+            if page == first {
+                pages_in_total = p
+                    .total
+                    .map(|t| usize::try_from(t.div_ceil(PAGE_SIZE as u64)).unwrap_or(usize::MAX));
+            }
+            let next = pager.page(fingerprint, len, p.results.len(), p.total);
+            if !matches!(next, Next::Repeated(_)) {
+                out.extend(p.results);
+            }
+            match next {
+                Next::More => {}
+                Next::Done => break,
+                Next::Cut(why) | Next::Repeated(why) => {
+                    let why = format!("{what} was cut at {} items: {why}", before + out.len());
+                    log::warn!("{why}");
+                    return Ok((out, Some(why)));
+                }
             }
         }
-        Ok(out)
+        Ok((out, None))
+    }
+
+    /// Every page of a paged list (bounded; a cut is logged).
+    fn all_pages<T: serde::de::DeserializeOwned + Send>(
+        &self,
+        path: &str,
+        extra: &[(&str, &str)],
+        what: &str,
+        budget: Budget,
+    ) -> Result<Vec<T>, HttpError> {
+        self.all_pages_cut(path, extra, what, budget)
+            .map(|(v, _)| v)
     }
 
     fn resolve_project(&self, budget: Budget) -> Result<String, Failure> {
@@ -300,9 +417,50 @@ fn candidates<'a>(label: &str, names: impl Iterator<Item = &'a str>) -> String {
     )
 }
 
+impl Matillion {
+    /// The execution this program created is still not found after the grace period: try
+    /// to cancel it (it may exist where this replica cannot see it), and say so, naming it.
+    fn not_found_after_grace(&self, id: &str, e: HttpError, budget: Budget) -> Failure {
+        let now = self.http.clock().now();
+        let cancel_budget = Budget {
+            deadline: budget.deadline.max(now).min(now + CANCEL_AFTER_NOT_FOUND),
+            interruptible: false,
+        };
+        let cancel = match self.cancel(id, cancel_budget) {
+            Ok(_) => "asked the platform to cancel it".to_string(),
+            Err(f) => format!("could not ask the platform to cancel it ({f})"),
+        };
+        Failure::Refused(format!(
+            "Matillion refused the status poll: {e}; execution {} was created by this run but was still not found {} later; {cancel} — check it in the Matillion console",
+            clean(id),
+            humantime::format_duration(self.not_found_grace)
+        ))
+    }
+}
+
+/// After giving up on a not-found execution, how long its cancel request may take.
+pub const CANCEL_AFTER_NOT_FOUND: Duration = Duration::from_secs(10);
+
 impl Platform for Matillion {
+    fn find_triggered(
+        &self,
+        first_attempt: std::time::SystemTime,
+        budget: Budget,
+    ) -> Option<String> {
+        match self.find_own(first_attempt, budget) {
+            Ok(found) => found.map(|e| e.pipeline_execution_id),
+            Err(f) => {
+                log::warn!("could not look for the run the trigger created: {f}");
+                None
+            }
+        }
+    }
+
     fn trigger(&self, w: &Waiter<'_>, report: &mut RunReport) -> Result<String, Failure> {
-        self.trigger_once(w, report)
+        let id = self.trigger_once(w, report)?;
+        *self.created.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((id.clone(), self.http.clock().now(), false));
+        Ok(id)
     }
 
     fn kind(&self) -> PlatformKind {
@@ -435,9 +593,15 @@ impl Platform for Matillion {
 
     fn status(&self, id: &str, budget: Budget) -> Result<RunState, Failure> {
         let req = Request::get(format!("{}/status", self.exec_url(id)), "the status poll");
-        let r: StatusReply = self
-            .get(&req, budget)
-            .map_err(|e| Failure::from_http(e, "Matillion", "the status poll", auth_hint))?;
+        let r: StatusReply = match self.through_replica_lag(id, budget, || self.get(&req, budget)) {
+            Ok(r) => r,
+            Err(b) => {
+                return Err(match *b {
+                    (e, true) => self.not_found_after_grace(id, e, budget),
+                    (e, false) => Failure::from_http(e, "Matillion", "the status poll", auth_hint),
+                });
+            }
+        };
         let status = r
             .status
             .or(r.result.and_then(|n| n.status))
@@ -478,12 +642,13 @@ impl Platform for Matillion {
         report: &mut RunReport,
         complete: Vec<Vec<Step>>,
     ) -> Result<(), Failure> {
+        let details = Request::get(self.exec_url(id), "the execution details");
         let d: Details = self
-            .get(
-                &Request::get(self.exec_url(id), "the execution details"),
-                budget,
-            )
-            .map_err(|e| Failure::from_http(e, "Matillion", "the execution details", auth_hint))?;
+            .through_replica_lag(id, budget, || self.get(&details, budget))
+            .map_err(|b| {
+                let (e, _) = *b;
+                Failure::from_http(e, "Matillion", "the execution details", auth_hint)
+            })?;
         if let Some(s) = d.status {
             report.status = Some(s);
         }
@@ -494,18 +659,27 @@ impl Platform for Matillion {
         report.duration =
             timefmt::between(report.started_at.as_deref(), report.finished_at.as_deref());
         // Complete pages read while the run went on are not read again.
+        let steps_path = self.steps_path(id);
         let first = complete.len();
         let mut steps: Vec<Step> = complete.into_iter().flatten().collect();
-        let items: Vec<StepItem> = self
-            .pages_from(
-                &self.steps_path(id),
-                &[],
-                "the step list",
-                budget,
-                first,
-                steps.len(),
-            )
-            .map_err(|e| Failure::from_http(e, "Matillion", "the step list", auth_hint))?;
+        let (items, cut): (Vec<StepItem>, _) = self
+            .through_replica_lag(id, budget, || {
+                self.pages_from(
+                    &steps_path,
+                    &[],
+                    "the step list",
+                    budget,
+                    first,
+                    steps.len(),
+                )
+            })
+            .map_err(|b| Failure::from_http(b.0, "Matillion", "the step list", auth_hint))?;
+        if let Some(why) = cut {
+            let note = format!("Not every step is shown: {why}.");
+            if !report.notes.contains(&note) {
+                report.notes.push(note);
+            }
+        }
         steps.extend(items.into_iter().map(step_of));
         report.steps = steps;
         Ok(())

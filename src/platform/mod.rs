@@ -7,6 +7,7 @@ pub mod datalab;
 pub mod history;
 pub mod matillion;
 pub mod once;
+pub mod pager;
 pub mod pages;
 
 use crate::http::Budget;
@@ -14,6 +15,7 @@ use crate::model::{PlatformKind, RunReport};
 use crate::progress::StepPage;
 use crate::wait::{Failure, RunState, Waiter};
 pub use history::PastRun;
+use std::time::SystemTime;
 
 /// Whether a cancel request was taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +81,12 @@ pub trait Platform: Send + Sync {
         _complete: Vec<Vec<crate::model::Step>>,
     ) -> Result<(), Failure> {
         self.collect(id, budget, report)
+    }
+    /// After a signal, when the trigger's reply has not come: the execution a trigger first
+    /// sent at `first_attempt` created, if the platform's list shows it (so that it can be
+    /// cancelled rather than left running). `None` when it cannot tell.
+    fn find_triggered(&self, _first_attempt: SystemTime, _budget: Budget) -> Option<String> {
+        None
     }
     /// Whether the platform can cancel at all. When it cannot, a timeout or a signal says
     /// that the execution goes on instead of announcing a cancel.

@@ -1,6 +1,8 @@
 //! The trigger, sent at most once, for every platform. Its POST is not idempotent: when the
 //! reply is lost the run may or may not exist, so the platform's list of executions is read
-//! (and the run adopted) before any second attempt. The platform supplies the request, the
+//! (and the run adopted) before any second attempt — for a while ([`Waiter::lookup`]),
+//! since a list can lag behind: a second POST is sent only when the list showed no run
+//! created by the first for that whole window. The platform supplies the request, the
 //! look-up, and what to do with any other error (Matillion waits out a held execution tag).
 
 use crate::http::{Budget, HttpError};
@@ -60,6 +62,43 @@ impl Attempts {
     }
 }
 
+/// At most this many looks at the list for one lost reply (the window bounds it by time).
+pub const MAX_LOOKUPS: u32 = 30;
+
+/// After a lost reply (or a 409 that follows one): look for the run the first attempt
+/// created, again and again, for [`Waiter::lookup`] (a list can lag behind the run it
+/// lists), and not past the deadline. `None` only when the list showed no such run for
+/// the whole window.
+pub fn look_for_own(
+    w: &Waiter<'_>,
+    first: SystemTime,
+    find_own: &mut dyn FnMut(SystemTime, Budget) -> Result<Option<Adopted>, Failure>,
+) -> Result<Option<Adopted>, Failure> {
+    let start = w.clock.now();
+    let end = (start + w.lookup).min(w.deadline);
+    let mut gaps = w.intervals();
+    for n in 1..=MAX_LOOKUPS {
+        if let Some(found) = find_own(first, w.budget())? {
+            return Ok(Some(found));
+        }
+        let now = w.clock.now();
+        if now >= end {
+            break;
+        }
+        if n == 1 {
+            log::info!(
+                "the run is not listed (yet): the list can lag behind; looking again for up to {}",
+                humantime::format_duration(Duration::from_millis(
+                    (end - now).as_millis() as u64 / 100 * 100
+                ))
+            );
+        }
+        w.sleep(gaps().min(end - now))
+            .map_err(Failure::Interrupted)?;
+    }
+    Ok(None)
+}
+
 /// Log `found`'s note, keep it in the report, and give its id.
 pub fn adopt(found: Adopted, report: &mut RunReport) -> String {
     log::warn!("{}", found.note);
@@ -100,7 +139,7 @@ pub fn trigger_at_most_once(
                     w.sleep(attempts.next_wait())
                         .map_err(Failure::Interrupted)?;
                 }
-                if let Some(found) = find_own(attempts.first, w.budget())? {
+                if let Some(found) = look_for_own(w, attempts.first, &mut find_own)? {
                     return Ok(adopt(found, report));
                 }
                 match how.look_up {

@@ -65,14 +65,6 @@ fn assert_cancelled_once(sim: &SimHandle, id: &str) {
     assert!(sim.execution(id).unwrap().cancel_requested);
 }
 
-fn has_line(out: &Output, line: &str) {
-    assert!(
-        out.stderr.lines().any(|l| l == line),
-        "no line {line:?} in:\n{}",
-        out.stderr
-    );
-}
-
 #[test]
 fn id_from_the_result_file() {
     let sim = sim();
@@ -87,14 +79,14 @@ fn id_from_the_result_file() {
     let out = run(&job_env(&sim, &dir), &["cancel"]);
     assert_eq!(out.code, 0, "{out:?}");
     has_line(
-        &out,
+        &out.stderr,
         &format!(
             "pipeline-run: cancelling execution {id} (from result-file {})",
             path.display()
         ),
     );
     has_line(
-        &out,
+        &out.stderr,
         &format!("pipeline-run: execution {id} is now CANCELLED"),
     );
     assert_cancelled_once(&sim, &id);
@@ -120,7 +112,7 @@ fn id_from_the_dotenv_file_when_the_result_file_is_cut_short() {
     let out = run(&job_env(&sim, &dir), &["cancel"]);
     assert_eq!(out.code, 0, "{out:?}");
     has_line(
-        &out,
+        &out.stderr,
         &format!(
             "pipeline-run: cancelling execution {id} (from dotenv-file {})",
             path.display()
@@ -145,7 +137,7 @@ fn the_input_comes_first() {
     let out = run(&env, &["cancel"]);
     assert_eq!(out.code, 0, "{out:?}");
     has_line(
-        &out,
+        &out.stderr,
         &format!("pipeline-run: cancelling execution {id} (from input 'execution-id')"),
     );
     assert_cancelled_once(&sim, &id);
@@ -176,7 +168,7 @@ fn an_execution_that_already_ended_is_fine() {
     let out = run(&env, &["cancel"]);
     assert_eq!(out.code, 0, "{out:?}");
     has_line(
-        &out,
+        &out.stderr,
         &format!("pipeline-run: execution {id} had already ended"),
     );
 }
@@ -276,5 +268,5 @@ fn cancel_mode_reports_its_outcome_on_github() {
         )),
         "{summary}"
     );
-    has_line(&out, "pipeline-run: result: cancel requested");
+    has_line(&out.stderr, "pipeline-run: result: cancel requested");
 }

@@ -170,6 +170,14 @@ pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// `text` (a log) has exactly this line.
+pub fn has_line(text: &str, line: &str) {
+    assert!(
+        text.lines().any(|l| l == line),
+        "no line {line:?} in:\n{text}"
+    );
+}
+
 /// Send a signal to a child (`INT`, `TERM`).
 pub fn signal(child: &Child, sig: &str) {
     let ok = Command::new("kill")

@@ -59,14 +59,6 @@ fn assert_nothing_sent(sim: &SimHandle) {
     assert!(sim.executions().is_empty());
 }
 
-fn has_line(out: &Output, line: &str) {
-    assert!(
-        out.stderr.lines().any(|l| l == line),
-        "no line {line:?} in:\n{}",
-        out.stderr
-    );
-}
-
 #[test]
 fn all_good_prints_what_would_be_sent_without_values_and_sends_nothing() {
     let sim = sim();
@@ -96,11 +88,11 @@ fn all_good_prints_what_would_be_sent_without_values_and_sends_nothing() {
     let out = run(&env, &[]);
     assert_eq!(out.code, 0, "{out:?}");
     has_line(
-        &out,
+        &out.stderr,
         "pipeline-run: dry run: project 'Analytics', environment 'prod' and pipeline 'load' exist",
     );
     has_line(
-        &out,
+        &out.stderr,
         &format!(
             "pipeline-run: dry run: would send POST {}/v1/projects/{ANALYTICS}/pipeline-executions with \
              {{\"environmentName\":\"prod\",\"executionTag\":\"nightly\",\"gridVariables\":{{\"regions\":\"***\"}},\
@@ -109,7 +101,7 @@ fn all_good_prints_what_would_be_sent_without_values_and_sends_nothing() {
         ),
     );
     has_line(
-        &out,
+        &out.stderr,
         "pipeline-run: result: dry run passed; nothing was triggered",
     );
     let written = format!(
@@ -171,7 +163,7 @@ fn unknown_project_name_lists_the_projects() {
     let out = run(&dry_env(&sim, "Nope", "prod", "load"), &[]);
     assert_eq!(out.code, 4, "{out:?}");
     has_line(
-        &out,
+        &out.stderr,
         "pipeline-run: error: result: refused: no project is named 'Nope'. Projects these credentials can see: 'Analytics', 'Marketing'.",
     );
     assert_nothing_sent(&sim);
@@ -184,7 +176,7 @@ fn unknown_project_id_lists_the_projects_with_their_ids() {
     let out = run(&dry_env(&sim, id, "prod", "load"), &[]);
     assert_eq!(out.code, 4, "{out:?}");
     has_line(
-        &out,
+        &out.stderr,
         &format!(
             "pipeline-run: error: result: refused: project id '{id}' does not exist (or these credentials cannot see it). \
              Projects these credentials can see: 'Analytics (id {ANALYTICS})', 'Marketing (id {MARKETING})'."
@@ -199,7 +191,7 @@ fn unknown_environment_lists_the_projects_environments() {
     let out = run(&dry_env(&sim, "Analytics", "stage", "load"), &[]);
     assert_eq!(out.code, 4, "{out:?}");
     has_line(
-        &out,
+        &out.stderr,
         "pipeline-run: error: result: refused: environment 'stage' does not exist in project 'Analytics'. Its environments: 'dev', 'prod'.",
     );
     assert_nothing_sent(&sim);
@@ -211,7 +203,7 @@ fn unpublished_pipeline_lists_what_is_published_there() {
     let out = run(&dry_env(&sim, "Analytics", "prod", "dev-only"), &[]);
     assert_eq!(out.code, 4, "{out:?}");
     has_line(
-        &out,
+        &out.stderr,
         "pipeline-run: error: result: refused: pipeline 'dev-only' is not published to environment 'prod'. Pipelines published there: 'load', 'quick'.",
     );
     assert_nothing_sent(&sim);
@@ -225,11 +217,11 @@ fn a_version_cannot_be_checked_and_it_says_so() {
     let out = run(&env, &[]);
     assert_eq!(out.code, 0, "{out:?}");
     has_line(
-        &out,
+        &out.stderr,
         "pipeline-run: warning: dry run: version '9.9.9' was NOT checked: Matillion's API does not list the versions of a published pipeline, so an unknown version only shows when the run is triggered (404)",
     );
     has_line(
-        &out,
+        &out.stderr,
         &format!(
             "pipeline-run: dry run: would send POST {}/v1/projects/{ANALYTICS}/pipeline-executions with \
              {{\"environmentName\":\"prod\",\"pipelineName\":\"load\",\"versionName\":\"9.9.9\"}}",

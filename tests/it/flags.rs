@@ -63,13 +63,6 @@ fn assert_nothing_triggered(sim: &SimHandle) {
     assert!(sim.executions().is_empty());
 }
 
-fn has_line(text: &str, line: &str) {
-    assert!(
-        text.lines().any(|l| l == line),
-        "no line {line:?} in:\n{text}"
-    );
-}
-
 /// A refused command line: exit 2, exactly these error lines, nothing on stdout.
 fn refused(out: &Output, errors: &[&str]) {
     assert_eq!(out.code, 2, "{out:?}");

@@ -13,6 +13,8 @@ mod dry_run;
 mod flags;
 mod github;
 mod gitlab_reports;
+mod hostile_api;
+mod hostile_wait;
 mod polling;
 mod progress;
 mod readme;

@@ -141,6 +141,7 @@ fn token_revoked_mid_wait_gets_one_new_token() {
         max: cfg.max_poll_interval,
         heartbeat: Timings::DEFAULT.heartbeat,
         seed: 1,
+        lookup: Timings::DEFAULT.lost_reply_lookup,
     };
     p.prepare(w.budget(), &mut report).expect("prepare");
     let id = p.trigger(&w, &mut report).expect("trigger");

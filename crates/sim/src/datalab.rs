@@ -421,6 +421,46 @@ pub(crate) fn seed_past(
     Some(id)
 }
 
+/// Add `n` finished runs of pipeline `pipeline_id` on `file_url`, started `age` ago (clock
+/// time), oldest first; their ids. `None` when no such pipeline is configured.
+pub(crate) fn seed_runs(
+    state: &State,
+    pipeline_id: &str,
+    file_url: &str,
+    n: usize,
+    age: Duration,
+) -> Option<Vec<String>> {
+    let pipeline = state
+        .config
+        .datalab_pipelines
+        .iter()
+        .find(|p| p.id == pipeline_id)?
+        .clone();
+    let now = state.clock.now();
+    let wall = state.clock.wall();
+    let started = now.checked_sub(age).unwrap_or(now);
+    let started_wall = wall.checked_sub(age).unwrap_or(wall);
+    let mut ids = Vec::with_capacity(n);
+    let mut inner = state.lock();
+    for i in 0..n {
+        // One second apart, oldest first, so that creation order and time agree.
+        let back = Duration::from_secs((n - i) as u64);
+        let run = DatalabRun {
+            id: format!("pex_{:016x}", random_u64()),
+            pipeline: pipeline.clone(),
+            version: pipeline.version,
+            file: None,
+            file_url: Some(file_url.to_string()),
+            fields: Vec::new(),
+            started: started.checked_sub(back).unwrap_or(started),
+            started_wall: started_wall.checked_sub(back).unwrap_or(started_wall),
+        };
+        ids.push(run.id.clone());
+        inner.datalab_runs.push(run);
+    }
+    Some(ids)
+}
+
 fn get_execution(state: &State, id: &str) -> Response {
     let now = state.clock.now();
     let inner = state.lock();

@@ -166,6 +166,19 @@ impl SimHandle {
         self.state.lock().faults.clone()
     }
 
+    /// Pre-seed `n` Datalab runs of `pipeline_id` on `file_url`, started `age` ago (clock
+    /// time, one second apart, oldest first): a long history for the list to page through.
+    /// Their ids; empty when no such pipeline is configured.
+    pub fn add_datalab_runs(
+        &self,
+        pipeline_id: &str,
+        file_url: &str,
+        n: usize,
+        age: Duration,
+    ) -> Vec<String> {
+        crate::datalab::seed_runs(&self.state, pipeline_id, file_url, n, age).unwrap_or_default()
+    }
+
     /// Every Datalab run, oldest first, with its status now.
     pub fn datalab_runs(&self) -> Vec<DatalabRunInfo> {
         let now = self.state.clock.now();

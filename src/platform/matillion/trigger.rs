@@ -10,7 +10,7 @@ use crate::http::{Body, Budget, HttpError, Method, Problem, Request, clean, enc}
 use crate::model::RunReport;
 use crate::platform::Platform;
 use crate::platform::once::{
-    ADOPT_SKEW, Adopted, Attempts, LookUp, Once, adopt, trigger_at_most_once,
+    ADOPT_SKEW, Adopted, Attempts, LookUp, Once, adopt, look_for_own, trigger_at_most_once,
 };
 use crate::timefmt;
 use crate::wait::{Failure, Phase, Seen, WaitStop, Waiter, still_line};
@@ -71,14 +71,38 @@ impl Matillion {
         report: &mut RunReport,
     ) -> Result<Option<String>, Failure> {
         if attempts.maybe_created {
-            // The tag may be held by the run our lost trigger created.
-            if let Some(e) = self.find_own(attempts.first, w.budget())? {
-                return Ok(Some(adopt(adopted(e), report)));
+            // A 409 after a lost reply: the tag is probably held by the run our lost
+            // trigger created, which a lagging list may not show yet. Keep looking for it.
+            log::info!(
+                "the trigger was answered 409 after a lost reply: the run it created probably holds the tag; looking for it"
+            );
+            let mut find = |first, budget| Ok(self.find_own(first, budget)?.map(adopted));
+            if let Some(found) = look_for_own(w, attempts.first, &mut find)? {
+                return Ok(Some(adopt(found, report)));
             }
-            attempts.maybe_created = false;
         }
         let tag = self.cfg.execution_tag.clone().unwrap_or_default();
         let holder = self.find_holder(w.budget())?;
+        if holder.is_some() {
+            // The list shows who holds the tag, and it is not the run of our lost reply.
+            attempts.maybe_created = false;
+        } else if attempts.maybe_created {
+            // Nobody is listed as the holder: most likely the run of our lost reply, which
+            // the list does not show yet. Ask again later (a 409 again means the same).
+            log::info!(
+                "no holder of execution tag '{}' is listed yet (probably the run of the lost reply); trying again",
+                clean(&tag)
+            );
+            w.sleep(attempts.next_wait())
+                .map_err(Failure::Interrupted)?;
+            if w.clock.now() >= w.deadline {
+                return Err(Failure::TimedOut(format!(
+                    "timed out looking for the run of the lost trigger reply, which probably holds execution tag '{}'",
+                    clean(&tag)
+                )));
+            }
+            return Ok(None);
+        }
         let said = match &holder {
             Some((e, guess)) => Self::describe(e, &tag, *guess),
             None => format!(
@@ -169,7 +193,7 @@ impl Matillion {
 
     /// After a lost trigger reply: the execution it created, if any. `first_attempt` is
     /// when the first trigger was sent, by this machine's clock.
-    fn find_own(
+    pub(super) fn find_own(
         &self,
         first_attempt: std::time::SystemTime,
         budget: Budget,

@@ -176,3 +176,35 @@ fn the_datalab_list_lags_too() {
     t.clock.advance(secs(3));
     assert_eq!(datalab_ids(&t.datalab_list("")), [id]);
 }
+
+#[test]
+fn seeded_datalab_runs_are_listed_as_old_history() {
+    let t = T::start(world().datalab_list_order(ListOrder::OldestFirst));
+    t.clock.advance(secs(7200));
+    let seeded = t
+        .sim
+        .add_datalab_runs("pl_x", "https://example.com/a.pdf", 3, secs(3600));
+    assert_eq!(seeded.len(), 3);
+    assert!(
+        t.sim
+            .add_datalab_runs("pl_nope", "x", 3, secs(1))
+            .is_empty()
+    );
+    let id = t.datalab_run();
+    let v = t.datalab_list("limit=10");
+    assert_eq!(v["total"], 4);
+    let mut expected = seeded.clone();
+    expected.push(id);
+    assert_eq!(
+        datalab_ids(&v),
+        expected,
+        "oldest first: the seeded runs, then ours"
+    );
+    let created: Vec<&str> = v["executions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["created"].as_str().unwrap())
+        .collect();
+    assert!(created.windows(2).all(|w| w[0] < w[1]), "{created:?}");
+}
