@@ -310,7 +310,7 @@ fn a_body_that_cannot_be_used_is_retried_a_few_times_then_the_run_decides() {
 
 #[test]
 fn a_rate_limit_longer_than_the_time_left_waits_until_the_deadline() {
-    let sim = sim(vec![Fault::always(
+    let sim = sim(vec![Fault::once(
         Route::Status,
         FaultAction::too_many_requests(3600),
     )]);
