@@ -10,8 +10,8 @@
 //! 1. leaves, importing nothing of the crate: `clock`, `timings`, `secret`, `timefmt`,
 //!    `text`, `token`, `suggest`, `poll`, `inputs`;
 //! 2. `http`; then `auth` and `config` (both on `http`);
-//! 3. the run model `model` (and `links`, the web page of a run) and the wait primitive
-//!    `wait`;
+//! 3. the run model `model` (and `links`, the web page of a run, and `progress`, the
+//!    bookkeeping of live progress) and the wait primitive `wait`;
 //! 4. `exit`, `report` and `ci` (reporters and the CI system), `logging`;
 //! 5. `platform` (on `wait` and `model`); then `orchestrate`, the wait loop on it;
 //! 6. `emit` (writes the reports; never the wait loop);
@@ -38,6 +38,7 @@ pub mod orchestrate;
 pub mod platform;
 pub mod poll;
 pub mod post;
+pub mod progress;
 pub mod redact;
 pub mod report;
 pub mod secret;

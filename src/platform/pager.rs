@@ -46,6 +46,14 @@ impl Pager {
         }
     }
 
+    /// A read that starts after `pages` pages holding `items` items, known already (they
+    /// count towards the `total` and the page cap).
+    pub fn after(mut self, pages: usize, items: u64) -> Self {
+        self.pages = pages;
+        self.items = items;
+        self
+    }
+
     /// Items kept so far.
     pub fn items(&self) -> u64 {
         self.items
