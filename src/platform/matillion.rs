@@ -2,7 +2,7 @@
 //! most once (adopting a run whose reply was lost, waiting out a held execution tag),
 //! poll its status, read its details and steps, cancel it.
 
-use super::pages::{IN_FLIGHT, fetch_pages};
+use super::pages::{fetch_pages, window};
 use super::{CancelAck, PastRun, Platform, history};
 use crate::auth::BearerAuth;
 use crate::config::{MatillionConfig, ProjectRef};
@@ -177,9 +177,9 @@ impl Matillion {
 
     /// Every page of a paged list, bounded ([`Pager`]): the items, and why the list was
     /// cut short, if it was (also logged). Once page 0 gave a `total`, the next pages are
-    /// fetched [`IN_FLIGHT`] at a time ([`fetch_pages`]) and read in order, so a server
-    /// that repeats its pages costs at most one window of requests before the repeat is
-    /// seen.
+    /// fetched a window at a time ([`fetch_pages`]: up to [`super::pages::IN_FLIGHT`] pages, fewer when
+    /// pages are large) and read in order, so a server that repeats its pages costs at
+    /// most one window of requests before the repeat is seen.
     fn all_pages_cut<T: serde::de::DeserializeOwned + Send>(
         &self,
         path: &str,
@@ -218,15 +218,17 @@ impl Matillion {
         let mut pager = Pager::new(PAGE_SIZE).after(first, before as u64);
         let mut ahead = std::collections::VecDeque::new();
         let mut pages_in_total: Option<usize> = None;
+        let mut largest = 0;
         for page in first..MAX_PAGES {
             if let (true, Some(end)) = (ahead.is_empty() && page > first, pages_in_total) {
-                let stop = end.min(page + IN_FLIGHT).min(MAX_PAGES);
+                let stop = end.min(page + window(largest)).min(MAX_PAGES);
                 ahead = fetch_pages(page, stop, fetch).into();
             }
             let (p, fingerprint, len) = match ahead.pop_front() {
                 Some(fetched) => fetched?,
                 None => fetch(page)?,
             };
+            largest = largest.max(len);
             if page == first {
                 pages_in_total = p
                     .total
