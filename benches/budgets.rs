@@ -109,6 +109,7 @@ fn main() {
     section("tail", &|rows| tail(rows, &bin));
     section("startup", &|rows| startup(rows, &bin));
     section("memory", &|rows| memory(rows, &bin));
+    section("hostile-memory", &|rows| hostile_memory(rows, &bin));
     section("size", &|rows| size(rows, &bin));
 
     println!("\n| figure | measured | budget | result |\n|---|---|---|---|");
@@ -992,6 +993,48 @@ fn memory(rows: &mut Vec<Row>, bin: &Path) -> Res<()> {
         "< 15 MB".into(),
         f.peak_kib * 1024 < 15_000_000,
     );
+    Ok(())
+}
+
+/// Peak memory whatever a server sends: 30,000 steps whose messages make the list far
+/// larger than what is read (2 KB each: 60 MB, cut at the list cap), or make every page
+/// larger than a reply is read (150 KB each: 15 MB pages).
+fn hostile_memory(rows: &mut Vec<Row>, bin: &Path) -> Res<()> {
+    for message_bytes in [2_000, 150_000] {
+        let run = Duration::from_millis(300);
+        let message = "x".repeat(message_bytes);
+        let mut script = RunScript::new(run, BIG_STEPS);
+        for i in 0..BIG_STEPS {
+            script = script.step_message(i, &message);
+        }
+        let sim = real_sim(SimConfig::new().project(
+            Project::new("p-bench", "Bench").environment(
+                Environment::new("prod").pipeline(PublishedPipeline::new("load", script)),
+            ),
+        ))?;
+        let dir = Scratch::new("hostile")?;
+        let env = github_job(&sim, &dir);
+        let f = run_measured(bin, &env, &dir)?;
+        if f.code != 0 {
+            return Err(format!("exit {}:\n{}", f.code, stderr_tail(&dir)));
+        }
+        println!(
+            "  30,000 steps with {message_bytes}-byte messages: {} step requests, peak RSS {:.1} MB ({})",
+            sim.requests_to(Route::Steps).len(),
+            mb(f.peak_kib),
+            f.peak_how
+        );
+        row(
+            rows,
+            &format!(
+                "peak memory, 30,000 steps with {} KB messages",
+                message_bytes / 1000
+            ),
+            format!("{:.1} MB", mb(f.peak_kib)),
+            "< 100 MB".into(),
+            f.peak_kib * 1024 < 100_000_000,
+        );
+    }
     Ok(())
 }
 
