@@ -26,10 +26,11 @@ use pipeline_run::clock::{Clock, SimClock};
 use pipeline_run::config;
 use pipeline_run::http::Budget;
 use pipeline_run::http::Http;
-use pipeline_run::model::{Outcome, PlatformKind, RunReport};
+use pipeline_run::model::{Outcome, PlatformKind, RunReport, Step};
 use pipeline_run::orchestrate;
 use pipeline_run::platform::pages::IN_FLIGHT;
-use pipeline_run::platform::{CancelAck, Platform};
+use pipeline_run::platform::{CancelAck, PastRun, Platform};
+use pipeline_run::progress::StepPage;
 use pipeline_run::timings::Timings;
 use pipeline_run::wait::{Failure, RunState, Waiter};
 use pipeline_run::wiring;
@@ -112,6 +113,7 @@ fn main() {
     section("tail", &|rows| tail(rows, &bin));
     section("startup", &|rows| startup(rows, &bin));
     section("memory", &|rows| memory(rows, &bin));
+    section("hostile-memory", &|rows| hostile_memory(rows, &bin));
     section("size", &|rows| size(rows, &bin));
     section("fleet", &|rows| fleet::fleet(rows, &bin));
 
@@ -194,11 +196,31 @@ impl Platform for Observed {
         *self.last_status.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
         r
     }
-    fn history(&self, budget: Budget) -> Vec<Duration> {
+    fn history(&self, budget: Budget) -> Vec<PastRun> {
         self.inner.history(budget)
     }
     fn collect(&self, id: &str, budget: Budget, report: &mut RunReport) -> Result<(), Failure> {
         self.inner.collect(id, budget, report)
+    }
+    fn step_page(
+        &self,
+        id: &str,
+        page: usize,
+        budget: Budget,
+    ) -> Result<Option<StepPage>, Failure> {
+        self.inner.step_page(id, page, budget)
+    }
+    fn steps_come_with_status(&self) -> bool {
+        self.inner.steps_come_with_status()
+    }
+    fn collect_reusing(
+        &self,
+        id: &str,
+        budget: Budget,
+        report: &mut RunReport,
+        complete: Vec<Vec<Step>>,
+    ) -> Result<(), Failure> {
+        self.inner.collect_reusing(id, budget, report, complete)
     }
     fn cancel(&self, id: &str, budget: Budget) -> Result<CancelAck, Failure> {
         self.inner.cancel(id, budget)
@@ -208,6 +230,8 @@ impl Platform for Observed {
 /// What one simulated run cost.
 struct Polled {
     status_requests: usize,
+    /// Pages of steps read while the run went on (live progress), before the details.
+    step_looks: usize,
     /// Lists of executions (the lookup of past runs).
     list_requests: usize,
     /// Simulated time from the run's end on the platform to the end of `orchestrate::run`.
@@ -243,7 +267,12 @@ const SPREAD: f64 = 0.1;
 
 /// One run of `duration` through the production path on simulated time; with `history`,
 /// the pipeline has [`PAST_RUNS`] past runs around `median` (log-normal, σ [`SPREAD`]).
-fn simulated_run(duration: Duration, history: Option<Duration>, seed: u64) -> Res<Polled> {
+fn simulated_run(
+    duration: Duration,
+    history: Option<Duration>,
+    progress: bool,
+    seed: u64,
+) -> Res<Polled> {
     let clock = SimClock::new();
     let dyn_clock: Arc<dyn Clock> = clock.clone();
     let sim = Simulator::start(world(duration, 12), sim_time::for_sim(&clock))
@@ -258,7 +287,16 @@ fn simulated_run(duration: Duration, history: Option<Duration>, seed: u64) -> Re
     }
     // The defaults for poll-interval (5s) and max-poll-interval (30s); a timeout that the
     // longest run stays well inside.
-    let env = inputs(&sim, &[("MATILLION_TIMEOUT", "3h")]);
+    let env = inputs(
+        &sim,
+        &[
+            ("MATILLION_TIMEOUT", "3h"),
+            (
+                "MATILLION_PROGRESS",
+                if progress { "true" } else { "false" },
+            ),
+        ],
+    );
     let lookup = |k: &str| env.get(k).cloned();
     let cfg = config::from_lookup(&lookup).map_err(|e| format!("bad inputs: {e:?}"))?;
     if cfg.max_poll_interval != MAX_POLL || cfg.poll_interval != POLL {
@@ -308,7 +346,18 @@ fn simulated_run(duration: Duration, history: Option<Duration>, seed: u64) -> Re
             None => by_route.push((kind, 1)),
         }
     }
+    let details = sim
+        .requests_to(Route::Details)
+        .first()
+        .map(|r| r.id)
+        .unwrap_or(u64::MAX);
+    let step_looks = sim
+        .requests_to(Route::Steps)
+        .iter()
+        .filter(|r| r.id < details)
+        .count();
     Ok(Polled {
+        step_looks,
         by_route,
         status_requests: sim.requests_to(Route::Status).len(),
         list_requests: sim.requests_to(Route::ListExecutions).len(),
@@ -337,8 +386,18 @@ fn polling(rows: &mut Vec<Row>) -> Res<()> {
         "  with history: {PAST_RUNS} past runs of the same distribution; poll-interval 5s, max-poll-interval 30s"
     );
     println!(
-        "  {:>6} | {:>7} | {:>12} | {:>20} | {:>20} | {:>6}",
-        "median", "history", "requests/h", "latency mean / max", "fixed 5 s: req/h", "ratio"
+        "  requests count the lookup, the status polls and the steps read while the run goes on (progress: true, the default); the same runs with progress: false for comparison"
+    );
+    println!(
+        "  {:>6} | {:>7} | {:>12} | {:>12} | {:>20} | {:>20} | {:>6} | {:>12}",
+        "median",
+        "history",
+        "requests/h",
+        "step looks/h",
+        "latency mean / max",
+        "fixed 5 s: req/h",
+        "ratio",
+        "no progress"
     );
     let mut seed = 0x5eed_2024_u64;
     let mut summary: Vec<(bool, f64, Duration, Duration, Duration)> = Vec::new();
@@ -346,12 +405,16 @@ fn polling(rows: &mut Vec<Row>) -> Res<()> {
         for with in [true, false] {
             let mut rng = Rng(seed);
             let (mut requests, mut fixed, mut hours) = (0.0, 0.0, 0.0);
+            let (mut looks, mut without) = (0.0, 0.0);
             let (mut lat_sum, mut lat_max, mut tail_max) =
                 (Duration::ZERO, Duration::ZERO, Duration::ZERO);
             for r in 0..REPEATS {
                 seed = seed.wrapping_add(1);
                 let run_for = rng.log_normal(d, SPREAD);
-                let p = simulated_run(run_for, with.then_some(d), seed)?;
+                let p = simulated_run(run_for, with.then_some(d), true, seed)?;
+                let off = simulated_run(run_for, with.then_some(d), false, seed)?;
+                without += (off.status_requests + off.list_requests) as f64;
+                looks += p.step_looks as f64;
                 if with && r == 0 && d == durations[0] {
                     let total: usize = p.by_route.iter().map(|(_, n)| n).sum();
                     let parts: Vec<String> =
@@ -362,8 +425,9 @@ fn polling(rows: &mut Vec<Row>) -> Res<()> {
                         parts.join(", ")
                     );
                 }
-                // Every request counts: the lookup of past runs with the status polls.
-                requests += (p.status_requests + p.list_requests) as f64;
+                // Every request counts: the lookup of past runs, the status polls, and the
+                // steps read while the run goes on.
+                requests += (p.status_requests + p.list_requests + p.step_looks) as f64;
                 fixed += fixed_requests(run_for, POLL);
                 hours += run_for.as_secs_f64() / 3600.0;
                 lat_sum += p.latency;
@@ -372,14 +436,16 @@ fn polling(rows: &mut Vec<Row>) -> Res<()> {
             }
             let mean = lat_sum / REPEATS as u32;
             println!(
-                "  {:>6} | {:>7} | {:>12.0} | {:>8.2} s / {:>6.1} s | {:>20.0} | {:>6.2}",
+                "  {:>6} | {:>7} | {:>12.0} | {:>12.0} | {:>8.2} s / {:>6.1} s | {:>20.0} | {:>6.2} | {:>12.2}",
                 humantime::format_duration(d).to_string(),
                 if with { "20 runs" } else { "none" },
                 requests / hours,
+                looks / hours,
                 mean.as_secs_f64(),
                 lat_max.as_secs_f64(),
                 fixed / hours,
                 requests / fixed,
+                without / fixed,
             );
             summary.push((with, requests / fixed, mean, lat_max, tail_max));
         }
@@ -398,7 +464,7 @@ fn polling(rows: &mut Vec<Row>) -> Res<()> {
         row(
             rows,
             &format!(
-                "{what}: requests (lookup + status) × a fixed 5 s poller's, mean of 1 min, 10 min, 1 h"
+                "{what}: requests (lookup + status + step looks) × a fixed 5 s poller's, mean of 1 min, 10 min, 1 h"
             ),
             format!("{ratio:.2}"),
             format!("≤ {want_ratio}"),
@@ -932,6 +998,48 @@ fn memory(rows: &mut Vec<Row>, bin: &Path) -> Res<()> {
         "< 15 MB".into(),
         f.peak_kib * 1024 < 15_000_000,
     );
+    Ok(())
+}
+
+/// Peak memory whatever a server sends: 30,000 steps whose messages make the list far
+/// larger than what is read (2 KB each: 60 MB, cut at the list cap), or make every page
+/// larger than a reply is read (150 KB each: 15 MB pages).
+fn hostile_memory(rows: &mut Vec<Row>, bin: &Path) -> Res<()> {
+    for message_bytes in [2_000, 150_000] {
+        let run = Duration::from_millis(300);
+        let message = "x".repeat(message_bytes);
+        let mut script = RunScript::new(run, BIG_STEPS);
+        for i in 0..BIG_STEPS {
+            script = script.step_message(i, &message);
+        }
+        let sim = real_sim(SimConfig::new().project(
+            Project::new("p-bench", "Bench").environment(
+                Environment::new("prod").pipeline(PublishedPipeline::new("load", script)),
+            ),
+        ))?;
+        let dir = Scratch::new("hostile")?;
+        let env = github_job(&sim, &dir);
+        let f = run_measured(bin, &env, &dir)?;
+        if f.code != 0 {
+            return Err(format!("exit {}:\n{}", f.code, stderr_tail(&dir)));
+        }
+        println!(
+            "  30,000 steps with {message_bytes}-byte messages: {} step requests, peak RSS {:.1} MB ({})",
+            sim.requests_to(Route::Steps).len(),
+            mb(f.peak_kib),
+            f.peak_how
+        );
+        row(
+            rows,
+            &format!(
+                "peak memory, 30,000 steps with {} KB messages",
+                message_bytes / 1000
+            ),
+            format!("{:.1} MB", mb(f.peak_kib)),
+            "< 100 MB".into(),
+            f.peak_kib * 1024 < 100_000_000,
+        );
+    }
     Ok(())
 }
 

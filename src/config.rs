@@ -34,6 +34,8 @@ pub struct Config {
     pub max_poll_interval: Duration,
     /// Cancel the execution when the timeout passes.
     pub cancel_on_timeout: bool,
+    /// Log the steps that end while waiting (`progress`).
+    pub progress: bool,
     /// Check everything, trigger nothing.
     pub dry_run: bool,
     /// Report files asked for.
@@ -415,6 +417,7 @@ pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, In
     let wait = r.boolean("wait").unwrap_or(true);
     let cancel_on_timeout = r.boolean("cancel-on-timeout").unwrap_or(true);
     let dry_run = r.boolean("dry-run").unwrap_or(false);
+    let progress = r.boolean("progress").unwrap_or(true);
     // Applied by the logger, which starts before the inputs are checked: only checked here.
     let _ = r.boolean("log-timestamps");
 
@@ -474,6 +477,7 @@ pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, In
                 poll_interval,
                 max_poll_interval,
                 cancel_on_timeout,
+                progress,
                 dry_run,
                 files,
                 execution_id,

@@ -276,6 +276,9 @@ pub fn all(cfg: &Config, r: &RunReport, ci: CiKind, env: &dyn Fn(&str) -> Option
         }
         _ => log::error!("{result}"),
     }
+    if let Some(line) = report::history_line(r) {
+        log::info!("{line}");
+    }
     // `wait: false` in a script: `id=$(pipeline-run)`. The id is the only thing on stdout
     // then. On GitHub it is the `execution-id` output instead (stdout is the log there).
     if let (Outcome::Triggered, Some(id), false) =

@@ -61,7 +61,7 @@ pub const UNUSABLE_BODY_ATTEMPTS: u32 = 4;
 /// binary takes it from `Timings::connect_window`, the same value.)
 pub const CONNECT_WINDOW: Duration = Duration::from_secs(120);
 /// The largest reply body read; a longer one is a lost reply.
-pub const MAX_BODY: u64 = 16 << 20;
+pub const MAX_BODY: u64 = 8 << 20;
 
 /// Why a request did not produce a usable answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,6 +156,9 @@ enum Attempt {
     Lost(String),
     /// The TLS handshake failed on the certificate: nothing was sent, and nothing will be.
     Untrusted(String),
+    /// The reply's body is longer than [`MAX_BODY`]: the same reply will be as long again,
+    /// so it counts as an unusable body (retried a few times, not until the deadline).
+    TooLarge(String),
 }
 
 /// Root certificates read when a TLS connection first needs them: the agent that trusts
@@ -545,6 +548,20 @@ impl Http {
                     }
                     (None, m)
                 }
+                Attempt::TooLarge(m) => {
+                    self.mark_reached(&origin);
+                    let m = format!("{}: {m}", req.what);
+                    if !req.repeatable {
+                        return Err(HttpError::Ambiguous(m));
+                    }
+                    unusable += 1;
+                    if unusable >= UNUSABLE_BODY_ATTEMPTS {
+                        return Err(HttpError::Unusable(format!(
+                            "{m}; {unusable} replies in a row could not be used"
+                        )));
+                    }
+                    (None, m)
+                }
             };
             last = problem;
             let now = self.clock.now();
@@ -684,6 +701,10 @@ impl Http {
                         },
                         retry_after,
                     ),
+                    Err(ureq::Error::BodyExceedsLimit(_)) => Attempt::TooLarge(format!(
+                        "the reply ({status}) is longer than {} MB, the most read",
+                        MAX_BODY >> 20
+                    )),
                     Err(e) => Attempt::Lost(format!("reading the reply: {e}")),
                 }
             }

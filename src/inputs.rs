@@ -230,6 +230,12 @@ pub const INPUTS: &[Input] = &[
         "Cancel the execution when `timeout` passes (`true` or `false`).",
     ),
     boolean(
+        "progress",
+        Some("true"),
+        Common,
+        "`true`: while waiting, log each step as it ends (a failed one with its message); the steps are read at most once a minute at the default `poll-interval`. `false`: only at the end.",
+    ),
+    boolean(
         "dry-run",
         Some("false"),
         Common,

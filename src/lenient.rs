@@ -14,6 +14,10 @@
 use serde::de::DeserializeOwned;
 use std::borrow::Cow;
 
+/// A message (a step's, the run's) is kept up to this many bytes: far more than a person
+/// reads in a log or a summary, little enough that a page of them stays small.
+pub const MAX_TEXT: usize = 32 << 10;
+
 /// Bytes as text: invalid UTF-8 sequences become U+FFFD.
 pub fn text(bytes: Vec<u8>) -> String {
     match String::from_utf8(bytes) {
@@ -205,9 +209,20 @@ pub mod de {
     }
 
     /// Free text a person reads (a message): [`opt_string`] with secrets removed
-    /// ([`crate::redact`]).
+    /// ([`crate::redact`]), cut to [`super::MAX_TEXT`] bytes (on a character boundary,
+    /// marked with `…`) so that a server's megabyte messages cannot fill the memory.
     pub fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-        Ok(string(Value::deserialize(d)?).map(|s| crate::redact::redact(&s).into_owned()))
+        Ok(string(Value::deserialize(d)?).map(|mut s| {
+            if s.len() > super::MAX_TEXT {
+                let mut end = super::MAX_TEXT;
+                while !s.is_char_boundary(end) {
+                    end -= 1;
+                }
+                s.truncate(end);
+                s.push('…');
+            }
+            crate::redact::redact(&s).into_owned()
+        }))
     }
 
     fn string(v: Value) -> Option<String> {
@@ -292,6 +307,21 @@ pub mod de {
 mod tests {
     use super::*;
     use serde_json::Value;
+
+    #[test]
+    fn long_messages_are_cut_on_a_character_boundary() {
+        #[derive(serde::Deserialize)]
+        struct M {
+            #[serde(deserialize_with = "de::opt_text")]
+            m: Option<String>,
+        }
+        let long = format!("{}é{}", "a".repeat(MAX_TEXT - 1), "b".repeat(100));
+        let m: M = parse(&serde_json::json!({ "m": long }).to_string()).unwrap();
+        let m = m.m.unwrap();
+        assert_eq!(m, format!("{}…", "a".repeat(MAX_TEXT - 1)));
+        let short: M = parse(r#"{"m":"fine"}"#).unwrap();
+        assert_eq!(short.m.as_deref(), Some("fine"));
+    }
 
     #[test]
     fn invalid_utf8_becomes_replacement_characters() {

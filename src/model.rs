@@ -169,6 +169,62 @@ pub struct RunReport {
     pub steps: Vec<Step>,
     /// Things worth saying in the summary and log (adopted a run, waited for a tag, ...).
     pub notes: Vec<String>,
+    /// This run against the pipeline's past successful runs (once the run ended and its
+    /// past runs were read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<HistoryComparison>,
+}
+
+/// Past successful runs needed before a run is compared with them.
+pub const MIN_PAST_RUNS: usize = 5;
+/// Within this many percent of the median, a run took "about as long".
+pub const ABOUT_AS_LONG_PERCENT: i64 = 5;
+
+/// How long this run took against the median of the pipeline's past successful runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HistoryComparison {
+    /// How many past successful runs were read (the lookup reads the last few dozen ended
+    /// runs).
+    pub successful_runs: usize,
+    /// Their median duration; only with at least [`MIN_PAST_RUNS`] of them.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        rename = "median_seconds",
+        serialize_with = "ser_secs"
+    )]
+    pub median: Option<Duration>,
+    /// This run's duration against that median, in whole percent (positive: longer);
+    /// only with a median and this run's duration known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change_percent: Option<i64>,
+}
+
+impl HistoryComparison {
+    /// `took` (when known) against `successful`, the durations of past successful runs.
+    pub fn of(took: Option<Duration>, successful: &[Duration]) -> Self {
+        let median = (successful.len() >= MIN_PAST_RUNS).then(|| {
+            let mut d = successful.to_vec();
+            d.sort_unstable();
+            let mid = d.len() / 2;
+            if d.len() % 2 == 1 {
+                d[mid]
+            } else {
+                (d[mid - 1] + d[mid]) / 2
+            }
+        });
+        let change_percent = match (took, median) {
+            (Some(t), Some(m)) if !m.is_zero() => {
+                let change = (t.as_secs_f64() - m.as_secs_f64()) / m.as_secs_f64() * 100.0;
+                Some(change.round() as i64)
+            }
+            _ => None,
+        };
+        Self {
+            successful_runs: successful.len(),
+            median,
+            change_percent,
+        }
+    }
 }
 
 fn ser_secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
@@ -200,6 +256,7 @@ impl RunReport {
             duration: None,
             steps: Vec::new(),
             notes: Vec::new(),
+            history: None,
         }
     }
 
@@ -277,4 +334,34 @@ pub fn sample() -> RunReport {
         },
     ];
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_against_the_median_of_past_successful_runs() {
+        let m = Duration::from_secs;
+        let past: Vec<Duration> = [100, 90, 110, 95, 105].map(m).to_vec();
+        let c = HistoryComparison::of(Some(m(118)), &past);
+        assert_eq!(c.successful_runs, 5);
+        assert_eq!(c.median, Some(m(100)));
+        assert_eq!(c.change_percent, Some(18));
+        let even =
+            HistoryComparison::of(Some(m(50)), &[m(100), m(100), m(90), m(110), m(80), m(120)]);
+        assert_eq!(even.median, Some(m(100)));
+        assert_eq!(even.change_percent, Some(-50));
+        // Too few, or no duration: nothing to compare.
+        let few = HistoryComparison::of(Some(m(50)), &past[..4]);
+        assert_eq!(
+            (few.successful_runs, few.median, few.change_percent),
+            (4, None, None)
+        );
+        let unknown = HistoryComparison::of(None, &past);
+        assert_eq!(
+            (unknown.median, unknown.change_percent),
+            (Some(m(100)), None)
+        );
+    }
 }

@@ -1,14 +1,16 @@
 //! The run's recipe, on the worker thread: prepare → trigger → read how long the
 //! pipeline's past runs took → poll on the schedule they suggest ([`crate::poll`]) until
-//! the run ends → collect details and steps. Timeouts cancel the run. What happens
+//! the run ends, looking at the steps now and then ([`crate::progress`]) → collect
+//! details and the steps not read yet → this run against its past successful runs. Timeouts cancel the run. What happens
 //! is sent as [`Event`]s to the caller (the supervisor), which owns the progress
 //! lines, the files written once the id is known, and the answer to a signal.
 
 use crate::clock::{Clock, Wake};
 use crate::config::Config;
 use crate::http::Budget;
-use crate::model::{CancelResult, Outcome, RunReport, Step};
-use crate::platform::{CancelAck, Platform};
+use crate::model::{CancelResult, HistoryComparison, Outcome, RunReport, Step};
+use crate::platform::{CancelAck, Platform, history};
+use crate::progress::{Cadence, Tracker};
 use crate::timings::{CancelTimings, Timings};
 use crate::wait::{Failure, Phase, Seen, WaitStop, Waiter};
 use std::time::Duration;
@@ -36,6 +38,9 @@ pub enum Event {
         /// How long the wait has lasted (whole seconds).
         after: Duration,
     },
+    /// Steps that ended since the last look, seen while the run goes on (live progress,
+    /// [`crate::progress`]), in the platform's order.
+    StepsFinished(Vec<Step>),
     /// The run ended with this status; its details and steps are being read.
     Ended(String),
     /// The steps read after the end (or after a timeout), before the report is final.
@@ -127,16 +132,36 @@ pub fn run_seeded(
     let history = platform.history(Budget::until(
         (clock.now() + timings.history).min(waiter.deadline),
     ));
-    let mut policy = waiter.policy(&history);
+    let mut policy = waiter.policy(&history::durations(&history));
     if policy.uses_history() {
         log::info!("{}", policy.describe());
     } else {
         log::debug!("{}", policy.describe());
     }
+    let mut progress = cfg.progress.then(|| Progress {
+        cadence: Cadence::new(cfg.poll_interval),
+        tracker: Tracker::new(),
+    });
     let waited = waiter.until_end_with(
         &mut policy,
         triggered,
-        |budget| platform.status(&id, budget),
+        |budget| {
+            let state = platform.status(&id, budget)?;
+            if let (Some(p), Phase::Running) = (progress.as_mut(), state.phase) {
+                let elapsed = clock.now().saturating_duration_since(triggered);
+                let due = p.cadence.due(elapsed, &state.status);
+                if due || platform.steps_come_with_status() {
+                    // A short budget of its own: a slow step list must not hold the wait.
+                    let budget =
+                        Budget::until((clock.now() + timings.history).min(budget.deadline));
+                    let ended = p.look(platform, &id, budget);
+                    if !ended.is_empty() {
+                        send(Event::StepsFinished(ended));
+                    }
+                }
+            }
+            Ok(state)
+        },
         |seen| match seen {
             Seen::Changed(s) => {
                 report.status = Some(s.status.clone());
@@ -170,7 +195,10 @@ pub fn run_seeded(
                 Outcome::Failed
             };
             send(Event::Ended(end.status.clone()));
-            if let Err(f) = platform.collect(&id, collect_budget, &mut report) {
+            let complete = progress
+                .map(|p| p.tracker.into_complete_pages())
+                .unwrap_or_default();
+            if let Err(f) = platform.collect_reusing(&id, collect_budget, &mut report, complete) {
                 log::warn!(
                     "the run ended {}, but its details could not be read: {f}",
                     end.status
@@ -181,6 +209,10 @@ pub fn run_seeded(
             }
             // The details' status is authoritative only when it agrees it ended.
             report.status = Some(end.status);
+            report.history = Some(HistoryComparison::of(
+                report.duration,
+                &history::successful(&history),
+            ));
         }
         Err(WaitStop::TimedOut(last)) => {
             let was = last
@@ -210,6 +242,37 @@ pub fn run_seeded(
         send(Event::Steps(report.steps.clone()));
     }
     report
+}
+
+/// Live progress on the worker: when to look at the steps, and what was seen.
+struct Progress {
+    cadence: Cadence,
+    tracker: Tracker,
+}
+
+impl Progress {
+    /// Read the pages not complete yet, in order (stopping at the first that cannot be
+    /// read: no steps while running is normal); the steps that ended since the last look.
+    fn look(&mut self, platform: &dyn Platform, id: &str, budget: Budget) -> Vec<Step> {
+        let mut ended = Vec::new();
+        for page in self.tracker.pages_to_read() {
+            match platform.step_page(id, page, budget) {
+                Ok(Some(p)) => {
+                    let last = p.steps.len() < p.size;
+                    ended.extend(self.tracker.absorb(page, p));
+                    if last {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(f) => {
+                    log::debug!("the steps could not be read while the run goes on: {f}");
+                    break;
+                }
+            }
+        }
+        ended
+    }
 }
 
 /// The timeout's clean-up: cancel the run if the platform can and `cancel-on-timeout`

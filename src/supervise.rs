@@ -8,9 +8,11 @@ use crate::clock::{Clock, Signal};
 use crate::config::Config;
 use crate::emit;
 use crate::http::clean;
-use crate::model::{CancelResult, Outcome, RunReport};
+use crate::model::{CancelResult, Outcome, RunReport, Step};
 use crate::orchestrate::{self, Event};
 use crate::platform::Platform;
+use crate::report;
+use crate::text::one_line;
 use crate::timings::{CancelTimings, SignalTimings, Timings};
 use crate::wait::still_line;
 use std::sync::{Arc, mpsc};
@@ -92,6 +94,14 @@ impl Watch<'_> {
                 self.report.status = Some(s);
                 self.running = None;
             }
+            Event::StepsFinished(steps) => {
+                for line in progress_lines(&steps) {
+                    match line {
+                        (true, l) => log::warn!("{l}"),
+                        (false, l) => log::info!("{l}"),
+                    }
+                }
+            }
             Event::Steps(steps) => self.report.steps = steps,
             Event::Finished(_) => {}
         }
@@ -103,6 +113,48 @@ impl Watch<'_> {
             .as_deref()
             .or(self.report.execution_id.as_deref())
     }
+}
+
+/// At most this many lines for the steps that ended since the last look (every failed
+/// one is said); the step list at the end has them all.
+pub const PROGRESS_LINES: usize = 50;
+
+/// The lines for steps that ended while the run goes on (`true`: a failed step, said as a
+/// warning). Remote text on one line, a message cut at 500 characters; each line starts
+/// with the log's prefix, so none can be a workflow command.
+pub fn progress_lines(steps: &[Step]) -> Vec<(bool, String)> {
+    let mut lines = Vec::new();
+    let mut others = 0usize;
+    for st in steps {
+        let dur = st
+            .duration
+            .map(|d| format!(" in {}", report::humanize_duration(d)))
+            .unwrap_or_default();
+        let (name, status) = (one_line(&st.name), one_line(&st.status));
+        if st.failed {
+            let msg = st
+                .message
+                .as_deref()
+                .map(|m| format!(": {}", report::truncate_chars(&one_line(m), 500)))
+                .unwrap_or_default();
+            lines.push((true, format!("step '{name}' ended {status}{dur}{msg}")));
+        } else if others < PROGRESS_LINES {
+            others += 1;
+            lines.push((false, format!("step '{name}' ended {status}{dur}")));
+        } else {
+            others += 1;
+        }
+    }
+    if others > PROGRESS_LINES {
+        lines.push((
+            false,
+            format!(
+                "… and {} more steps ended (listed at the end)",
+                others - PROGRESS_LINES
+            ),
+        ));
+    }
+    lines
 }
 
 fn refused(cfg: &Config, reason: String) -> RunReport {

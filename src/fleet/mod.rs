@@ -147,6 +147,14 @@ impl Supervisor<'_> {
                 slot.report.status = Some(s);
                 slot.running = None;
             }
+            Event::StepsFinished(steps) => as_pipeline(&name, || {
+                for line in crate::supervise::progress_lines(&steps) {
+                    match line {
+                        (true, l) => log::warn!("{l}"),
+                        (false, l) => log::info!("{l}"),
+                    }
+                }
+            }),
             Event::Steps(steps) => slot.report.steps = steps,
             Event::Finished(r) => self.finished(i, r),
         }

@@ -4,24 +4,27 @@
 
 use super::once::{ADOPT_SKEW, Adopted, LookUp, Once, trigger_at_most_once};
 use super::pager::{Next, Pager};
-use super::{CancelAck, Platform, history};
+use super::{CancelAck, PastRun, Platform, history};
 use crate::auth::ApiKeyAuth;
 use crate::config::{DatalabConfig, DatalabInput};
 use crate::http::{
     Authorizer, Body, Budget, Http, HttpError, Method, NoAuth, Part, Request, clean, enc,
 };
 use crate::model::{PlatformKind, RunReport, Step};
+use crate::progress::StepPage;
 use crate::timefmt;
 use crate::wait::{Failure, Phase, RunState, Waiter};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// The Datalab client.
 pub struct Datalab {
     cfg: DatalabConfig,
     http: Http,
     auth: ApiKeyAuth,
+    /// The steps the last status poll saw (the execution poll carries them), for live
+    /// progress at no extra request.
+    last_steps: std::sync::Mutex<Vec<Step>>,
 }
 
 /// An execution, as `GET /api/v1/pipelines/executions/{id}` returns it.
@@ -84,7 +87,12 @@ impl Datalab {
     /// A client for `cfg`.
     pub fn new(cfg: DatalabConfig, http: Http) -> Self {
         let auth = ApiKeyAuth(cfg.api_key.clone());
-        Self { cfg, http, auth }
+        Self {
+            cfg,
+            http,
+            auth,
+            last_steps: std::sync::Mutex::new(Vec::new()),
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -266,6 +274,24 @@ impl Datalab {
     }
 }
 
+/// The steps of an execution, named `<index>. <type>`.
+fn steps_of(e: &Execution) -> Vec<Step> {
+    e.steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Step {
+            name: format!("{}. {}", s.step_index.unwrap_or(i as i64), s.step_type),
+            status: s.status.clone(),
+            failed: s.status == "failed",
+            message: s.error_message.clone().filter(|m| !m.is_empty()),
+            duration: timefmt::between(s.started_at.as_deref(), s.finished_at.as_deref()),
+            started_at: s.started_at.clone(),
+            finished_at: s.finished_at.clone(),
+            child_pipeline: None,
+        })
+        .collect()
+}
+
 /// `scheme://host:port` of a URL, lower-cased; `None` when it has no scheme.
 fn origin(url: &str) -> Option<String> {
     let (scheme, rest) = url.split_once("://")?;
@@ -403,7 +429,7 @@ impl Platform for Datalab {
 
     /// One page of the pipeline's executions (their order is not documented: the newest
     /// of the page by start time come first), ended, from `started_at` to `completed_at`.
-    fn history(&self, budget: Budget) -> Vec<Duration> {
+    fn history(&self, budget: Budget) -> Vec<PastRun> {
         let req = Request::get(
             self.url(&format!(
                 "/api/v1/pipelines/{}/executions",
@@ -420,14 +446,15 @@ impl Platform for Datalab {
                 return Vec::new();
             }
         };
-        let mut ended: Vec<(std::time::SystemTime, Duration)> = list
+        let mut ended: Vec<(std::time::SystemTime, PastRun)> = list
             .executions
             .iter()
             .filter(|e| self.phase(&e.status) != Phase::Running)
             .filter_map(|e| {
                 let started = timefmt::parse_rfc3339(e.started_at.as_deref()?)?;
                 let took = timefmt::between(e.started_at.as_deref(), e.completed_at.as_deref())?;
-                Some((started, took))
+                let succeeded = self.phase(&e.status) == Phase::Succeeded;
+                Some((started, PastRun { took, succeeded }))
             })
             .collect();
         ended.sort_by_key(|e| std::cmp::Reverse(e.0));
@@ -440,6 +467,7 @@ impl Platform for Datalab {
 
     fn status(&self, id: &str, budget: Budget) -> Result<RunState, Failure> {
         let e = self.execution(id, budget)?;
+        *self.last_steps.lock().unwrap_or_else(|p| p.into_inner()) = steps_of(&e);
         Ok(RunState {
             phase: self.phase(&e.status),
             status: e.status,
@@ -456,21 +484,7 @@ impl Platform for Datalab {
         if let Some(v) = e.pipeline_version {
             report.version.get_or_insert_with(|| v.to_string());
         }
-        report.steps = e
-            .steps
-            .iter()
-            .enumerate()
-            .map(|(i, s)| Step {
-                name: format!("{}. {}", s.step_index.unwrap_or(i as i64), s.step_type),
-                status: s.status.clone(),
-                failed: s.status == "failed",
-                message: s.error_message.clone().filter(|m| !m.is_empty()),
-                duration: timefmt::between(s.started_at.as_deref(), s.finished_at.as_deref()),
-                started_at: s.started_at.clone(),
-                finished_at: s.finished_at.clone(),
-                child_pipeline: None,
-            })
-            .collect();
+        report.steps = steps_of(&e);
         if e.status == "completed_with_errors" && self.cfg.allow_completed_with_errors {
             let note = "The execution ended completed_with_errors; the job passes because allow-completed-with-errors is true.";
             log::info!("{note}");
@@ -485,6 +499,27 @@ impl Platform for Datalab {
             self.download_results(&e, &PathBuf::from(dir), budget, report);
         }
         Ok(())
+    }
+
+    /// The steps the last status poll saw: no request.
+    fn step_page(&self, _: &str, page: usize, _: Budget) -> Result<Option<StepPage>, Failure> {
+        let steps = match page {
+            0 => self
+                .last_steps
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+            _ => Vec::new(),
+        };
+        Ok(Some(StepPage {
+            total: Some(steps.len() as u64),
+            steps,
+            size: usize::MAX,
+        }))
+    }
+
+    fn steps_come_with_status(&self) -> bool {
+        true
     }
 
     fn cancel(&self, _: &str, _: Budget) -> Result<CancelAck, Failure> {

@@ -1,8 +1,33 @@
-//! The durations of a pipeline's past executions, as the platforms read them from their
+//! The durations of a pipeline's past executions (and whether each succeeded), as the platforms read them from their
 //! lists of executions for the polling schedule ([`crate::poll::Policy`]): how many are
 //! asked for (within `Timings::history`), and how a failed lookup is said (it never fails the run:
 //! the schedule then polls at a fixed interval). A past execution counts when it ended
 //! and both its start and end times are readable (`timefmt::between`).
+
+use std::time::Duration;
+
+/// One ended past execution. The schedule uses every ended run; the comparison of this
+/// run with its history (`model::HistoryComparison`) only the successful ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PastRun {
+    /// From its start to its end.
+    pub took: Duration,
+    /// Whether it ended successfully.
+    pub succeeded: bool,
+}
+
+/// The durations of `runs`, all of them: what the polling schedule takes.
+pub fn durations(runs: &[PastRun]) -> Vec<Duration> {
+    runs.iter().map(|r| r.took).collect()
+}
+
+/// The durations of the successful ones.
+pub fn successful(runs: &[PastRun]) -> Vec<Duration> {
+    runs.iter()
+        .filter(|r| r.succeeded)
+        .map(|r| r.took)
+        .collect()
+}
 
 /// Past executions asked for: one page, the most recent few dozen.
 pub const LIMIT: usize = 30;

@@ -2,12 +2,13 @@
 //! most once (adopting a run whose reply was lost, waiting out a held execution tag),
 //! poll its status, read its details and steps, cancel it.
 
-use super::pages::{IN_FLIGHT, fetch_pages};
-use super::{CancelAck, Platform, history};
+use super::pages::{fetch_pages, window};
+use super::{CancelAck, PastRun, Platform, history};
 use crate::auth::BearerAuth;
 use crate::config::{MatillionConfig, ProjectRef};
 use crate::http::{Body, Budget, Http, HttpError, Method, Request, clean, enc};
 use crate::model::{PlatformKind, RunReport, Step};
+use crate::progress::StepPage;
 use crate::timefmt;
 use crate::wait::{Failure, Phase, RunState, Waiter};
 use serde_json::{Map, Value};
@@ -171,6 +172,14 @@ impl Matillion {
         ))
     }
 
+    fn steps_path(&self, id: &str) -> String {
+        format!(
+            "/v1/projects/{}/pipeline-executions/{}/steps",
+            enc(self.project()),
+            enc(id)
+        )
+    }
+
     fn get<T: serde::de::DeserializeOwned>(
         &self,
         req: &Request,
@@ -181,15 +190,30 @@ impl Matillion {
 
     /// Every page of a paged list, bounded ([`Pager`]): the items, and why the list was
     /// cut short, if it was (also logged). Once page 0 gave a `total`, the next pages are
-    /// fetched [`IN_FLIGHT`] at a time ([`fetch_pages`]) and read in order, so a server
-    /// that repeats its pages costs at most one window of requests before the repeat is
-    /// seen.
+    /// fetched a window at a time ([`fetch_pages`]: up to [`super::pages::IN_FLIGHT`] pages, fewer when
+    /// pages are large) and read in order, so a server that repeats its pages costs at
+    /// most one window of requests before the repeat is seen.
     fn all_pages_cut<T: serde::de::DeserializeOwned + Send>(
         &self,
         path: &str,
         extra: &[(&str, &str)],
         what: &str,
         budget: Budget,
+    ) -> Result<(Vec<T>, Option<String>), HttpError> {
+        self.pages_from(path, extra, what, budget, 0, 0)
+    }
+
+    /// [`Matillion::all_pages_cut`] from page `first` on, the `before` items of the pages
+    /// before it being known already (read while the run went on): they count towards the
+    /// list's `total` and its bounds.
+    fn pages_from<T: serde::de::DeserializeOwned + Send>(
+        &self,
+        path: &str,
+        extra: &[(&str, &str)],
+        what: &str,
+        budget: Budget,
+        first: usize,
+        before: usize,
     ) -> Result<(Vec<T>, Option<String>), HttpError> {
         let request = |page: usize| {
             let mut req = Request::get(self.url(path), what)
@@ -204,19 +228,21 @@ impl Matillion {
             self.http.json_page(&request(page), &self.auth, budget)
         };
         let mut out = Vec::new();
-        let mut pager = Pager::new(PAGE_SIZE);
+        let mut pager = Pager::new(PAGE_SIZE).after(first, before as u64);
         let mut ahead = std::collections::VecDeque::new();
         let mut pages_in_total: Option<usize> = None;
-        for page in 0..MAX_PAGES {
-            if let (true, Some(end)) = (ahead.is_empty() && page > 0, pages_in_total) {
-                let stop = end.min(page + IN_FLIGHT).min(MAX_PAGES);
+        let mut largest = 0;
+        for page in first..MAX_PAGES {
+            if let (true, Some(end)) = (ahead.is_empty() && page > first, pages_in_total) {
+                let stop = end.min(page + window(largest)).min(MAX_PAGES);
                 ahead = fetch_pages(page, stop, fetch).into();
             }
             let (p, fingerprint, len) = match ahead.pop_front() {
                 Some(fetched) => fetched?,
                 None => fetch(page)?,
             };
-            if page == 0 {
+            largest = largest.max(len);
+            if page == first {
                 pages_in_total = p
                     .total
                     .map(|t| usize::try_from(t.div_ceil(PAGE_SIZE as u64)).unwrap_or(usize::MAX));
@@ -229,7 +255,7 @@ impl Matillion {
                 Next::More => {}
                 Next::Done => break,
                 Next::Cut(why) | Next::Repeated(why) => {
-                    let why = format!("{what} was cut at {} items: {why}", out.len());
+                    let why = format!("{what} was cut at {} items: {why}", before + out.len());
                     log::warn!("{why}");
                     return Ok((out, Some(why)));
                 }
@@ -368,6 +394,22 @@ impl Matillion {
             "project id '{}' does not exist (or these credentials cannot see it). {seen}",
             clean(id)
         ))
+    }
+}
+
+/// A step as the step list gives it.
+fn step_of(s: StepItem) -> Step {
+    let r = s.result.unwrap_or_default();
+    let status = r.status.unwrap_or_else(|| "UNKNOWN".into());
+    Step {
+        name: s.name.unwrap_or_default(),
+        failed: status == "FAILED",
+        status,
+        message: r.message.filter(|m| !m.is_empty()),
+        duration: timefmt::between(r.started_at.as_deref(), r.finished_at.as_deref()),
+        started_at: r.started_at,
+        finished_at: r.finished_at,
+        child_pipeline: s.child_pipeline.and_then(|c| c.name.or(c.id)),
     }
 }
 
@@ -545,7 +587,7 @@ impl Platform for Matillion {
 
     /// One page of the list of executions, newest first: this pipeline (the name filter is
     /// a partial match, so the exact name is checked here) in this environment, ended.
-    fn history(&self, budget: Budget) -> Vec<Duration> {
+    fn history(&self, budget: Budget) -> Vec<PastRun> {
         let c = &self.cfg;
         let req = Request::get(
             self.url("/v1/pipeline-executions"),
@@ -561,7 +603,12 @@ impl Platform for Matillion {
                 .iter()
                 .filter(|e| e.pipeline_name == c.pipeline && e.environment_name == c.environment)
                 .filter(|e| phase_of(&e.status) != Phase::Running)
-                .filter_map(|e| timefmt::between(e.started_at.as_deref(), e.finished_at.as_deref()))
+                .filter_map(|e| {
+                    Some(PastRun {
+                        took: timefmt::between(e.started_at.as_deref(), e.finished_at.as_deref())?,
+                        succeeded: phase_of(&e.status) == Phase::Succeeded,
+                    })
+                })
                 .take(history::LIMIT)
                 .collect(),
             Err(e) => {
@@ -593,6 +640,35 @@ impl Platform for Matillion {
     }
 
     fn collect(&self, id: &str, budget: Budget, report: &mut RunReport) -> Result<(), Failure> {
+        self.collect_reusing(id, budget, report, Vec::new())
+    }
+
+    fn step_page(
+        &self,
+        id: &str,
+        page: usize,
+        budget: Budget,
+    ) -> Result<Option<StepPage>, Failure> {
+        let req = Request::get(self.url(&self.steps_path(id)), "the step list")
+            .query("page", page.to_string())
+            .query("size", PAGE_SIZE.to_string());
+        let p: Page<StepItem> = self
+            .get(&req, budget)
+            .map_err(|e| Failure::from_http(e, "Matillion", "the step list", auth_hint))?;
+        Ok(Some(StepPage {
+            steps: p.results.into_iter().map(step_of).collect(),
+            total: p.total,
+            size: PAGE_SIZE,
+        }))
+    }
+
+    fn collect_reusing(
+        &self,
+        id: &str,
+        budget: Budget,
+        report: &mut RunReport,
+        complete: Vec<Vec<Step>>,
+    ) -> Result<(), Failure> {
         let details = Request::get(self.exec_url(id), "the execution details");
         let d: Details = self
             .through_replica_lag(id, budget, || self.get(&details, budget))
@@ -609,14 +685,20 @@ impl Platform for Matillion {
         report.finished_at = d.finished_at;
         report.duration =
             timefmt::between(report.started_at.as_deref(), report.finished_at.as_deref());
-        let steps_path = format!(
-            "/v1/projects/{}/pipeline-executions/{}/steps",
-            enc(self.project()),
-            enc(id)
-        );
+        // Complete pages read while the run went on are not read again.
+        let steps_path = self.steps_path(id);
+        let first = complete.len();
+        let mut steps: Vec<Step> = complete.into_iter().flatten().collect();
         let (items, cut): (Vec<StepItem>, _) = self
             .through_replica_lag(id, budget, || {
-                self.all_pages_cut(&steps_path, &[], "the step list", budget)
+                self.pages_from(
+                    &steps_path,
+                    &[],
+                    "the step list",
+                    budget,
+                    first,
+                    steps.len(),
+                )
             })
             .map_err(|b| Failure::from_http(b.0, "Matillion", "the step list", auth_hint))?;
         if let Some(why) = cut {
@@ -625,23 +707,8 @@ impl Platform for Matillion {
                 report.notes.push(note);
             }
         }
-        report.steps = items
-            .into_iter()
-            .map(|s| {
-                let r = s.result.unwrap_or_default();
-                let status = r.status.unwrap_or_else(|| "UNKNOWN".into());
-                Step {
-                    name: s.name.unwrap_or_default(),
-                    failed: status == "FAILED",
-                    status,
-                    message: r.message.filter(|m| !m.is_empty()),
-                    duration: timefmt::between(r.started_at.as_deref(), r.finished_at.as_deref()),
-                    started_at: r.started_at,
-                    finished_at: r.finished_at,
-                    child_pipeline: s.child_pipeline.and_then(|c| c.name.or(c.id)),
-                }
-            })
-            .collect();
+        steps.extend(items.into_iter().map(step_of));
+        report.steps = steps;
         Ok(())
     }
 

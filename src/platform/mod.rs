@@ -12,8 +12,10 @@ pub mod pages;
 
 use crate::http::Budget;
 use crate::model::{PlatformKind, RunReport};
+use crate::progress::StepPage;
 use crate::wait::{Failure, RunState, Waiter};
-use std::time::{Duration, SystemTime};
+pub use history::PastRun;
+use std::time::SystemTime;
 
 /// Whether a cancel request was taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,12 +45,42 @@ pub trait Platform: Send + Sync {
     fn collect(&self, id: &str, budget: Budget, report: &mut RunReport) -> Result<(), Failure>;
     /// Ask the platform to cancel.
     fn cancel(&self, id: &str, budget: Budget) -> Result<CancelAck, Failure>;
-    /// How long the pipeline's recent finished executions took (newest first, at most
-    /// [`history::LIMIT`]), from one request within `budget`, for the polling schedule
-    /// ([`crate::poll::Policy`]). An optimisation: a platform that cannot list them, or a
-    /// request that fails, gives none (and the schedule polls at a fixed interval).
-    fn history(&self, _budget: Budget) -> Vec<Duration> {
+    /// How long the pipeline's recent finished executions took, and whether each
+    /// succeeded (newest first, at most [`history::LIMIT`]), from one request within
+    /// `budget`, for the polling schedule ([`crate::poll::Policy`]) and the comparison of
+    /// this run with them. An optimisation: a platform that cannot list them, or a request
+    /// that fails, gives none (and the schedule polls at a fixed interval).
+    fn history(&self, _budget: Budget) -> Vec<PastRun> {
         Vec::new()
+    }
+    /// Live progress: page `page` of the steps of `id` while it runs, within `budget`
+    /// (see [`crate::progress`]). `Ok(None)`: the platform reads no steps while running.
+    /// Whether a running execution lists its steps is not documented: an empty page or an
+    /// error only means nothing is shown until the end.
+    fn step_page(
+        &self,
+        _id: &str,
+        _page: usize,
+        _budget: Budget,
+    ) -> Result<Option<StepPage>, Failure> {
+        Ok(None)
+    }
+    /// Whether the steps come with every status poll at no cost (then every poll may look
+    /// at them, and [`Platform::step_page`] sends no request).
+    fn steps_come_with_status(&self) -> bool {
+        false
+    }
+    /// [`Platform::collect`], reusing `complete`: the first pages of steps, read while the
+    /// run went on, each full and every step on it ended (none of them can change). The
+    /// steps are read from the page after them.
+    fn collect_reusing(
+        &self,
+        id: &str,
+        budget: Budget,
+        report: &mut RunReport,
+        _complete: Vec<Vec<crate::model::Step>>,
+    ) -> Result<(), Failure> {
+        self.collect(id, budget, report)
     }
     /// After a signal, when the trigger's reply has not come: the execution a trigger first
     /// sent at `first_attempt` created, if the platform's list shows it (so that it can be

@@ -7,7 +7,7 @@
 /// At most this many pages of one list are read (100,000 items at 100 a page).
 pub const MAX_PAGES: usize = 1000;
 /// At most this many bytes of replies are read for one list.
-pub const MAX_LIST_BYTES: usize = 64 << 20;
+pub const MAX_LIST_BYTES: usize = 24 << 20;
 /// At most this many page fingerprints are remembered (every page, up to the cap).
 const MAX_SEEN: usize = MAX_PAGES;
 
@@ -44,6 +44,14 @@ impl Pager {
             items: 0,
             bytes: 0,
         }
+    }
+
+    /// A read that starts after `pages` pages holding `items` items, known already (they
+    /// count towards the `total` and the page cap).
+    pub fn after(mut self, pages: usize, items: u64) -> Self {
+        self.pages = pages;
+        self.items = items;
+        self
     }
 
     /// Items kept so far.
@@ -131,7 +139,7 @@ mod tests {
         let mut p = Pager::new(100);
         assert_eq!(p.page(1, MAX_LIST_BYTES / 2, 100, None), Next::More);
         assert!(
-            matches!(p.page(2, MAX_LIST_BYTES / 2, 100, None), Next::Cut(m) if m.contains("64 MB"))
+            matches!(p.page(2, MAX_LIST_BYTES / 2, 100, None), Next::Cut(m) if m.contains("24 MB"))
         );
     }
 }

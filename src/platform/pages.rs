@@ -12,6 +12,16 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 /// ms / 12 = 1.25 s (15 s one by one).
 pub const IN_FLIGHT: usize = crate::http::KEEP_ALIVE_PER_HOST;
 
+/// The pages fetched ahead at once hold at most about this many bytes: the window is
+/// [`IN_FLIGHT`] pages of ordinary size, fewer when the pages seen so far are large (see
+/// [`window`]), so a server that sends huge pages cannot fill the memory with them.
+pub const WINDOW_BYTES: usize = 8 << 20;
+
+/// How many pages to fetch at once when the largest page seen so far was `largest` bytes.
+pub fn window(largest: usize) -> usize {
+    (WINDOW_BYTES / largest.max(1)).clamp(1, IN_FLIGHT)
+}
+
 /// At most this many pages are fetched ahead; past them the caller's loop goes on one page
 /// at a time (a `total` that claims millions of items fetches no more at once).
 pub const MAX_AHEAD: usize = 1000;
@@ -66,6 +76,15 @@ pub fn fetch_pages<T: Send, E: Send>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn large_pages_shrink_the_window() {
+        assert_eq!(window(0), IN_FLIGHT);
+        assert_eq!(window(200 << 10), IN_FLIGHT);
+        assert_eq!(window(2 << 20), 4);
+        assert_eq!(window(6 << 20), 1);
+        assert_eq!(window(100 << 20), 1);
+    }
     use std::collections::HashSet;
     use std::time::Duration;
 

@@ -12,7 +12,8 @@
 //!   "status"?, "message"?, "trigger"?, "started_at"?, "finished_at"?, "duration_seconds"?,
 //!   "steps" [{ "name", "status", "failed", "message"?, "started_at"?, "finished_at"?,
 //!              "duration_seconds"?, "child_pipeline"? }],
-//!   "notes" [strings], "execution_url"? }
+//!   "notes" [strings], "history"? { "successful_runs", "median_seconds"?,
+//!   "change_percent"? }, "execution_url"? }
 //! ```
 //!
 //! `cancel` is `"cancelled"`, `"requested"`, `"not-attempted"`, `"unsupported"` or

@@ -99,9 +99,80 @@ pub fn truncate_chars(s: &str, max_chars: usize) -> String {
     }
 }
 
+/// This run against its past successful runs, for the summary's facts: "18% longer than
+/// the median of the last 20 successful runs (29m 3s)", "about as long as …" within
+/// ±[`ABOUT_AS_LONG_PERCENT`](crate::model::ABOUT_AS_LONG_PERCENT)%, or why it is not
+/// compared. `None` when the run did not end or its history was not read.
+pub fn against_history(r: &RunReport) -> Option<String> {
+    let h = r.history.as_ref()?;
+    let n = h.successful_runs;
+    let runs = if n == 1 { "run" } else { "runs" };
+    Some(match (h.median, h.change_percent) {
+        (Some(median), Some(change)) => {
+            let how = if change.abs() <= crate::model::ABOUT_AS_LONG_PERCENT {
+                "about as long as".to_string()
+            } else if change > 0 {
+                format!("{change}% longer than")
+            } else {
+                format!("{}% shorter than", change.unsigned_abs())
+            };
+            format!(
+                "{how} the median of the last {n} successful {runs} ({})",
+                humanize_duration(median)
+            )
+        }
+        (Some(_), None) => "not compared: this run's duration is unknown".to_string(),
+        _ => format!(
+            "not compared: {n} successful past {runs}, at least {} needed",
+            crate::model::MIN_PAST_RUNS
+        ),
+    })
+}
+
+/// The log's line for [`against_history`]: "took 34m 12s — 18% longer than …".
+pub fn history_line(r: &RunReport) -> Option<String> {
+    let against = against_history(r)?;
+    Some(match r.duration {
+        Some(d) => format!("took {} — {against}", humanize_duration(d)),
+        None => against,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::HistoryComparison;
+
+    #[test]
+    fn a_run_against_its_history() {
+        let m = |s| Duration::from_secs(s);
+        let mut r = crate::model::sample();
+        assert_eq!(history_line(&r), None);
+        let past = vec![m(1740); 20];
+        for (took, want) in [
+            (
+                2052,
+                "took 34m 12s — 18% longer than the median of the last 20 successful runs (29m 0s)",
+            ),
+            (
+                1392,
+                "took 23m 12s — 20% shorter than the median of the last 20 successful runs (29m 0s)",
+            ),
+            (
+                1800,
+                "took 30m 0s — about as long as the median of the last 20 successful runs (29m 0s)",
+            ),
+        ] {
+            r.duration = Some(m(took));
+            r.history = Some(HistoryComparison::of(r.duration, &past));
+            assert_eq!(history_line(&r).as_deref(), Some(want));
+        }
+        r.history = Some(HistoryComparison::of(r.duration, &past[..3]));
+        assert_eq!(
+            history_line(&r).as_deref(),
+            Some("took 30m 0s — not compared: 3 successful past runs, at least 5 needed")
+        );
+    }
 
     #[test]
     fn humanize() {

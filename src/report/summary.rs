@@ -167,6 +167,7 @@ fn facts(report: &RunReport) -> Vec<(&'static str, String)> {
         ("Started", esc(report.started_at.as_deref())),
         ("Finished", esc(report.finished_at.as_deref())),
         ("Duration", report.duration.map(humanize_duration)),
+        ("Against past runs", super::against_history(report)),
         ("Steps", steps),
         ("Message", esc(short_message(report))),
         ("Execution tag", esc(report.execution_tag.as_deref())),

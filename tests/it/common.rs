@@ -153,6 +153,49 @@ pub fn finish(mut child: Child) -> Output {
     }
 }
 
+/// A running child's stderr, read as it is written, so a test can wait for a line.
+pub struct LiveStderr {
+    text: Arc<std::sync::Mutex<String>>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl LiveStderr {
+    /// Take over `child`'s stderr.
+    pub fn take(child: &mut Child) -> Self {
+        use std::io::BufRead;
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let text = Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = text.clone();
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let mut t = sink.lock().unwrap_or_else(|e| e.into_inner());
+                t.push_str(&line);
+                t.push('\n');
+            }
+        });
+        Self { text, reader }
+    }
+
+    /// Whether the child has written `needle` so far.
+    pub fn contains(&self, needle: &str) -> bool {
+        self.text
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(needle)
+    }
+
+    /// Wait for the child to end; its output, with the stderr read here.
+    pub fn finish(self, child: Child) -> Output {
+        let mut out = finish(child);
+        self.reader.join().expect("stderr reader");
+        out.stderr = self.text.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        out
+    }
+}
+
 /// Run the binary to its end.
 pub fn run(env: &[(String, String)], args: &[&str]) -> Output {
     finish(spawn(env, args))

@@ -306,11 +306,33 @@ fn a_body_that_cannot_be_used_is_retried_a_few_times_then_the_run_decides() {
     );
 }
 
+#[test]
+fn a_reply_longer_than_the_cap_is_given_up_after_a_few_tries() {
+    // A steps page of 9 MB (over the 8 MB read at most): never read whole, tried 4
+    // times like any unusable body, then the run's own status decides.
+    let huge = format!("{{\"results\":[{{\"name\":\"{}\"}}]}}", "x".repeat(9 << 20));
+    let sim = sim(vec![Fault::always(
+        Route::Steps,
+        FaultAction::raw_body(200, "application/json", huge),
+    )]);
+    let env = env_for(&sim, "load");
+    let out = run(&env, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(sim.requests_to(Route::Steps).len(), 4);
+    assert!(
+        out.stderr.contains(
+            "the step list: the reply (200) is longer than 8 MB, the most read; 4 replies in a row could not be used"
+        ),
+        "{}",
+        out.stderr
+    );
+}
+
 // ---- class 6: rate limits and the deadline ---------------------------------------------
 
 #[test]
 fn a_rate_limit_longer_than_the_time_left_waits_until_the_deadline() {
-    let sim = sim(vec![Fault::always(
+    let sim = sim(vec![Fault::once(
         Route::Status,
         FaultAction::too_many_requests(3600),
     )]);

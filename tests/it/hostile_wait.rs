@@ -233,14 +233,18 @@ fn sigterm_while_the_token_request_is_in_flight_starts_nothing_new() {
             FaultAction::delay_reply(Duration::from_secs(20)),
         )],
     );
-    let child = spawn(&env_for(&sim, "load"), &[]);
+    let mut child = spawn(&env_for(&sim, "load"), &[]);
+    let live = LiveStderr::take(&mut child);
     wait_for("the token request", || {
         !sim.requests_to(Route::Token).is_empty()
     });
     signal(&child, "TERM");
-    // The token arrives after the signal: nothing may be sent with it.
+    // The token arrives once the signal was heard: nothing may be sent with it.
+    wait_for("the signal to be heard", || {
+        live.contains("received SIGTERM: stopping")
+    });
     sim.release_delayed();
-    let out = finish(child);
+    let out = live.finish(child);
     assert_eq!(out.code, 143, "{}", out.stderr);
     let routes: Vec<Route> = sim.requests().iter().map(|r| r.route).collect();
     assert_eq!(routes, [Route::Token], "{}", out.stderr);

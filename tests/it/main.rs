@@ -17,6 +17,7 @@ mod gitlab_reports;
 mod hostile_api;
 mod hostile_wait;
 mod polling;
+mod progress;
 mod readme;
 mod resilience;
 mod resilience_simulated;

@@ -5,7 +5,9 @@
 //! checked value by value.
 
 use crate::common::*;
-use pipeline_run_sim::{Environment, Project, PublishedPipeline, RunScript, SimConfig};
+use pipeline_run_sim::{
+    Environment, Project, PublishedPipeline, RunScript, SeedExecution, SimConfig,
+};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -76,9 +78,9 @@ fn check_against_table(doc: &Value, table: &[Field], what: &str) -> BTreeSet<Str
     };
     for (k, v) in obj {
         check(k.clone(), v);
-        if k == "outcome" {
+        if k == "outcome" || k == "history" {
             for (k2, v2) in v.as_object().unwrap() {
-                check(format!("outcome.{k2}"), v2);
+                check(format!("{k}.{k2}"), v2);
             }
         }
         if k == "steps" {
@@ -123,11 +125,24 @@ fn sim() -> pipeline_run_sim::SimHandle {
             "slow",
             RunScript::new(Duration::from_secs(600), 5),
         ));
-    start_sim(
+    let sim = start_sim(
         SimConfig::new()
             .cancel_delay(Duration::from_millis(100))
             .project(Project::new(PROJECT_ID, "Analytics").environment(env)),
-    )
+    );
+    // Enough past successful runs of "quick" to compare it with them.
+    for i in 1..=5 {
+        sim.add_running_execution(
+            SeedExecution::new("quick", "prod")
+                .finished(Duration::from_millis(400), Duration::from_secs(3600 * i)),
+        );
+    }
+    sim
+}
+
+/// The execution the binary triggered (not a seeded past run).
+fn triggered(sim: &pipeline_run_sim::SimHandle) -> Option<pipeline_run_sim::ExecutionInfo> {
+    sim.executions().into_iter().find(|e| e.trigger == "API")
 }
 
 /// Runs the binary with `pipeline` and `extra` inputs; returns the exit code and the
@@ -149,18 +164,12 @@ fn result_of(pipeline: &str, extra: &[(&str, &str)], interrupt: bool) -> (i32, S
         // The binary knows the id once it has written it to the result file (before it
         // starts waiting): a signal from then on must cancel the run.
         wait_for("the execution id in the result file", || {
-            sim.executions()
-                .first()
-                .is_some_and(|e| dir.read("result.json").contains(&e.id))
+            triggered(&sim).is_some_and(|e| dir.read("result.json").contains(&e.id))
         });
         signal(&child, "TERM");
     }
     let out = finish(child);
-    let id = sim
-        .executions()
-        .first()
-        .map(|e| e.id.clone())
-        .unwrap_or_default();
+    let id = triggered(&sim).map(|e| e.id).unwrap_or_default();
     (out.code, dir.read("result.json"), id)
 }
 
@@ -334,7 +343,9 @@ fn a_failed_run_value_by_value() {
             "finished_at": time(&doc["finished_at"]),
             "duration_seconds": 0.6,
             "steps": [step(0, "Step 1", "SUCCESS"), failed, step(2, "Step 3", "SKIPPED")],
-            "notes": []
+            "notes": [],
+            // The past runs seeded are of another pipeline.
+            "history": {"successful_runs": 0}
         })
     );
 }

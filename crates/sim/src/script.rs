@@ -22,6 +22,9 @@ pub struct RunScript {
     pub phases: Vec<Phase>,
     /// Per-step overrides, by 0-based index; unlisted steps are named `Step N` and succeed.
     pub step_specs: BTreeMap<usize, StepSpec>,
+    /// The step list is empty until the execution ends (the API does not document whether
+    /// a running execution lists its steps); by default steps are listed as they start.
+    pub steps_only_at_end: bool,
 }
 
 /// A status reported from the end of the previous phase until `until` (since start).
@@ -56,6 +59,7 @@ impl RunScript {
             steps,
             phases: Vec::new(),
             step_specs: BTreeMap::new(),
+            steps_only_at_end: false,
         }
     }
 
@@ -119,6 +123,12 @@ impl RunScript {
     /// Set step `index`'s final message.
     pub fn step_message(mut self, index: usize, message: &str) -> Self {
         self.spec(index).message = Some(message.into());
+        self
+    }
+
+    /// List no steps until the execution has ended (then all of them).
+    pub fn steps_only_at_end(mut self) -> Self {
+        self.steps_only_at_end = true;
         self
     }
 
@@ -284,6 +294,9 @@ impl RunScript {
         if self.steps == 0 || t < self.run_start() {
             return 0;
         }
+        if self.steps_only_at_end && self.progress(elapsed, cancel).finished.is_none() {
+            return 0;
+        }
         // Binary search for the first step that starts after t.
         let (mut lo, mut hi) = (0usize, self.steps);
         while lo < hi {
@@ -389,6 +402,13 @@ mod tests {
         assert_eq!(s.visible_steps(secs(9), c), 3);
         assert_eq!(s.step_view(2, secs(9), c).status, "CANCELLED");
         assert_eq!(s.step_view(2, secs(6), c).status, "RUNNING");
+    }
+
+    #[test]
+    fn steps_only_at_the_end() {
+        let s = RunScript::new(secs(10), 4).steps_only_at_end();
+        assert_eq!(s.visible_steps(secs(9), None), 0);
+        assert_eq!(s.visible_steps(secs(10), None), 4);
     }
 
     #[test]
