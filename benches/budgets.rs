@@ -15,8 +15,10 @@
 //!   start-up, peak memory and size are measured on the release binary, run as a child
 //!   process against the simulator on the real clock.
 //!
+//! - `fleet`: 20 pipelines of one minute in one step, on sped-up time (`budgets/fleet.rs`).
+//!
 //! Arguments (after `--`) pick sections: `polling`, `e2e`, `steps`, `tail`, `startup`,
-//! `memory`, `size` (default: all). `PIPELINE_RUN_BIN` names the binary to measure
+//! `memory`, `size`, `fleet` (default: all). `PIPELINE_RUN_BIN` names the binary to measure
 //! (default: the one cargo built for this bench).
 
 use pipeline_run::ci::CiKind;
@@ -32,6 +34,8 @@ use pipeline_run::progress::StepPage;
 use pipeline_run::timings::Timings;
 use pipeline_run::wait::{Failure, RunState, Waiter};
 use pipeline_run::wiring;
+#[path = "budgets/fleet.rs"]
+mod fleet;
 #[path = "../tests/it/sim_time.rs"]
 mod sim_time;
 
@@ -111,6 +115,7 @@ fn main() {
     section("memory", &|rows| memory(rows, &bin));
     section("hostile-memory", &|rows| hostile_memory(rows, &bin));
     section("size", &|rows| size(rows, &bin));
+    section("fleet", &|rows| fleet::fleet(rows, &bin));
 
     println!("\n| figure | measured | budget | result |\n|---|---|---|---|");
     for r in &rows {

@@ -6,7 +6,7 @@
 #
 #   scripts/bench.sh                      every figure
 #   scripts/bench.sh polling tail         only these sections of `budgets` (polling, e2e, steps,
-#                                         tail, startup, memory, size); no corpus
+#                                         tail, startup, memory, size, fleet); no corpus
 #   scripts/bench.sh --opt-levels         also compare opt-level "s" (shipped), "z" and 3 on
 #                                         size, start-up and the 30,000-step run (two extra
 #                                         release builds, in target/opt-z and target/opt-3)

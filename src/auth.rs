@@ -5,11 +5,13 @@
 //! back cannot put it in a message; and the token endpoint's replies are never quoted at
 //! all. The token reply is read leniently: `access_token` or `accessToken`, `expires_in`
 //! as a number or a numeric string, JSON or form-encoded.
+//! Clones share one token (and fetch one at a time), so pipelines run side by side ask
+//! for one token, not one each.
 
 use crate::http::{Authorizer, Body, Budget, Http, HttpError, Method, Request};
 use crate::secret::Secret;
 use serde_json::Value;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// Lifetime assumed when the token endpoint does not say (`expires_in` absent).
@@ -108,13 +110,32 @@ fn form_decode(v: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Bearer tokens for Matillion.
+/// Bearer tokens for Matillion. Cheap to clone; clones share the token.
+#[derive(Clone)]
 pub struct BearerAuth {
     source: Source,
-    cached: Mutex<Option<(Secret, Instant)>>,
+    cached: Arc<Mutex<Option<(Secret, Instant)>>>,
+    /// Whether a token is being fetched: the others wait for it rather than fetch their own.
+    fetching: Arc<(Mutex<bool>, Condvar)>,
     on_new_token: TokenHook,
 }
 
+/// While a clone waits for another's fetch, how often it looks at its budget and signals.
+const FETCH_WAIT_STEP: Duration = Duration::from_millis(50);
+
+/// This clone's turn to fetch a token; the next waiting clone gets it on drop.
+struct Turn<'a>(Option<&'a (Mutex<bool>, Condvar)>);
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        if let Some((busy, cond)) = self.0 {
+            *busy.lock().unwrap_or_else(|e| e.into_inner()) = false;
+            cond.notify_all();
+        }
+    }
+}
+
+#[derive(Clone)]
 enum Source {
     Static(Secret),
     Client {
@@ -130,7 +151,8 @@ impl BearerAuth {
         crate::redact::register(token.expose());
         Self {
             source: Source::Static(token),
-            cached: Mutex::new(None),
+            cached: Arc::default(),
+            fetching: Arc::default(),
             on_new_token: Arc::new(|_| {}),
         }
     }
@@ -144,7 +166,8 @@ impl BearerAuth {
                 client_secret,
                 token_url,
             },
-            cached: Mutex::new(None),
+            cached: Arc::default(),
+            fetching: Arc::default(),
             on_new_token: Arc::new(|_| {}),
         }
     }
@@ -153,6 +176,36 @@ impl BearerAuth {
     pub fn with_hook(mut self, hook: TokenHook) -> Self {
         self.on_new_token = hook;
         self
+    }
+
+    /// Wait while another clone fetches a token (within `budget`; past it, or on a signal,
+    /// this one fetches its own), then take the turn.
+    fn turn(&self, http: &Http, budget: Budget) -> Turn<'_> {
+        let (busy, cond) = &*self.fetching;
+        let mut fetching = busy.lock().unwrap_or_else(|e| e.into_inner());
+        while *fetching {
+            let clock = http.clock();
+            if clock.now() >= budget.deadline
+                || (budget.interruptible && clock.pending_signal().is_some())
+            {
+                return Turn(None);
+            }
+            fetching = cond
+                .wait_timeout(fetching, FETCH_WAIT_STEP)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        *fetching = true;
+        Turn(Some(&self.fetching))
+    }
+
+    /// The cached token while it is fresh.
+    fn fresh(&self, http: &Http) -> Option<Secret> {
+        let cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
+        cached
+            .as_ref()
+            .filter(|(_, refresh_at)| http.clock().now() < *refresh_at)
+            .map(|(t, _)| bearer(t))
     }
 
     fn fetch(
@@ -245,15 +298,15 @@ impl Authorizer for BearerAuth {
                 token_url,
             } => (client_id, client_secret, token_url),
         };
-        {
-            let cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((t, refresh_at)) = cached.as_ref() {
-                if http.clock().now() < *refresh_at {
-                    return Ok(Some(("Authorization".into(), bearer(t))));
-                }
-            }
+        if let Some(t) = self.fresh(http) {
+            return Ok(Some(("Authorization".into(), t)));
         }
-        // Fetch without holding the lock, so a concurrent cancel is never blocked by it.
+        // One fetch at a time: a clone that waited uses the token just fetched. The cache
+        // is not locked meanwhile, and a wait for another's fetch is bounded by the budget.
+        let _turn = self.turn(http, budget);
+        if let Some(t) = self.fresh(http) {
+            return Ok(Some(("Authorization".into(), t)));
+        }
         let fresh = self.fetch(http, budget, client_id, client_secret, token_url)?;
         let header = bearer(&fresh.0);
         *self.cached.lock().unwrap_or_else(|e| e.into_inner()) = Some(fresh);

@@ -10,10 +10,15 @@ use crate::exit::Exit;
 use crate::http::{Budget, Http};
 use crate::model::{CancelResult, Outcome, RunReport};
 use crate::orchestrate::{cancel_and_follow, no_cancel};
+use crate::platform::Platform;
 use crate::report::describe_cancel;
 use crate::timings::Timings;
 use crate::wiring::{load_config, platform_for};
 use std::sync::Arc;
+
+pub mod many;
+
+pub use many::{cancel_targets, find_targets};
 
 /// Where the id came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +27,8 @@ pub struct Target {
     pub id: String,
     /// "input execution-id", "result-file x.json", ...
     pub source: String,
+    /// The pipeline it ran, when the source says (the JSON result of several pipelines).
+    pub pipeline: Option<String>,
 }
 
 /// Find the execution to cancel. `Ok(None)`: there is none (the run never started).
@@ -30,6 +37,7 @@ pub fn find_target(cfg: &Config) -> Result<Option<Target>, String> {
         return Ok(Some(Target {
             id: id.clone(),
             source: "input 'execution-id'".into(),
+            pipeline: None,
         }));
     }
     if let Some(path) = &cfg.files.result {
@@ -40,6 +48,7 @@ pub fn find_target(cfg: &Config) -> Result<Option<Target>, String> {
                         return Ok(Some(Target {
                             id: id.to_string(),
                             source: format!("result-file {}", path.display()),
+                            pipeline: None,
                         }));
                     }
                 }
@@ -63,6 +72,7 @@ pub fn find_target(cfg: &Config) -> Result<Option<Target>, String> {
                 return Ok(Some(Target {
                     id: id.to_string(),
                     source: format!("dotenv-file {}", path.display()),
+                    pipeline: None,
                 }));
             }
         }
@@ -80,7 +90,19 @@ pub fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
         Ok(c) => c,
         Err(e) => return e,
     };
-    let target = match find_target(&cfg) {
+    let targets = match find_targets(&cfg) {
+        Ok(t) if t.len() > 1 => {
+            // Several pipelines ran: cancel each, report them all.
+            let fleet = cancel_targets(&cfg, &t, ci, &Timings::from_env(env));
+            if let Some(bad) = crate::wiring::unusable_ca_bundle(&cfg, ci) {
+                return bad;
+            }
+            crate::emit::fleet::all(&cfg, &fleet, ci, env);
+            return fleet.exit();
+        }
+        other => other,
+    };
+    let target = match targets.map(|t| t.into_iter().next()) {
         Ok(Some(t)) => t,
         Ok(None) => {
             log::info!(
@@ -108,6 +130,17 @@ pub fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
 pub fn cancel_target(cfg: &Config, target: &Target, ci: CiKind, timings: &Timings) -> RunReport {
     let clock: Arc<dyn Clock> = Arc::new(RealClock::new(SignalState::new()));
     let platform = platform_for(cfg, Http::new(clock.clone()), timings, ci);
+    cancel_on(platform.as_ref(), cfg, target, clock.as_ref(), timings)
+}
+
+/// [`cancel_target`] on a client already built.
+fn cancel_on(
+    platform: &dyn Platform,
+    cfg: &Config,
+    target: &Target,
+    clock: &dyn Clock,
+    timings: &Timings,
+) -> RunReport {
     let mut report = RunReport::for_config(cfg);
     report.execution_id = Some(target.id.clone());
     let refused = |mut report: RunReport, reason: String| {
@@ -116,7 +149,7 @@ pub fn cancel_target(cfg: &Config, target: &Target, ci: CiKind, timings: &Timing
     };
     let budget = Budget::until(clock.now() + timings.cancel_mode.budget);
     if !platform.can_cancel() {
-        return refused(report, no_cancel(platform.as_ref(), &target.id));
+        return refused(report, no_cancel(platform, &target.id));
     }
     if let Err(f) = platform.prepare(budget, &mut report) {
         return refused(report, f.to_string());
@@ -127,9 +160,9 @@ pub fn cancel_target(cfg: &Config, target: &Target, ci: CiKind, timings: &Timing
         target.source
     );
     let result = cancel_and_follow(
-        platform.as_ref(),
+        platform,
         &target.id,
-        clock.as_ref(),
+        clock,
         timings,
         timings.cancel_mode,
         true,

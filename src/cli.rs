@@ -65,6 +65,23 @@ pub fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
     }
     let timings = Timings::from_env(env);
     let clock: Arc<dyn Clock> = Arc::new(RealClock::new(signals.clone()));
+    if cfg.fleet.is_some() {
+        // Several pipelines: N single runs under one supervisor, one aggregate report.
+        let fleet = crate::fleet::run_with(
+            &cfg,
+            Http::new(clock.clone()),
+            clock,
+            &timings,
+            sig_rx,
+            env,
+            ci,
+        );
+        if let Some(bad) = crate::wiring::unusable_ca_bundle(&cfg, ci) {
+            return bad;
+        }
+        emit::fleet::all(&cfg, &fleet, ci, env);
+        return fleet.exit();
+    }
     let platform = platform_for(&cfg, Http::new(clock.clone()), &timings, ci);
 
     let report = supervise::run_with(platform, &cfg, clock, &timings, sig_rx, env, ci);

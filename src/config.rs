@@ -45,6 +45,9 @@ pub struct Config {
     /// Root certificates (DER) to trust instead of the bundled ones, from `ca-bundle` or
     /// `SSL_CERT_FILE`.
     pub ca_bundle: Option<CaBundle>,
+    /// Several pipelines (Matillion), each run as a [`Config`] of its own
+    /// ([`Config::runs`]); `None` for one pipeline.
+    pub fleet: Option<Fleet>,
 }
 
 /// A custom set of root certificates: a PEM file named by `ca-bundle` or `SSL_CERT_FILE`,
@@ -155,6 +158,27 @@ impl Config {
                 humantime::format_duration(*job)
             ),
             TimeoutSource::Default => format!("timeout {t} (the default)"),
+        }
+    }
+
+    /// One config per pipeline to run: this one alone, or one for each of [`Config::fleet`]
+    /// (each without a fleet, with its entry's pipeline and settings).
+    pub fn runs(&self) -> Vec<Config> {
+        match (&self.fleet, &self.platform) {
+            (Some(f), PlatformConfig::Matillion(m)) => f
+                .entries
+                .iter()
+                .map(|e| {
+                    let mut m = m.clone();
+                    e.apply(&mut m);
+                    Config {
+                        platform: PlatformConfig::Matillion(m),
+                        fleet: None,
+                        ..self.clone()
+                    }
+                })
+                .collect(),
+            _ => vec![self.clone()],
         }
     }
 
@@ -428,9 +452,17 @@ pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, In
     let ca_bundle = ca_bundle(&mut r);
 
     let platform = match platform_scope {
-        Some(Scope::Datalab) => datalab::datalab(&mut r).map(PlatformConfig::Datalab),
-        Some(_) => matillion::matillion(&mut r).map(PlatformConfig::Matillion),
+        Some(Scope::Datalab) => {
+            datalab::datalab(&mut r).map(|d| (PlatformConfig::Datalab(d), None))
+        }
+        Some(_) => {
+            matillion::matillion(&mut r).map(|(m, fleet)| (PlatformConfig::Matillion(m), fleet))
+        }
         None => None,
+    };
+    let (platform, fleet) = match platform {
+        Some((p, f)) => (Some(p), f),
+        None => (None, None),
     };
 
     match (platform, timeout, poll_interval, max_poll_interval) {
@@ -450,6 +482,7 @@ pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, In
                 files,
                 execution_id,
                 ca_bundle,
+                fleet,
             })
         }
         _ => Err(InputErrors(r.errors)),
@@ -486,7 +519,10 @@ fn gitlab_job_timeout(lookup: &dyn Fn(&str) -> Option<String>) -> Option<(Durati
 }
 
 mod datalab;
+mod fleet;
 mod matillion;
+
+pub use fleet::{ENTRY_FIELDS, Fleet, FleetEntry, MAX_PARALLEL, MAX_PIPELINES};
 
 pub use datalab::{DatalabConfig, DatalabInput};
 pub use matillion::{MatillionAuth, MatillionConfig, OnConflict, ProjectRef};

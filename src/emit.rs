@@ -13,6 +13,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub mod fleet;
+
 /// In the log, at most this many steps that did not fail are listed (all failed ones are).
 pub const LOG_STEPS: usize = 200;
 /// `GITHUB_STATE` name of the execution id (the post step cancels it if still running).
@@ -147,6 +149,10 @@ fn one_line_result(r: &RunReport) -> String {
         Outcome::Refused { reason } => format!("result: refused: {}", crate::http::clean(reason)),
         Outcome::DryRun => "result: dry run passed; nothing was triggered".into(),
         Outcome::CancelRequested => "result: cancel requested".into(),
+        Outcome::Stopped { cancel } => format!(
+            "result: stopped (fail-fast: another pipeline failed); {}",
+            report::describe_cancel(cancel, r.platform)
+        ),
     }
 }
 
@@ -212,6 +218,11 @@ fn step_lines(r: &RunReport, rest: &str) -> String {
 }
 
 fn write_file(what: &str, path: &Path, content: &str) {
+    write_file_saying(what, path, content, true);
+}
+
+/// [`write_file`]; `say` false leaves success out of the log (errors are always said).
+fn write_file_saying(what: &str, path: &Path, content: &str, say: bool) {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         let _ = std::fs::create_dir_all(dir);
     }
@@ -225,7 +236,8 @@ fn write_file(what: &str, path: &Path, content: &str) {
         let _ = std::fs::remove_file(&tmp);
     }
     match written {
-        Ok(()) => log::info!("wrote the {what} to {}", path.display()),
+        Ok(()) if say => log::info!("wrote the {what} to {}", path.display()),
+        Ok(()) => {}
         Err(e) => log::error!("could not write the {what} to {}: {e}", path.display()),
     }
 }

@@ -36,6 +36,21 @@ impl Exit {
         Exit::Terminated,
     ];
 
+    /// How bad an exit is, for several pipelines in one step: the step exits with the worst
+    /// of theirs. From best to worst: success (0), a run failed (1), timed out (3),
+    /// refused or unreachable (4), an input was invalid (2: never a pipeline's own),
+    /// interrupted (130, 143).
+    pub fn rank(self) -> u8 {
+        match self {
+            Exit::Success => 0,
+            Exit::RunFailed => 1,
+            Exit::TimedOut => 2,
+            Exit::Refused => 3,
+            Exit::BadInput => 4,
+            Exit::Interrupted | Exit::Terminated => 5,
+        }
+    }
+
     /// The numeric exit code (a signal's is 128 + its number).
     pub fn code(self) -> i32 {
         match self {
@@ -67,7 +82,7 @@ impl From<&Outcome> for Exit {
             | Outcome::Triggered
             | Outcome::DryRun
             | Outcome::CancelRequested => Exit::Success,
-            Outcome::Failed => Exit::RunFailed,
+            Outcome::Failed | Outcome::Stopped { .. } => Exit::RunFailed,
             Outcome::TimedOut { .. } => Exit::TimedOut,
             Outcome::Refused { .. } => Exit::Refused,
             Outcome::Interrupted { signal, .. } => Exit::from(*signal),

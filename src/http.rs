@@ -21,6 +21,9 @@
 //!   that says where it points.
 //! - No reply text is echoed without [`crate::redact`]; the token endpoint's replies are
 //!   never echoed at all ([`Http::secret_reply`]).
+//! - A 429's `Retry-After` holds back every request of every clone of the client (one
+//!   shared "not before" instant, [`Pace`]): several pipelines run side by side share one
+//!   rate limit, so one told to wait makes the others wait with it.
 
 use crate::clock::{Clock, Signal, Wake};
 use crate::secret::Secret;
@@ -31,11 +34,13 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 mod encode;
+mod pace;
 mod problem;
 pub mod proxy;
 mod request;
 
 pub use encode::{enc, upload_file_name};
+pub use pace::Pace;
 pub use problem::{Problem, clean, excerpt};
 pub use request::{Body, Method, Part, Request, Response};
 
@@ -196,12 +201,14 @@ fn root_certs(roots: &[Vec<u8>]) -> ureq::tls::RootCerts {
     ureq::tls::RootCerts::new_with_certs(&certs)
 }
 
-/// The retry-policy HTTP client. Cheap to clone; one connection pool (keep-alive).
+/// The retry-policy HTTP client. Cheap to clone; one connection pool (keep-alive) and
+/// one [`Pace`], shared by every clone.
 #[derive(Clone)]
 pub struct Http {
     /// Direct connections, and through the proxy when one is set.
     agents: Agents,
     /// Set: `https://` requests go through the agents built from these roots.
+    pace: Arc<Pace>,
     roots: Option<Arc<LazyRoots>>,
     proxy: Arc<proxy::ProxyEnv>,
     /// Origins (`scheme://host:port`) that have answered at least once.
@@ -232,6 +239,7 @@ impl Http {
         let proxy = Arc::new(proxy_env);
         Self {
             agents: Agents::new(None, &proxy),
+            pace: Arc::default(),
             roots: None,
             proxy,
             reached: Arc::new(Mutex::new(Vec::new())),
@@ -284,6 +292,17 @@ impl Http {
             _ => &self.agents,
         };
         Ok(agents.pick(&self.proxy, url))
+    }
+
+    /// The same client (connections, pace, roots) on another clock: a pipeline run beside
+    /// others sleeps on a clock of its own, which its supervisor can stop.
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        Self { clock, ..self }
+    }
+
+    /// The shared pace.
+    pub fn pace(&self) -> &Pace {
+        &self.pace
     }
 
     /// The clock.
@@ -418,6 +437,24 @@ impl Http {
             if now >= budget.deadline {
                 return Err(HttpError::Deadline(last));
             }
+            // A 429 told every request to wait: this one waits too, when that fits.
+            if let Some(left) = self.pace.left(now).filter(|l| now + *l <= budget.deadline) {
+                log::debug!(
+                    "{}: waiting {} (the platform's Retry-After)",
+                    req.what,
+                    humantime::format_duration(round_ms(left))
+                );
+                let wake = if budget.interruptible {
+                    self.clock.sleep(left)
+                } else {
+                    self.clock.pause(left);
+                    Wake::Elapsed
+                };
+                if let Wake::Signal(s) = wake {
+                    return Err(HttpError::Interrupted(s));
+                }
+                continue;
+            }
             let header = auth.header(self, budget)?;
             // Fetching a token takes time: a signal that came meanwhile stops this request
             // before it is sent (nothing new starts after a signal).
@@ -472,7 +509,7 @@ impl Http {
                             return Err(HttpError::Refused(p));
                         }
                         429 => (
-                            retry_after,
+                            retry_after.inspect(|d| self.pace.hold_until(self.clock.now() + *d)),
                             format!("{} answered {}", req.what, describe(&r)),
                         ),
                         500..=599 => {

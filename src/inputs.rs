@@ -83,6 +83,9 @@ pub const DEFAULT_POLL_INTERVAL: &str = "5s";
 /// Default for `max-poll-interval`.
 pub const DEFAULT_MAX_POLL_INTERVAL: &str = "30s";
 
+/// Default for `max-parallel`.
+pub const DEFAULT_MAX_PARALLEL: &str = "4";
+
 /// Every input, once.
 pub const INPUTS: &[Input] = &[
     input(
@@ -140,7 +143,13 @@ pub const INPUTS: &[Input] = &[
         "pipeline",
         None,
         Common,
-        "The published pipeline's name (Matillion) or id `pl_...` (Datalab).",
+        "The published pipeline's name (Matillion) or id `pl_...` (Datalab). Matillion: several names, one a line, run side by side with the same settings.",
+    ),
+    input(
+        "pipelines",
+        None,
+        Matillion,
+        "Several pipelines, each with its own settings: a JSON array of objects with `pipeline` and optionally `environment`, `variables`, `grid-variables`, `execution-tag`, `version`, `agent-id` (instead of `pipeline`).",
     ),
     input(
         "version",
@@ -177,6 +186,18 @@ pub const INPUTS: &[Input] = &[
         Some("wait"),
         Matillion,
         "When the execution tag is held by another run: `wait` for it, or `fail` at once.",
+    ),
+    input(
+        "max-parallel",
+        Some(DEFAULT_MAX_PARALLEL),
+        Matillion,
+        "With several pipelines: how many run at once, from 1 to 50; the others wait for a free place.",
+    ),
+    boolean(
+        "fail-fast",
+        Some("false"),
+        Matillion,
+        "With several pipelines: `true` cancels the others as soon as one ends in failure.",
     ),
     boolean(
         "wait",

@@ -12,11 +12,14 @@
 //! 2. `http`; then `auth` and `config` (both on `http`);
 //! 3. the run model `model` (and `links`, the web page of a run, and `progress`, the
 //!    bookkeeping of live progress) and the wait primitive `wait`;
-//! 4. `exit`, `report` and `ci` (reporters and the CI system), `logging`;
+//! 4. `exit`, `report` and `ci` (reporters and the CI system), `logging`; `report`'s
+//!    `aggregate` (several pipelines) ranks outcomes with `exit`;
 //! 5. `platform` (on `wait` and `model`); then `orchestrate`, the wait loop on it;
 //! 6. `emit` (writes the reports; never the wait loop);
 //! 7. `wiring` (config, platform client); `signals`;
-//! 8. `supervise`, `cancel`; then `post` (on `cancel`);
+//! 8. `supervise`, `fleet` (several pipelines: N runs of `orchestrate` under one
+//!    supervisor; its progress lines are `supervise`'s), `cancel`; then `post` (on
+//!    `cancel`);
 //! 9. `cli`, argv dispatch, on top.
 
 pub mod args;
@@ -28,6 +31,7 @@ pub mod clock;
 pub mod config;
 pub mod emit;
 pub mod exit;
+pub mod fleet;
 pub mod http;
 pub mod inputs;
 pub mod lenient;

@@ -64,6 +64,29 @@ pub fn line(stamp: Option<&str>, level: log::Level, msg: &str) -> String {
     }
 }
 
+thread_local! {
+    /// The pipeline this thread works for, when several run side by side.
+    static CONTEXT: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Characters of a pipeline's name shown in front of its lines.
+const CONTEXT_CHARS: usize = 60;
+
+/// From now on, lines logged by this thread start with `[name] ` (a pipeline run beside
+/// others, so that its lines can be told apart); `None` stops that.
+pub fn set_context(name: Option<&str>) {
+    let name = name.map(|n| n.chars().take(CONTEXT_CHARS).collect::<String>());
+    CONTEXT.with(|c| *c.borrow_mut() = name);
+}
+
+/// `msg` with this thread's context in front, if it has one.
+fn in_context(msg: String) -> String {
+    CONTEXT.with(|c| match &*c.borrow() {
+        Some(name) => format!("[{name}] {msg}"),
+        None => msg,
+    })
+}
+
 /// Install the logger (once; later calls do nothing).
 pub fn init(env: &dyn Fn(&str) -> Option<String>, ci: CiKind) {
     let runner_debug = ci == CiKind::GitHub && env("RUNNER_DEBUG").as_deref() == Some("1");
@@ -78,7 +101,7 @@ pub fn init(env: &dyn Fn(&str) -> Option<String>, ci: CiKind) {
             let stamp = stamped.then(|| {
                 humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
             });
-            let msg = record.args().to_string();
+            let msg = in_context(record.args().to_string());
             writeln!(buf, "{}", line(stamp.as_deref(), record.level(), &msg))
         })
         .try_init();

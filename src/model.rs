@@ -59,6 +59,12 @@ pub enum Outcome {
     DryRun,
     /// Cancel mode: the cancel request was accepted.
     CancelRequested,
+    /// Several pipelines with `fail-fast`: stopped (and cancelled) because another one
+    /// ended in failure; also one that never started for that reason.
+    Stopped {
+        /// What became of the execution.
+        cancel: CancelResult,
+    },
 }
 
 /// What happened to a running execution when this program stopped waiting for it.

@@ -10,7 +10,7 @@
 //! step is chosen by the program's name (`/pipeline-run-post`, a link to the same binary in
 //! the image) before any argument is looked at; `pipeline-run post` does the same by hand.
 
-use crate::cancel::{Target, cancel_target};
+use crate::cancel::{Target, cancel_target, cancel_targets};
 use crate::exit::Exit;
 use crate::text;
 use crate::timings::Timings;
@@ -81,9 +81,33 @@ pub fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
         Ok(c) => c,
         Err(e) => return e,
     };
+    // Several pipelines saved one id a line: each is cancelled.
+    let targets = crate::cancel::many::lines_of(&id, "GITHUB_STATE");
+    if targets.len() > 1 {
+        let fleet = cancel_targets(&cfg, &targets, ci, &Timings::from_env(env));
+        if let Some(bad) = crate::wiring::unusable_ca_bundle(&cfg, ci) {
+            return bad;
+        }
+        let mut exit = Exit::Success;
+        for r in &fleet.runs {
+            if let crate::model::Outcome::Refused { reason } = &r.outcome {
+                log::error!("{reason}");
+            }
+            let one = Exit::from(&r.outcome);
+            if ci == ci::CiKind::GitHub {
+                let id = r.execution_id.as_deref().unwrap_or_default();
+                println!("{}", annotation(id, one == Exit::Success));
+            }
+            if one.rank() > exit.rank() {
+                exit = one;
+            }
+        }
+        return exit;
+    }
     let target = Target {
         id: id.clone(),
         source: "GITHUB_STATE".into(),
+        pipeline: None,
     };
     let report = cancel_target(&cfg, &target, ci, &Timings::from_env(env));
     if let Some(bad) = crate::wiring::unusable_ca_bundle(&cfg, ci) {

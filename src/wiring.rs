@@ -4,6 +4,7 @@
 
 use crate::auth::BearerAuth;
 use crate::ci::CiKind;
+use crate::clock::Clock;
 use crate::config::{self, Config, MatillionAuth, PlatformConfig};
 use crate::emit;
 use crate::exit::Exit;
@@ -44,16 +45,80 @@ pub fn unusable_ca_bundle(cfg: &Config, ci: CiKind) -> Option<Exit> {
 }
 
 /// Build the platform client for `cfg`, its requests retried as `timings` says.
-pub fn platform_for(
-    cfg: &Config,
-    mut http: Http,
+pub fn platform_for(cfg: &Config, http: Http, timings: &Timings, ci: CiKind) -> Arc<dyn Platform> {
+    let http = configured(cfg, http, timings);
+    match &cfg.platform {
+        PlatformConfig::Matillion(m) => Arc::new(
+            Matillion::new(m.clone(), http, bearer(m, ci))
+                .with_not_found_grace(timings.not_found_grace),
+        ),
+        PlatformConfig::Datalab(d) => Arc::new(Datalab::new(d.clone(), http)),
+    }
+}
+
+/// The clients of several pipelines (`runs`, from [`Config::runs`]), pipeline `i` on
+/// `clocks[i]`: one connection pool and one pace (clones of `http`), one token, and one
+/// lookup of the project, shared by all.
+pub fn platforms_for(
+    runs: &[Config],
+    http: Http,
+    clocks: &[Arc<dyn Clock>],
     timings: &Timings,
     ci: CiKind,
-) -> Arc<dyn Platform> {
+) -> Vec<Arc<dyn Platform>> {
+    let Some(first) = runs.first() else {
+        return Vec::new();
+    };
+    let http = configured(first, http, timings);
+    let auth = match &first.platform {
+        PlatformConfig::Matillion(m) => Some(bearer(m, ci)),
+        PlatformConfig::Datalab(_) => None,
+    };
+    let mut first_client: Option<Arc<Matillion>> = None;
+    let mut out: Vec<Arc<dyn Platform>> = Vec::with_capacity(runs.len());
+    for (cfg, clock) in runs.iter().zip(clocks) {
+        let http = http.clone().with_clock(clock.clone());
+        match (&cfg.platform, &auth) {
+            (PlatformConfig::Matillion(m), Some(auth)) => {
+                let client = Matillion::new(m.clone(), http, auth.clone())
+                    .with_not_found_grace(timings.not_found_grace);
+                let client = Arc::new(match &first_client {
+                    Some(f) => client.sharing_project_with(f),
+                    None => client,
+                });
+                first_client.get_or_insert_with(|| client.clone());
+                out.push(client);
+            }
+            _ => out.push(platform_for(cfg, http, timings, ci)),
+        }
+    }
+    out
+}
+
+/// The OAuth or fixed-token authorizer of a Matillion config (on GitHub, every token
+/// fetched is masked first).
+fn bearer(m: &crate::config::MatillionConfig, ci: CiKind) -> BearerAuth {
+    match &m.auth {
+        MatillionAuth::Token(t) => BearerAuth::token(t.clone()),
+        MatillionAuth::ClientCredentials {
+            client_id,
+            client_secret,
+            token_url,
+        } => BearerAuth::client_credentials(
+            client_id.clone(),
+            client_secret.clone(),
+            token_url.clone(),
+        )
+        .with_hook(emit::mask_hook(ci)),
+    }
+}
+
+/// `http` with the retry timings and the CA bundle of `cfg`.
+fn configured(cfg: &Config, mut http: Http, timings: &Timings) -> Http {
     http.retry_initial = timings.retry_initial;
     http.retry_max = timings.retry_max;
     http.connect_window = timings.connect_window;
-    let http = match &cfg.ca_bundle {
+    match &cfg.ca_bundle {
         // Read when the first TLS connection needs it; a file that cannot be used is then
         // an input error (`unusable_ca_bundle`).
         Some(b) => {
@@ -69,27 +134,6 @@ pub fn platform_for(
             })
         }
         None => http,
-    };
-    match &cfg.platform {
-        PlatformConfig::Matillion(m) => {
-            let auth = match &m.auth {
-                MatillionAuth::Token(t) => BearerAuth::token(t.clone()),
-                MatillionAuth::ClientCredentials {
-                    client_id,
-                    client_secret,
-                    token_url,
-                } => BearerAuth::client_credentials(
-                    client_id.clone(),
-                    client_secret.clone(),
-                    token_url.clone(),
-                )
-                .with_hook(emit::mask_hook(ci)),
-            };
-            Arc::new(
-                Matillion::new(m.clone(), http, auth).with_not_found_grace(timings.not_found_grace),
-            )
-        }
-        PlatformConfig::Datalab(d) => Arc::new(Datalab::new(d.clone(), http)),
     }
 }
 

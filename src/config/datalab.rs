@@ -56,6 +56,12 @@ pub(super) fn datalab(r: &mut Reader<'_>) -> Option<DatalabConfig> {
         );
     }
     let pipeline = r.required("pipeline", "the Datalab pipeline id, `pl_...`");
+    if pipeline.contains('\n') {
+        r.err(
+            "pipeline",
+            "lists several pipelines, one a line: that is for Matillion only. A Datalab step runs one pipeline on one document; give one `pl_...` id (and one step per pipeline).",
+        );
+    }
     if !pipeline.is_empty() && !pipeline.starts_with("pl_") {
         r.err(
             "pipeline",

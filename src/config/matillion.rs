@@ -1,6 +1,7 @@
 //! Matillion's inputs: credentials, where the API is, the project, and the trigger's
 //! fields (variables and grid variables parsed here).
 
+use super::fleet::{self, Fleet};
 use super::{DEFAULT_TOKEN_URL, Reader, show};
 use crate::secret::Secret;
 use std::collections::BTreeMap;
@@ -85,7 +86,7 @@ fn is_uuid(s: &str) -> bool {
 }
 
 /// Parse `variables`: a JSON object of strings, or `name=value` lines.
-fn parse_variables(v: &str) -> Result<BTreeMap<String, String>, String> {
+pub(super) fn parse_variables(v: &str) -> Result<BTreeMap<String, String>, String> {
     let mut out = BTreeMap::new();
     if v.starts_with('{') {
         let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(v)
@@ -143,7 +144,7 @@ fn check_var_name(name: &str) -> Result<(), String> {
 }
 
 /// Parse `grid-variables`: name → array of rows, each an array of strings.
-fn parse_grid(v: &str) -> Result<BTreeMap<String, Vec<Vec<String>>>, String> {
+pub(super) fn parse_grid(v: &str) -> Result<BTreeMap<String, Vec<Vec<String>>>, String> {
     let map: BTreeMap<String, serde_json::Value> = serde_json::from_str(v).map_err(|e| {
         format!("is not a valid JSON object ({e}); expected {{\"grid\": [[\"a\", \"b\"], [\"c\", \"d\"]]}}.")
     })?;
@@ -158,7 +159,8 @@ fn parse_grid(v: &str) -> Result<BTreeMap<String, Vec<Vec<String>>>, String> {
     Ok(out)
 }
 
-pub(super) fn matillion(r: &mut Reader<'_>) -> Option<MatillionConfig> {
+/// Matillion's config, and the [`Fleet`] when several pipelines are given.
+pub(super) fn matillion(r: &mut Reader<'_>) -> Option<(MatillionConfig, Option<Fleet>)> {
     let base_url = match (r.get("api-url"), r.get("region")) {
         (Some(u), _) => r.url("api-url", &u),
         (None, Some(region)) => match region.to_ascii_lowercase().as_str() {
@@ -229,11 +231,26 @@ pub(super) fn matillion(r: &mut Reader<'_>) -> Option<MatillionConfig> {
     } else {
         ProjectRef::Name(project)
     };
-    let environment = r.required(
-        "environment",
-        "the environment the pipeline is published to",
-    );
-    let pipeline = r.required("pipeline", "the published pipeline's name");
+    // With `pipelines`, each entry may name its environment, and `pipeline` is not given.
+    let list = r.get("pipelines");
+    let environment = match &list {
+        Some(_) => r.get("environment").unwrap_or_default(),
+        None => r.required(
+            "environment",
+            "the environment the pipeline is published to",
+        ),
+    };
+    let pipeline = match (&list, r.get("pipeline")) {
+        (Some(_), Some(_)) => {
+            r.err(
+                "pipelines",
+                "is given together with `pipeline`; give one of them: `pipeline` (a name, or several one a line) or `pipelines` (a JSON array).",
+            );
+            String::new()
+        }
+        (Some(_), None) => String::new(),
+        (None, _) => r.required("pipeline", "the published pipeline's name"),
+    };
     if environment.chars().count() > 255 {
         r.err("environment", "is longer than 255 characters.");
     }
@@ -279,7 +296,9 @@ pub(super) fn matillion(r: &mut Reader<'_>) -> Option<MatillionConfig> {
         }
     };
 
-    Some(MatillionConfig {
+    let max_parallel = fleet::max_parallel(r);
+    let fail_fast = r.boolean("fail-fast").unwrap_or(false);
+    let mut m = MatillionConfig {
         base_url: base_url?,
         auth: auth?,
         project,
@@ -291,5 +310,19 @@ pub(super) fn matillion(r: &mut Reader<'_>) -> Option<MatillionConfig> {
         variables,
         grid_variables,
         on_conflict,
-    })
+    };
+    let entries = fleet::read(r, &m, list);
+    let fleet = match entries {
+        Some(entries) => {
+            entries.first()?.apply(&mut m);
+            (entries.len() > 1).then_some(Fleet {
+                entries,
+                max_parallel,
+                fail_fast,
+            })
+        }
+        None if r.raw("pipelines").is_some() => return None,
+        None => None,
+    };
+    Some((m, fleet))
 }

@@ -12,7 +12,7 @@ use crate::progress::StepPage;
 use crate::timefmt;
 use crate::wait::{Failure, Phase, RunState, Waiter};
 use serde_json::{Map, Value};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 mod trigger;
@@ -41,7 +41,11 @@ pub struct Matillion {
     cfg: MatillionConfig,
     http: Http,
     auth: BearerAuth,
-    project_id: OnceLock<String>,
+    /// The project's id once resolved: shared with the clients of the pipelines run beside
+    /// this one ([`Matillion::sharing_project_with`]), so a name is looked up once.
+    project_id: Arc<OnceLock<String>>,
+    /// Held while the project is resolved, so that clients sharing it look it up once.
+    resolving: Arc<Mutex<()>>,
     /// The execution this program created (or adopted), when it learnt its id, and
     /// whether it has been found since (after that, a 404 is not replica lag).
     created: Mutex<Option<(String, Instant, bool)>>,
@@ -59,10 +63,19 @@ impl Matillion {
             cfg,
             http,
             auth,
-            project_id: OnceLock::new(),
+            project_id: Arc::default(),
+            resolving: Arc::default(),
             created: Mutex::new(None),
             not_found_grace: crate::timings::Timings::DEFAULT.not_found_grace,
         }
+    }
+
+    /// This client, resolving its project once with `other` (same project, several
+    /// pipelines): whichever asks first looks it up; the others use its answer.
+    pub fn sharing_project_with(mut self, other: &Matillion) -> Self {
+        self.project_id = other.project_id.clone();
+        self.resolving = other.resolving.clone();
+        self
     }
 
     /// How long a 404 for the execution this program just created is asked again
@@ -268,10 +281,22 @@ impl Matillion {
             ProjectRef::Id(id) => return Ok(id.clone()),
             ProjectRef::Name(n) => n,
         };
+        // Another pipeline's client may be looking it up: wait for its answer (its lookup
+        // is bounded by its budget), and look it up here only if it found none.
+        let _one_at_a_time = self.resolving.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(id) = self.project_id.get() {
+            return Ok(id.clone());
+        }
+        let id = self.look_up_project(name, budget)?;
+        let _ = self.project_id.set(id.clone());
+        Ok(id)
+    }
+
+    fn look_up_project(&self, name: &str, budget: Budget) -> Result<String, Failure> {
         let projects: Vec<ProjectItem> = self
             .all_pages("/v1/projects", &[], "the project list", budget)
             .map_err(|e| Failure::from_http(e, "Matillion", "the project list", auth_hint))?;
-        let matches: Vec<&ProjectItem> = projects.iter().filter(|p| &p.name == name).collect();
+        let matches: Vec<&ProjectItem> = projects.iter().filter(|p| p.name == name).collect();
         match matches.as_slice() {
             [one] => {
                 log::info!("project '{name}' is {}", one.id);

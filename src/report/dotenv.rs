@@ -24,7 +24,7 @@ pub const MAX_MESSAGE_BYTES: usize = 500;
 const MAX_VALUE_BYTES: usize = 200;
 
 /// A value as GitLab will read it back, literally.
-fn clean(value: &str, max_bytes: usize) -> String {
+pub(crate) fn clean(value: &str, max_bytes: usize) -> String {
     let single = one_line(value).replace('$', "＄").replace('%', "％");
     truncate_bytes(&single, max_bytes).trim_end().to_string()
 }

@@ -1,5 +1,5 @@
 //! JUnit XML (GitLab `artifacts:reports:junit`, and any test-report viewer): one test
-//! suite for the pipeline, one test case per step.
+//! suite for the pipeline (one per pipeline when several run), one test case per step.
 //!
 //! A failed step is a `<failure>` whose `message` attribute is the first line of the step's
 //! message (or its status) and whose body is the whole message. A step that did not fail
@@ -55,25 +55,96 @@ fn is_skipped(step: &Step) -> bool {
 
 /// The JUnit XML document for `report`.
 pub fn render(report: &RunReport) -> String {
-    let pipeline = escape_attr(&report.pipeline);
-    let tests = report.steps.len();
-    let failures = report.steps_failed();
-    let skipped = report.steps.iter().filter(|s| is_skipped(s)).count();
-    let time = report
-        .duration
-        .map(|d| format!(" time=\"{}\"", secs(d)))
-        .unwrap_or_default();
-
+    let c = Counts::of(report);
+    let time = time_attr(report);
     let mut out = String::with_capacity(256 + report.steps.len() * 128);
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
-        "<testsuites name=\"pipeline-run\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\"{time}>"
+        "<testsuites name=\"pipeline-run\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\"{time}>",
+        c.tests, c.failures, c.skipped
     );
+    push_suite(&mut out, report, None);
+    out.push_str("</testsuites>\n");
+    out
+}
+
+/// The JUnit XML document for several pipelines: one test suite each, in order. A
+/// pipeline that did not succeed and has no failed step (refused, timed out, stopped,
+/// interrupted) gets one more test case, `(run)`, with an `<error>` saying why, so that
+/// its suite does not read as passed.
+pub fn render_suites(reports: &[RunReport], why: impl Fn(&RunReport) -> Option<String>) -> String {
+    let whys: Vec<Option<String>> = reports
+        .iter()
+        .map(|r| why(r).filter(|_| r.steps_failed() == 0))
+        .collect();
+    let (mut tests, mut failures, mut skipped) = (0, 0, 0);
+    for (r, w) in reports.iter().zip(&whys) {
+        let c = Counts::of(r);
+        tests += c.tests + usize::from(w.is_some());
+        failures += c.failures;
+        skipped += c.skipped;
+    }
+    let errors = whys.iter().filter(|w| w.is_some()).count();
+    let mut out = String::with_capacity(256 + reports.len() * 512);
+    out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
-        "  <testsuite name=\"{pipeline}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\"{time}>"
+        "<testsuites name=\"pipeline-run\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\">"
     );
+    for (r, w) in reports.iter().zip(&whys) {
+        push_suite(&mut out, r, w.as_deref());
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+struct Counts {
+    tests: usize,
+    failures: usize,
+    skipped: usize,
+}
+
+impl Counts {
+    fn of(report: &RunReport) -> Self {
+        Self {
+            tests: report.steps.len(),
+            failures: report.steps_failed(),
+            skipped: report.steps.iter().filter(|s| is_skipped(s)).count(),
+        }
+    }
+}
+
+fn time_attr(report: &RunReport) -> String {
+    report
+        .duration
+        .map(|d| format!(" time=\"{}\"", secs(d)))
+        .unwrap_or_default()
+}
+
+/// One `<testsuite>`: a test case per step, and the `(run)` error when `error` says why.
+fn push_suite(out: &mut String, report: &RunReport, error: Option<&str>) {
+    let pipeline = escape_attr(&report.pipeline);
+    let c = Counts::of(report);
+    let time = time_attr(report);
+    let (tests, errors) = match error {
+        Some(_) => (c.tests + 1, 1),
+        None => (c.tests, 0),
+    };
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"{pipeline}\" tests=\"{tests}\" failures=\"{}\" errors=\"{errors}\" skipped=\"{}\"{time}>",
+        c.failures, c.skipped
+    );
+    if let Some(why) = error {
+        let first_line = why.lines().next().unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "    <testcase name=\"(run)\" classname=\"{pipeline}\">\n      <error message=\"{}\">{}</error>\n    </testcase>",
+            escape_attr(&truncate_chars(first_line, MAX_ATTRIBUTE_CHARS)),
+            escape(why)
+        );
+    }
     for step in &report.steps {
         let name = escape_attr(&step.name);
         let time = step
@@ -108,8 +179,7 @@ pub fn render(report: &RunReport) -> String {
             out.push_str("/>\n");
         }
     }
-    out.push_str("  </testsuite>\n</testsuites>\n");
-    out
+    out.push_str("  </testsuite>\n");
 }
 
 #[cfg(test)]

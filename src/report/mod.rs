@@ -5,6 +5,7 @@
 //! (durations, outcome names, truncation) live here; text cleaning is
 //! [`crate::text`]'s so that the formats agree.
 
+pub mod aggregate;
 pub mod dotenv;
 pub mod json;
 pub mod junit;
@@ -53,6 +54,7 @@ pub fn outcome_name(outcome: &Outcome) -> &'static str {
         Outcome::Refused { .. } => "refused",
         Outcome::DryRun => "dry-run",
         Outcome::CancelRequested => "cancel-requested",
+        Outcome::Stopped { .. } => "stopped",
     }
 }
 

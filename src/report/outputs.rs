@@ -115,9 +115,17 @@ pub fn values(report: &RunReport) -> Vec<(&'static str, String)> {
 /// The text to append to `GITHUB_OUTPUT`, and the outputs that were refused (each is left
 /// out entirely; the others are still written).
 pub fn render(report: &RunReport, delimiter: &str) -> (String, Vec<OutputError>) {
+    render_pairs(values(report), delimiter)
+}
+
+/// [`render`] for any outputs (those of several pipelines).
+pub fn render_pairs(
+    pairs: Vec<(&'static str, String)>,
+    delimiter: &str,
+) -> (String, Vec<OutputError>) {
     let mut text = String::new();
     let mut refused = Vec::new();
-    for (name, value) in values(report) {
+    for (name, value) in pairs {
         match format_entry(name, &value, delimiter) {
             Ok(entry) => text.push_str(&entry),
             Err(e) => refused.push(e),
@@ -139,7 +147,15 @@ fn append(path: &Path, text: &str) -> anyhow::Result<()> {
 /// Appends the outputs to the file at `path` (the value of `GITHUB_OUTPUT`) with a fresh
 /// random delimiter, in one write. Refused outputs are logged and returned.
 pub fn write(path: &Path, report: &RunReport) -> anyhow::Result<Vec<OutputError>> {
-    let (text, refused) = render(report, &random_delimiter());
+    write_pairs(path, values(report))
+}
+
+/// [`write`] for any outputs (those of several pipelines).
+pub fn write_pairs(
+    path: &Path,
+    pairs: Vec<(&'static str, String)>,
+) -> anyhow::Result<Vec<OutputError>> {
+    let (text, refused) = render_pairs(pairs, &random_delimiter());
     for e in &refused {
         log::error!("{e}");
     }

@@ -17,6 +17,7 @@
 //! its byte budget: it keeps every failed step (cutting their messages evenly if need be)
 //! and drops successful rows from the table, saying how many it left out.
 
+mod fleet;
 mod markdown;
 mod steps;
 #[cfg(test)]
@@ -31,6 +32,8 @@ use crate::text::one_line;
 use markdown::{clean_block, code_block, fence_for, inline, inline_at_line_start};
 use std::fmt::Write as _;
 use steps::{FailedSection, StepsTable};
+
+pub use fleet::render_fleet;
 
 /// The budget for one step's summary: GitHub refuses more than 1 MiB (1,048,576 bytes);
 /// this leaves room for anything else appended to the same step's summary.
@@ -106,6 +109,7 @@ fn outcome_line(report: &RunReport) -> String {
         Outcome::Triggered => format!("🚀 {p} was triggered (not waited for)"),
         Outcome::DryRun => format!("🔎 Dry run of {p}: every check passed, nothing was triggered"),
         Outcome::CancelRequested => format!("⏹ Cancel requested for {p}"),
+        Outcome::Stopped { .. } => format!("⏹ {p} was stopped (another pipeline failed)"),
     }
 }
 
@@ -175,6 +179,10 @@ fn facts(report: &RunReport) -> Vec<(&'static str, String)> {
         Outcome::TimedOut { cancel } => {
             let what = capitalise(&describe_cancel(cancel, report.platform));
             facts.push(("After the timeout", esc(Some(&what))));
+        }
+        Outcome::Stopped { cancel } => {
+            let what = capitalise(&describe_cancel(cancel, report.platform));
+            facts.push(("After fail-fast", esc(Some(&what))));
         }
         Outcome::Interrupted { signal, cancel } => {
             facts.push(("Signal", esc(Some(signal.name()))));

@@ -70,6 +70,13 @@ pub fn annotations(report: &RunReport) -> Vec<String> {
             );
             out.push(warning(&format!("{pipeline} interrupted"), &msg));
         }
+        Outcome::Stopped { cancel } => {
+            let msg = format!(
+                "Another pipeline failed (fail-fast); {}.",
+                describe_cancel(cancel, report.platform)
+            );
+            out.push(warning(&format!("{pipeline} stopped"), &msg));
+        }
         Outcome::Succeeded | Outcome::Triggered | Outcome::DryRun | Outcome::CancelRequested => {}
     }
 

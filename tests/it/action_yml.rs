@@ -155,7 +155,18 @@ fn outputs_agree_with_what_the_step_writes() {
     let a = action();
     let outs = a.get("outputs").expect("outputs");
     let report = RunReport::new(PlatformKind::Matillion, "p");
-    let names: Vec<&str> = outputs::values(&report).iter().map(|(n, _)| *n).collect();
+    let single: Vec<&str> = outputs::values(&report).iter().map(|(n, _)| *n).collect();
+    // Several pipelines write the same outputs, then `results`.
+    let fleet = pipeline_run::report::aggregate::FleetReport {
+        runs: vec![report.clone(), report.clone()],
+        max_parallel: 4,
+        fail_fast: false,
+    };
+    let names: Vec<&str> = pipeline_run::report::aggregate::output_values(&fleet)
+        .iter()
+        .map(|(n, _)| *n)
+        .collect();
+    assert_eq!(names[..single.len()], single[..]);
     assert_eq!(outs.keys(), names);
     for n in names {
         let d = outs.get(n).and_then(|o| o.str("description")).unwrap_or("");

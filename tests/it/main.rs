@@ -11,6 +11,7 @@ mod datalab;
 mod documented;
 mod dry_run;
 mod flags;
+mod fleet;
 mod github;
 mod gitlab_reports;
 mod hostile_api;

@@ -1,0 +1,367 @@
+//! Several Matillion pipelines in one step: `pipeline` with one name a line (each run
+//! with the same settings), or `pipelines`, a JSON array of objects with settings of
+//! their own; and `max-parallel`, `fail-fast`. Everything is checked here, before any
+//! request: an entry that cannot be used names its place in the array and the field.
+//!
+//! Each entry becomes a whole single-pipeline [`Config`](super::Config)
+//! ([`Config::runs`](super::Config::runs)): the multi-pipeline run is N single runs under
+//! one supervisor. Two entries that would share an execution tag in one environment are
+//! refused (the second would only wait for the first), and so is one pipeline listed
+//! twice in one environment (a lost trigger reply could not be told apart from its twin's).
+
+use super::matillion::{parse_grid, parse_variables};
+use super::{MatillionConfig, Reader, show};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// At most this many pipelines in one step.
+pub const MAX_PIPELINES: usize = 50;
+/// `max-parallel` is at most this (one worker thread each).
+pub const MAX_PARALLEL: usize = 50;
+
+/// The fields an entry of `pipelines` may have.
+pub const ENTRY_FIELDS: [&str; 7] = [
+    "pipeline",
+    "environment",
+    "variables",
+    "grid-variables",
+    "execution-tag",
+    "version",
+    "agent-id",
+];
+
+/// Several pipelines, run side by side.
+#[derive(Debug, Clone)]
+pub struct Fleet {
+    /// The pipelines, in the order given (two or more).
+    pub entries: Vec<FleetEntry>,
+    /// How many run at once.
+    pub max_parallel: usize,
+    /// Cancel the others as soon as one ends in failure.
+    pub fail_fast: bool,
+}
+
+/// One pipeline of a [`Fleet`], with the common inputs applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetEntry {
+    /// Pipeline name.
+    pub pipeline: String,
+    /// Environment name.
+    pub environment: String,
+    /// `versionName`.
+    pub version: Option<String>,
+    /// `agentId`.
+    pub agent_id: Option<String>,
+    /// `executionTag`.
+    pub execution_tag: Option<String>,
+    /// `scalarVariables`: the common ones, then the entry's (an entry's wins).
+    pub variables: BTreeMap<String, String>,
+    /// `gridVariables`: the common ones, then the entry's (an entry's wins).
+    pub grid_variables: BTreeMap<String, Vec<Vec<String>>>,
+}
+
+impl FleetEntry {
+    /// The entry that runs `m` as it is.
+    fn of(m: &MatillionConfig, pipeline: &str) -> Self {
+        Self {
+            pipeline: pipeline.to_string(),
+            environment: m.environment.clone(),
+            version: m.version.clone(),
+            agent_id: m.agent_id.clone(),
+            execution_tag: m.execution_tag.clone(),
+            variables: m.variables.clone(),
+            grid_variables: m.grid_variables.clone(),
+        }
+    }
+
+    /// `m` with this entry's pipeline and settings.
+    pub fn apply(&self, m: &mut MatillionConfig) {
+        m.pipeline = self.pipeline.clone();
+        m.environment = self.environment.clone();
+        m.version = self.version.clone();
+        m.agent_id = self.agent_id.clone();
+        m.execution_tag = self.execution_tag.clone();
+        m.variables = self.variables.clone();
+        m.grid_variables = self.grid_variables.clone();
+    }
+}
+
+/// How the pipelines were given, for messages.
+enum Given {
+    /// `pipeline`, one name a line.
+    Lines,
+    /// `pipelines`, a JSON array.
+    Array,
+}
+
+/// The pipelines to run from `pipelines` (`list`) or a multi-line `pipeline`, applied to
+/// the common settings in `m`; `None` for one pipeline given as today (nothing changes).
+/// On errors, reports them to `r` and gives `None`.
+pub(super) fn read(
+    r: &mut Reader<'_>,
+    m: &MatillionConfig,
+    list: Option<String>,
+) -> Option<Vec<FleetEntry>> {
+    let (entries, given) = match list {
+        Some(text) => (from_array(r, m, &text)?, Given::Array),
+        None if m.pipeline.contains('\n') => {
+            let names: Vec<&str> = m
+                .pipeline
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            if names.len() > MAX_PIPELINES {
+                r.err(
+                    "pipeline",
+                    format!(
+                        "lists {} pipelines; at most {MAX_PIPELINES} run in one step.",
+                        names.len()
+                    ),
+                );
+                return None;
+            }
+            let entries: Vec<FleetEntry> = names.iter().map(|n| FleetEntry::of(m, n)).collect();
+            if entries.len() > 1 && m.execution_tag.is_some() {
+                r.err(
+                    "execution-tag",
+                    format!(
+                        "would be shared by the {} pipelines given in `pipeline`, which would then wait for each other; give each pipeline its own tag with `pipelines`, or no tag.",
+                        entries.len()
+                    ),
+                );
+                return None;
+            }
+            (entries, Given::Lines)
+        }
+        None => return None,
+    };
+    distinct(r, &entries, given).then_some(entries)
+}
+
+/// No pipeline twice in one environment, and no execution tag twice in one environment.
+fn distinct(r: &mut Reader<'_>, entries: &[FleetEntry], given: Given) -> bool {
+    let mut ok = true;
+    for (i, e) in entries.iter().enumerate() {
+        let Some(j) = entries[..i]
+            .iter()
+            .position(|o| o.pipeline == e.pipeline && o.environment == e.environment)
+        else {
+            continue;
+        };
+        ok = false;
+        match given {
+            Given::Lines => r.err(
+                "pipeline",
+                format!(
+                    "lists {} twice; each pipeline runs once per step (the lookup of a lost trigger reply could not tell the two runs apart).",
+                    show(&e.pipeline)
+                ),
+            ),
+            Given::Array => r.err(
+                "pipelines",
+                format!(
+                    "{} runs pipeline {} in environment {}, as {} does; each pipeline runs once per environment and step (the lookup of a lost trigger reply could not tell the two runs apart).",
+                    at(i, &e.pipeline),
+                    show(&e.pipeline),
+                    show(&e.environment),
+                    at(j, &entries[j].pipeline)
+                ),
+            ),
+        }
+    }
+    if !ok {
+        return false;
+    }
+    for (i, e) in entries.iter().enumerate() {
+        let Some(tag) = &e.execution_tag else {
+            continue;
+        };
+        let shared = entries[..i]
+            .iter()
+            .position(|o| o.execution_tag.as_ref() == Some(tag) && o.environment == e.environment);
+        if let Some(j) = shared {
+            ok = false;
+            r.err(
+                "pipelines",
+                format!(
+                    "{} and {} would share execution tag {} in environment {}: the second would only wait for the first. Give each its own `execution-tag`.",
+                    at(j, &entries[j].pipeline),
+                    at(i, &e.pipeline),
+                    show(tag),
+                    show(&e.environment)
+                ),
+            );
+        }
+    }
+    ok
+}
+
+/// `pipelines[2] ('load')`.
+fn at(i: usize, pipeline: &str) -> String {
+    if pipeline.is_empty() {
+        format!("pipelines[{i}]")
+    } else {
+        format!("pipelines[{i}] ({})", show(pipeline))
+    }
+}
+
+/// Every entry of the JSON array, each checked whole; `None` when any is bad (every
+/// problem reported).
+fn from_array(r: &mut Reader<'_>, m: &MatillionConfig, text: &str) -> Option<Vec<FleetEntry>> {
+    const SHAPE: &str = "expected a JSON array of objects such as [{\"pipeline\": \"load-orders\", \"execution-tag\": \"orders\"}]";
+    let items = match serde_json::from_str::<Value>(text) {
+        Ok(Value::Array(items)) => items,
+        Ok(_) => {
+            r.err("pipelines", format!("got {}; {SHAPE}.", show(text)));
+            return None;
+        }
+        Err(e) => {
+            r.err("pipelines", format!("is not valid JSON ({e}); {SHAPE}."));
+            return None;
+        }
+    };
+    if items.is_empty() {
+        r.err("pipelines", format!("is an empty array; {SHAPE}."));
+        return None;
+    }
+    if items.len() > MAX_PIPELINES {
+        r.err(
+            "pipelines",
+            format!(
+                "holds {} pipelines; at most {MAX_PIPELINES} run in one step.",
+                items.len()
+            ),
+        );
+        return None;
+    }
+    let mut out = Vec::with_capacity(items.len());
+    let mut ok = true;
+    for (i, item) in items.iter().enumerate() {
+        match entry(m, i, item) {
+            Ok(e) => out.push(e),
+            Err(errors) => {
+                ok = false;
+                for e in errors {
+                    r.err("pipelines", e);
+                }
+            }
+        }
+    }
+    ok.then_some(out)
+}
+
+/// One entry, or every problem with it (each a sentence naming the entry and the field).
+fn entry(m: &MatillionConfig, i: usize, item: &Value) -> Result<FleetEntry, Vec<String>> {
+    let Value::Object(o) = item else {
+        return Err(vec![format!(
+            "{}: is not an object; each entry is {{\"pipeline\": \"name\", ...}}.",
+            at(i, "")
+        )]);
+    };
+    let name = o.get("pipeline").and_then(Value::as_str).unwrap_or("");
+    let here = at(i, name.trim());
+    let mut errors = Vec::new();
+    for key in o.keys() {
+        if !ENTRY_FIELDS.contains(&key.as_str()) {
+            let hint = crate::suggest::closest(key, ENTRY_FIELDS)
+                .map(|k| format!(" Did you mean '{k}'?"))
+                .unwrap_or_else(|| format!(" The fields are: {}.", ENTRY_FIELDS.join(", ")));
+            errors.push(format!("{here}: unknown field {}.{hint}", show(key)));
+        }
+    }
+    let mut text = |field: &str| -> Option<String> {
+        match o.get(field) {
+            None => None,
+            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+            Some(_) => {
+                errors.push(format!(
+                    "{here}: field '{field}' must be a non-empty string."
+                ));
+                None
+            }
+        }
+    };
+    let pipeline = text("pipeline");
+    let environment = text("environment");
+    let version = text("version");
+    let agent_id = text("agent-id");
+    let execution_tag = text("execution-tag");
+    if pipeline.is_none() && !o.contains_key("pipeline") {
+        errors.push(format!(
+            "{here}: field 'pipeline' is required: the published pipeline's name."
+        ));
+    }
+    if environment.is_none() && m.environment.is_empty() {
+        errors.push(format!(
+            "{here}: field 'environment' is required: no `environment` input is given for every pipeline."
+        ));
+    }
+    if environment
+        .as_ref()
+        .is_some_and(|e| e.chars().count() > 255)
+    {
+        errors.push(format!(
+            "{here}: field 'environment' is longer than 255 characters."
+        ));
+    }
+    let mut variables = m.variables.clone();
+    match o.get("variables") {
+        None => {}
+        Some(v @ Value::Object(_)) => match parse_variables(&v.to_string()) {
+            Ok(own) => variables.extend(own),
+            Err(e) => errors.push(format!("{here}: field 'variables' {e}")),
+        },
+        Some(Value::String(s)) => match parse_variables(s.trim()) {
+            Ok(own) => variables.extend(own),
+            Err(e) => errors.push(format!("{here}: field 'variables': {e}")),
+        },
+        Some(_) => errors.push(format!(
+            "{here}: field 'variables' must be an object of strings (or `name=value` lines)."
+        )),
+    }
+    let mut grid_variables = m.grid_variables.clone();
+    match o.get("grid-variables") {
+        None => {}
+        Some(v @ Value::Object(_)) => match parse_grid(&v.to_string()) {
+            Ok(own) => grid_variables.extend(own),
+            Err(e) => errors.push(format!("{here}: field 'grid-variables': {e}")),
+        },
+        Some(_) => errors.push(format!(
+            "{here}: field 'grid-variables' must be an object, name to an array of rows, each an array of strings."
+        )),
+    }
+    match (pipeline, errors.is_empty()) {
+        (Some(pipeline), true) => Ok(FleetEntry {
+            pipeline,
+            environment: environment.unwrap_or_else(|| m.environment.clone()),
+            version: version.or_else(|| m.version.clone()),
+            agent_id: agent_id.or_else(|| m.agent_id.clone()),
+            execution_tag: execution_tag.or_else(|| m.execution_tag.clone()),
+            variables,
+            grid_variables,
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// `max-parallel`: a whole number from 1 to [`MAX_PARALLEL`].
+pub(super) fn max_parallel(r: &mut Reader<'_>) -> usize {
+    let v = r.get("max-parallel").unwrap_or_default();
+    match v.parse::<usize>() {
+        Ok(n) if (1..=MAX_PARALLEL).contains(&n) => n,
+        _ => {
+            r.err(
+                "max-parallel",
+                format!(
+                    "got {}; expected a whole number from 1 to {MAX_PARALLEL}.",
+                    show(&v)
+                ),
+            );
+            1
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
