@@ -13,7 +13,7 @@ use crate::suggest;
 
 /// What the program was asked to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Command {
+pub(crate) enum Command {
     /// Trigger and wait (the default).
     Run,
     /// Cancel an execution by id.
@@ -27,7 +27,7 @@ pub enum Command {
 }
 
 /// The subcommands, with one line of help each.
-pub const COMMANDS: &[(&str, Command, &str)] = &[
+pub(crate) const COMMANDS: &[(&str, Command, &str)] = &[
     (
         "run",
         Command::Run,
@@ -69,15 +69,15 @@ struct Given {
 
 /// A parsed command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invocation {
+pub(crate) struct Invocation {
     /// The subcommand.
-    pub command: Command,
+    pub(crate) command: Command,
     flags: Vec<Given>,
 }
 
 impl Invocation {
     /// The value given for `flag` (`--timeout`), if any.
-    pub fn flag(&self, flag: &str) -> Option<&str> {
+    pub(crate) fn flag(&self, flag: &str) -> Option<&str> {
         self.flags
             .iter()
             .find(|g| g.input.id == flag.strip_prefix("--").unwrap_or(""))
@@ -87,7 +87,7 @@ impl Invocation {
     /// The lookup the configuration is read through: a flag's name (`--timeout`, which
     /// [`inputs::read`] asks first) is answered from the command line, and never from `env`;
     /// any other name from `env`.
-    pub fn lookup<'a>(
+    pub(crate) fn lookup<'a>(
         &'a self,
         env: &'a dyn Fn(&str) -> Option<String>,
     ) -> impl Fn(&str) -> Option<String> + 'a {
@@ -169,7 +169,7 @@ fn did_you_mean_word(word: &str, first: bool, command: Option<Command>) -> Strin
 }
 
 /// Parse the arguments after the program's name. `Err`: every problem, one sentence each.
-pub fn parse(args: &[String]) -> Result<Invocation, Vec<String>> {
+pub(crate) fn parse(args: &[String]) -> Result<Invocation, Vec<String>> {
     let mut command: Option<Command> = None;
     let mut flags: Vec<Given> = Vec::new();
     let mut errors: Vec<String> = Vec::new();
@@ -302,7 +302,7 @@ pub fn parse(args: &[String]) -> Result<Invocation, Vec<String>> {
 }
 
 /// Report a refused command line in the log and give the exit code (2).
-pub fn refuse(errors: &[String], env: &dyn Fn(&str) -> Option<String>) -> Exit {
+pub(crate) fn refuse(errors: &[String], env: &dyn Fn(&str) -> Option<String>) -> Exit {
     let ci = crate::ci::detect(env);
     crate::logging::init(env, ci);
     for e in errors {
@@ -314,7 +314,7 @@ pub fn refuse(errors: &[String], env: &dyn Fn(&str) -> Option<String>) -> Exit {
 
 /// One warning for each secret given as a flag (its value shows in `ps` and in the shell's
 /// history); it is still used.
-pub fn secret_flag_warnings(lookup: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
+pub(crate) fn secret_flag_warnings(lookup: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
     INPUTS
         .iter()
         .filter(|i| i.secret)

@@ -15,24 +15,24 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// Lifetime assumed when the token endpoint does not say (`expires_in` absent).
-pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 60);
+pub(crate) const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 60);
 /// A token is replaced this long before it expires (at most; a quarter of its life for
 /// short-lived tokens).
-pub const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
+pub(crate) const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
 
 /// How long a fixed `access-token` usually lives: a `timeout` longer than this gets a
 /// warning at the start.
-pub const FIXED_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 60);
+pub(crate) const FIXED_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 60);
 
 /// What is said when a fixed `access-token` is refused (401), and, at the start, when the
 /// timeout is longer than such a token usually lives.
-pub const FIXED_TOKEN_NOTE: &str = "a fixed access-token usually lives 30 minutes and cannot be renewed by this program; give client-id and client-secret instead: tokens from client credentials are renewed before they expire";
+pub(crate) const FIXED_TOKEN_NOTE: &str = "a fixed access-token usually lives 30 minutes and cannot be renewed by this program; give client-id and client-secret instead: tokens from client credentials are renewed before they expire";
 
 /// What a refused (401) fixed `access-token` adds to the refusal.
-pub const FIXED_TOKEN_REFUSED: &str = "the access-token was refused: it may have expired (a fixed access-token usually lives 30 minutes and cannot be renewed by this program; give client-id and client-secret instead: tokens from client credentials are renewed before they expire)";
+pub(crate) const FIXED_TOKEN_REFUSED: &str = "the access-token was refused: it may have expired (a fixed access-token usually lives 30 minutes and cannot be renewed by this program; give client-id and client-secret instead: tokens from client credentials are renewed before they expire)";
 
 /// Called with each newly fetched token (on GitHub: `::add-mask::`).
-pub type TokenHook = Arc<dyn Fn(&Secret) + Send + Sync>;
+pub(crate) type TokenHook = Arc<dyn Fn(&Secret) + Send + Sync>;
 
 /// A token reply, read leniently.
 #[derive(Debug, PartialEq)]
@@ -112,7 +112,7 @@ fn form_decode(v: &str) -> String {
 
 /// Bearer tokens for Matillion. Cheap to clone; clones share the token.
 #[derive(Clone)]
-pub struct BearerAuth {
+pub(crate) struct BearerAuth {
     source: Source,
     cached: Arc<Mutex<Option<(Secret, Instant)>>>,
     /// Whether a token is being fetched: the others wait for it rather than fetch their own.
@@ -147,7 +147,7 @@ enum Source {
 
 impl BearerAuth {
     /// A ready token.
-    pub fn token(token: Secret) -> Self {
+    pub(crate) fn token(token: Secret) -> Self {
         crate::redact::register(token.expose());
         Self {
             source: Source::Static(token),
@@ -158,7 +158,11 @@ impl BearerAuth {
     }
 
     /// Client credentials exchanged at `token_url`.
-    pub fn client_credentials(client_id: Secret, client_secret: Secret, token_url: String) -> Self {
+    pub(crate) fn client_credentials(
+        client_id: Secret,
+        client_secret: Secret,
+        token_url: String,
+    ) -> Self {
         crate::redact::register(client_secret.expose());
         Self {
             source: Source::Client {
@@ -173,7 +177,7 @@ impl BearerAuth {
     }
 
     /// Call `hook` with every token fetched.
-    pub fn with_hook(mut self, hook: TokenHook) -> Self {
+    pub(crate) fn with_hook(mut self, hook: TokenHook) -> Self {
         self.on_new_token = hook;
         self
     }
@@ -336,7 +340,7 @@ fn bearer(t: &Secret) -> Secret {
 }
 
 /// Datalab's `X-API-Key`.
-pub struct ApiKeyAuth(pub Secret);
+pub(crate) struct ApiKeyAuth(pub Secret);
 
 impl Authorizer for ApiKeyAuth {
     fn header(&self, _: &Http, _: Budget) -> Result<Option<(String, Secret)>, HttpError> {

@@ -16,23 +16,23 @@ use crate::timings::Timings;
 use crate::wiring::{load_config, platform_for};
 use std::sync::Arc;
 
-pub mod many;
+pub(crate) mod many;
 
-pub use many::{cancel_targets, find_targets};
+pub(crate) use many::{cancel_targets, find_targets};
 
 /// Where the id came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
+pub(crate) struct Target {
     /// The execution id.
-    pub id: String,
+    pub(crate) id: String,
     /// "input execution-id", "result-file x.json", ...
-    pub source: String,
+    pub(crate) source: String,
     /// The pipeline it ran, when the source says (the JSON result of several pipelines).
-    pub pipeline: Option<String>,
+    pub(crate) pipeline: Option<String>,
 }
 
 /// Find the execution to cancel. `Ok(None)`: there is none (the run never started).
-pub fn find_target(cfg: &Config) -> Result<Option<Target>, String> {
+pub(crate) fn find_target(cfg: &Config) -> Result<Option<Target>, String> {
     if let Some(id) = &cfg.execution_id {
         return Ok(Some(Target {
             id: id.clone(),
@@ -83,7 +83,7 @@ pub fn find_target(cfg: &Config) -> Result<Option<Target>, String> {
 /// Run cancel mode: cancel the execution, then write every report asked for (outputs,
 /// summary, dotenv, JUnit, JSON) with the outcome `cancel-requested` (or `refused`), so an
 /// `after_script` that reads them sees what the clean-up did.
-pub fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
+pub(crate) fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
     let ci = crate::ci::detect(env);
     crate::logging::init(env, ci);
     let cfg = match load_config(env, ci) {
@@ -127,7 +127,12 @@ pub fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
 /// within `timings.cancel_mode`. The report's outcome is `CancelRequested` when it was
 /// cancelled, had already ended, or the cancel was accepted; `Refused` otherwise, with
 /// the reason (said once, by whoever reports it).
-pub fn cancel_target(cfg: &Config, target: &Target, ci: CiKind, timings: &Timings) -> RunReport {
+pub(crate) fn cancel_target(
+    cfg: &Config,
+    target: &Target,
+    ci: CiKind,
+    timings: &Timings,
+) -> RunReport {
     let clock: Arc<dyn Clock> = Arc::new(RealClock::new(SignalState::new()));
     let platform = platform_for(cfg, Http::new(clock.clone()), timings, ci);
     cancel_on(platform.as_ref(), cfg, target, clock.as_ref(), timings)

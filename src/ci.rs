@@ -20,7 +20,7 @@ pub enum CiKind {
 
 /// Detects the CI system from the environment, read through `lookup` so tests never touch
 /// the process environment.
-pub fn detect(lookup: impl Fn(&str) -> Option<String>) -> CiKind {
+pub(crate) fn detect(lookup: impl Fn(&str) -> Option<String>) -> CiKind {
     let is_true = |name: &str| lookup(name).is_some_and(|v| v.trim() == "true");
     if is_true("GITHUB_ACTIONS") {
         CiKind::GitHub
@@ -61,7 +61,7 @@ fn strip_controls(text: &str) -> String {
 }
 
 /// The line that opens a GitLab collapsible section (no trailing newline).
-pub fn section_start(name: &str, header: &str, collapsed: bool, unix_ts: u64) -> String {
+pub(crate) fn section_start(name: &str, header: &str, collapsed: bool, unix_ts: u64) -> String {
     let flag = if collapsed { "[collapsed=true]" } else { "" };
     format!(
         "\x1b[0Ksection_start:{unix_ts}:{}{flag}\r\x1b[0K{}",
@@ -71,7 +71,7 @@ pub fn section_start(name: &str, header: &str, collapsed: bool, unix_ts: u64) ->
 }
 
 /// The line that closes a GitLab collapsible section (no trailing newline).
-pub fn section_end(name: &str, unix_ts: u64) -> String {
+pub(crate) fn section_end(name: &str, unix_ts: u64) -> String {
     format!(
         "\x1b[0Ksection_end:{unix_ts}:{}\r\x1b[0K",
         section_name(name)
@@ -81,7 +81,7 @@ pub fn section_end(name: &str, unix_ts: u64) -> String {
 /// Log decoration for one CI system. Keeps track of the open group, because GitHub groups
 /// do not nest and a GitLab section must be closed by name.
 #[derive(Debug)]
-pub struct Log {
+pub(crate) struct Log {
     kind: CiKind,
     open: Option<String>,
     sections: u32,
@@ -89,7 +89,7 @@ pub struct Log {
 
 impl Log {
     /// Decoration for `kind`.
-    pub fn new(kind: CiKind) -> Self {
+    pub(crate) fn new(kind: CiKind) -> Self {
         Self {
             kind,
             open: None,
@@ -97,14 +97,9 @@ impl Log {
         }
     }
 
-    /// The CI system this log decorates for.
-    pub fn kind(&self) -> CiKind {
-        self.kind
-    }
-
     /// The line(s) that open a group titled `title` (no trailing newline). A group still
     /// open is closed first. `unix_ts` is only used by GitLab.
-    pub fn group_start(&mut self, title: &str, unix_ts: u64) -> String {
+    pub(crate) fn group_start(&mut self, title: &str, unix_ts: u64) -> String {
         let mut out = String::new();
         if self.open.is_some() {
             out.push_str(&self.group_end(unix_ts));
@@ -133,7 +128,7 @@ impl Log {
 
     /// The line that closes the open group, or an empty string when none is open (or on
     /// plain logs, where groups have no end marker).
-    pub fn group_end(&mut self, unix_ts: u64) -> String {
+    pub(crate) fn group_end(&mut self, unix_ts: u64) -> String {
         match (self.kind, self.open.take()) {
             (CiKind::GitHub, Some(_)) => "::endgroup::".to_string(),
             (CiKind::GitLab, Some(name)) => section_end(&name, unix_ts),
@@ -145,7 +140,7 @@ impl Log {
     /// dropped, and on GitHub it is wrapped in `::stop-commands::<token>` … `::<token>::`
     /// with a fresh token so no line of it can run a workflow command. Plain and GitLab
     /// logs never see a `::` command. No trailing newline; empty text gives "".
-    pub fn remote_text(&self, text: &str) -> String {
+    pub(crate) fn remote_text(&self, text: &str) -> String {
         self.remote_text_with_tokens(text, random_token)
     }
 

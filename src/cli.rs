@@ -44,7 +44,7 @@ pub fn main_entry() -> i32 {
 }
 
 /// `pipeline-run run`.
-pub fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
+pub(crate) fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
     let ci = crate::ci::detect(env);
     logging::init(env, ci);
     let cfg = match load_config(env, ci) {

@@ -19,7 +19,7 @@ pub enum Signal {
 
 impl Signal {
     /// "SIGINT" / "SIGTERM".
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Signal::Int => "SIGINT",
             Signal::Term => "SIGTERM",
@@ -59,7 +59,7 @@ pub trait Clock: Send + Sync {
 
 /// Signals received so far, shared between the signal thread and sleepers.
 #[derive(Debug, Default)]
-pub struct SignalState {
+pub(crate) struct SignalState {
     /// 0 = none, 1 = SIGINT, 2 = SIGTERM (the first one received wins).
     first: AtomicU8,
     /// How many signals arrived in all.
@@ -69,12 +69,12 @@ pub struct SignalState {
 
 impl SignalState {
     /// A fresh state with no signal received.
-    pub fn new() -> Arc<Self> {
+    pub(crate) fn new() -> Arc<Self> {
         Arc::new(Self::default())
     }
 
     /// Record a signal and wake every sleeper. Returns how many signals arrived in all.
-    pub fn raise(&self, sig: Signal) -> u32 {
+    pub(crate) fn raise(&self, sig: Signal) -> u32 {
         let code = match sig {
             Signal::Int => 1,
             Signal::Term => 2,
@@ -89,7 +89,7 @@ impl SignalState {
     }
 
     /// The first signal received, if any.
-    pub fn first(&self) -> Option<Signal> {
+    pub(crate) fn first(&self) -> Option<Signal> {
         match self.first.load(Ordering::SeqCst) {
             1 => Some(Signal::Int),
             2 => Some(Signal::Term),
@@ -98,7 +98,7 @@ impl SignalState {
     }
 
     /// Wait up to `d` for a signal (returns at once if one already arrived).
-    pub fn wait(&self, d: Duration) -> Wake {
+    pub(crate) fn wait(&self, d: Duration) -> Wake {
         let deadline = Instant::now() + d;
         let mut n = self.count.lock().unwrap_or_else(|e| e.into_inner());
         loop {
@@ -119,13 +119,13 @@ impl SignalState {
 }
 
 /// The real clock: real time, sleeps that wake on signals.
-pub struct RealClock {
+pub(crate) struct RealClock {
     signals: Arc<SignalState>,
 }
 
 impl RealClock {
     /// A real clock whose sleeps wake when `signals` is raised.
-    pub fn new(signals: Arc<SignalState>) -> Self {
+    pub(crate) fn new(signals: Arc<SignalState>) -> Self {
         Self { signals }
     }
 }
@@ -186,13 +186,9 @@ impl SimClock {
         self.lock().offset
     }
 
-    /// Move the clock forward without sleeping.
-    pub fn advance(&self, d: Duration) {
-        self.lock().offset += d;
-    }
-
     /// Every sleep requested so far, in order.
-    pub fn sleeps(&self) -> Vec<Duration> {
+    #[cfg(test)]
+    pub(crate) fn sleeps(&self) -> Vec<Duration> {
         self.lock().slept.clone()
     }
 

@@ -11,43 +11,43 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// Default OAuth token endpoint.
-pub const DEFAULT_TOKEN_URL: &str = "https://id.core.matillion.com/oauth/dpc/token";
+pub(crate) const DEFAULT_TOKEN_URL: &str = "https://id.core.matillion.com/oauth/dpc/token";
 /// Default Datalab base URL.
-pub const DEFAULT_DATALAB_URL: &str = "https://www.datalab.to";
+pub(crate) const DEFAULT_DATALAB_URL: &str = "https://www.datalab.to";
 /// `timeout` on GitLab, when not given, is the job's timeout less this margin.
-pub const GITLAB_TIMEOUT_MARGIN: Duration = Duration::from_secs(60);
+pub(crate) const GITLAB_TIMEOUT_MARGIN: Duration = Duration::from_secs(60);
 
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// What to run, on which platform.
-    pub platform: PlatformConfig,
+    pub(crate) platform: PlatformConfig,
     /// Wait for the run to end (`false`: trigger and exit).
-    pub wait: bool,
+    pub(crate) wait: bool,
     /// The overall deadline for triggering and waiting.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// Where `timeout` came from (for messages).
-    pub timeout_source: TimeoutSource,
+    pub(crate) timeout_source: TimeoutSource,
     /// First wait between status polls.
     pub poll_interval: Duration,
     /// Largest wait between status polls.
     pub max_poll_interval: Duration,
     /// Cancel the execution when the timeout passes.
-    pub cancel_on_timeout: bool,
+    pub(crate) cancel_on_timeout: bool,
     /// Log the steps that end while waiting (`progress`).
-    pub progress: bool,
+    pub(crate) progress: bool,
     /// Check everything, trigger nothing.
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// Report files asked for.
-    pub files: ReportFiles,
+    pub(crate) files: ReportFiles,
     /// For `cancel` mode: the execution id given as an input.
-    pub execution_id: Option<String>,
+    pub(crate) execution_id: Option<String>,
     /// Root certificates (DER) to trust instead of the bundled ones, from `ca-bundle` or
     /// `SSL_CERT_FILE`.
-    pub ca_bundle: Option<CaBundle>,
+    pub(crate) ca_bundle: Option<CaBundle>,
     /// Several pipelines (Matillion), each run as a [`Config`] of its own
     /// ([`Config::runs`]); `None` for one pipeline.
-    pub fleet: Option<Fleet>,
+    pub(crate) fleet: Option<Fleet>,
 }
 
 /// A custom set of root certificates: a PEM file named by `ca-bundle` or `SSL_CERT_FILE`,
@@ -55,17 +55,17 @@ pub struct Config {
 /// while the inputs are checked: a bad input exits before it is read, and a run that
 /// makes no TLS connection never reads it. Clones share what was read.
 #[derive(Debug, Clone)]
-pub struct CaBundle {
+pub(crate) struct CaBundle {
     /// Where the certificates are.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// Where the path came from: "input 'ca-bundle'" or "SSL_CERT_FILE".
-    pub from: String,
+    pub(crate) from: String,
     loaded: Arc<OnceLock<Result<Vec<Vec<u8>>, String>>>,
 }
 
 impl CaBundle {
     /// The bundle at `path` (named by `from`), not read yet.
-    pub fn new(path: impl Into<PathBuf>, from: &str) -> Self {
+    pub(crate) fn new(path: impl Into<PathBuf>, from: &str) -> Self {
         Self {
             path: path.into(),
             from: from.into(),
@@ -76,7 +76,7 @@ impl CaBundle {
     /// The certificates (DER), read and parsed on the first call; later calls give the
     /// same answer. `Err`: why the file cannot be used, as the `ca-bundle` input error
     /// says it.
-    pub fn certs(&self) -> Result<&[Vec<u8>], &str> {
+    pub(crate) fn certs(&self) -> Result<&[Vec<u8>], &str> {
         self.loaded
             .get_or_init(|| {
                 std::fs::read(&self.path)
@@ -96,12 +96,13 @@ impl CaBundle {
     }
 
     /// Whether the file has been read yet.
-    pub fn is_read(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_read(&self) -> bool {
         self.loaded.get().is_some()
     }
 
     /// The input error, if the file was needed and could not be used.
-    pub fn failure(&self) -> Option<InputError> {
+    pub(crate) fn failure(&self) -> Option<InputError> {
         match self.loaded.get()? {
             Err(message) => Some(InputError {
                 input: "ca-bundle",
@@ -114,7 +115,7 @@ impl CaBundle {
 
 /// Where the timeout came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TimeoutSource {
+pub(crate) enum TimeoutSource {
     /// The `timeout` input.
     Input,
     /// GitLab's `CI_JOB_TIMEOUT` (`job`), less a margin.
@@ -128,18 +129,18 @@ pub enum TimeoutSource {
 
 /// Report files to write.
 #[derive(Debug, Clone, Default)]
-pub struct ReportFiles {
+pub(crate) struct ReportFiles {
     /// GitLab dotenv report.
-    pub dotenv: Option<PathBuf>,
+    pub(crate) dotenv: Option<PathBuf>,
     /// JUnit XML.
-    pub junit: Option<PathBuf>,
+    pub(crate) junit: Option<PathBuf>,
     /// JSON result.
-    pub result: Option<PathBuf>,
+    pub(crate) result: Option<PathBuf>,
 }
 
 /// The platform and everything specific to it.
 #[derive(Debug, Clone)]
-pub enum PlatformConfig {
+pub(crate) enum PlatformConfig {
     /// Matillion DPC.
     Matillion(MatillionConfig),
     /// Datalab pipelines.
@@ -149,7 +150,7 @@ pub enum PlatformConfig {
 impl Config {
     /// The effective timeout and where it came from, for the log (a GitLab user must be
     /// able to see that the run will be cancelled before the job is killed).
-    pub fn timeout_line(&self) -> String {
+    pub(crate) fn timeout_line(&self) -> String {
         let t = humantime::format_duration(self.timeout);
         match &self.timeout_source {
             TimeoutSource::Input => format!("timeout {t} (input 'timeout')"),
@@ -163,7 +164,7 @@ impl Config {
 
     /// One config per pipeline to run: this one alone, or one for each of [`Config::fleet`]
     /// (each without a fleet, with its entry's pipeline and settings).
-    pub fn runs(&self) -> Vec<Config> {
+    pub(crate) fn runs(&self) -> Vec<Config> {
         match (&self.fleet, &self.platform) {
             (Some(f), PlatformConfig::Matillion(m)) => f
                 .entries
@@ -184,7 +185,7 @@ impl Config {
 
     /// Warnings about the configuration as a whole, for the start of the log: a fixed
     /// `access-token` with a timeout longer than such a token usually lives.
-    pub fn warnings(&self) -> Vec<String> {
+    pub(crate) fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
         if let PlatformConfig::Matillion(m) = &self.platform {
             if matches!(m.auth, MatillionAuth::Token(_))
@@ -203,7 +204,7 @@ impl Config {
     }
 
     /// The pipeline, whatever the platform.
-    pub fn pipeline(&self) -> &str {
+    pub(crate) fn pipeline(&self) -> &str {
         match &self.platform {
             PlatformConfig::Matillion(m) => &m.pipeline,
             PlatformConfig::Datalab(d) => &d.pipeline,
@@ -215,9 +216,9 @@ impl Config {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputError {
     /// The input's id.
-    pub input: &'static str,
+    pub(crate) input: &'static str,
     /// A sentence: the bad value (never a secret) and what is accepted.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 /// Every bad input found (all are reported at once).
@@ -522,10 +523,10 @@ mod datalab;
 mod fleet;
 mod matillion;
 
-pub use fleet::{ENTRY_FIELDS, Fleet, FleetEntry, MAX_PARALLEL, MAX_PIPELINES};
+pub(crate) use fleet::{Fleet, MAX_PIPELINES};
 
-pub use datalab::{DatalabConfig, DatalabInput};
-pub use matillion::{MatillionAuth, MatillionConfig, OnConflict, ProjectRef};
+pub(crate) use datalab::{DatalabConfig, DatalabInput};
+pub(crate) use matillion::{MatillionAuth, MatillionConfig, OnConflict, ProjectRef};
 
 #[cfg(test)]
 mod tests;

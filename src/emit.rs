@@ -13,14 +13,14 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub mod fleet;
+pub(crate) mod fleet;
 
 /// In the log, at most this many steps that did not fail are listed (all failed ones are).
-pub const LOG_STEPS: usize = 200;
+pub(crate) const LOG_STEPS: usize = 200;
 /// `GITHUB_STATE` name of the execution id (the post step cancels it if still running).
-pub const STATE_EXECUTION_ID: &str = "execution_id";
+pub(crate) const STATE_EXECUTION_ID: &str = "execution_id";
 /// `GITHUB_STATE` name set when the main step finished its own clean-up.
-pub const STATE_DONE: &str = "done";
+pub(crate) const STATE_DONE: &str = "done";
 
 fn now_unix() -> u64 {
     SystemTime::now()
@@ -46,7 +46,7 @@ fn log_for(ci: CiKind) -> &'static Mutex<Log> {
 }
 
 /// On GitHub, every token fetched is masked before anything could print it.
-pub fn mask_hook(ci: CiKind) -> TokenHook {
+pub(crate) fn mask_hook(ci: CiKind) -> TokenHook {
     match ci {
         CiKind::GitHub => Arc::new(|t| out(&workflow::add_mask(t.expose()))),
         _ => Arc::new(|_| {}),
@@ -54,7 +54,7 @@ pub fn mask_hook(ci: CiKind) -> TokenHook {
 }
 
 /// Annotations for bad inputs (GitHub).
-pub fn input_errors(ci: CiKind, errs: &InputErrors) {
+pub(crate) fn input_errors(ci: CiKind, errs: &InputErrors) {
     if ci != CiKind::GitHub {
         return;
     }
@@ -69,7 +69,7 @@ pub fn input_errors(ci: CiKind, errs: &InputErrors) {
 
 /// Called once the execution id is known: on GitHub saves it in `GITHUB_STATE` (for the
 /// post step), and opens the group the wait is shown in.
-pub fn state_saver(
+pub(crate) fn state_saver(
     ci: CiKind,
     env: &dyn Fn(&str) -> Option<String>,
     wait: bool,
@@ -95,7 +95,7 @@ pub fn state_saver(
 /// with the id and outcome `triggered`. A GitLab job that is cancelled is killed before
 /// [`all`] runs, and its `after_script` (`pipeline-run cancel`) finds the id only here.
 /// [`all`] overwrites both files with the final result.
-pub fn id_saver(cfg: &Config) -> impl Fn(&str) + Send + 'static {
+pub(crate) fn id_saver(cfg: &Config) -> impl Fn(&str) + Send + 'static {
     let files = cfg.files.clone();
     let report = RunReport::for_config(cfg);
     move |id: &str| {
@@ -254,7 +254,7 @@ fn append_file(what: &str, path: &Path, content: &str) {
 }
 
 /// Write every report asked for.
-pub fn all(cfg: &Config, r: &RunReport, ci: CiKind, env: &dyn Fn(&str) -> Option<String>) {
+pub(crate) fn all(cfg: &Config, r: &RunReport, ci: CiKind, env: &dyn Fn(&str) -> Option<String>) {
     let ts = now_unix();
     {
         let mut log = log_for(ci).lock().unwrap_or_else(|e| e.into_inner());

@@ -40,7 +40,7 @@ impl Exit {
     /// of theirs. From best to worst: success (0), a run failed (1), timed out (3),
     /// refused or unreachable (4), an input was invalid (2: never a pipeline's own),
     /// interrupted (130, 143).
-    pub fn rank(self) -> u8 {
+    pub(crate) fn rank(self) -> u8 {
         match self {
             Exit::Success => 0,
             Exit::RunFailed => 1,

@@ -36,36 +36,36 @@ use std::time::{Duration, Instant, SystemTime};
 mod encode;
 mod pace;
 mod problem;
-pub mod proxy;
+pub(crate) mod proxy;
 mod request;
 
-pub use encode::{enc, upload_file_name};
-pub use pace::Pace;
-pub use problem::{Problem, clean, excerpt};
-pub use request::{Body, Method, Part, Request, Response};
+pub(crate) use encode::{enc, upload_file_name};
+pub(crate) use pace::Pace;
+pub(crate) use problem::{Problem, clean, excerpt};
+pub(crate) use request::{Body, Method, Part, Request, Response};
 
 /// `User-Agent` sent with every request.
-pub const USER_AGENT: &str = concat!("pipeline-run/", env!("CARGO_PKG_VERSION"));
+pub(crate) const USER_AGENT: &str = concat!("pipeline-run/", env!("CARGO_PKG_VERSION"));
 /// Connect timeout of one attempt.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest time one attempt may take from sending to the end of the body.
-pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Idle connections kept alive per host: as many as requests go at once (the step pages).
-pub const KEEP_ALIVE_PER_HOST: usize = 12;
+pub(crate) const KEEP_ALIVE_PER_HOST: usize = 12;
 /// How many 2xx replies in a row whose body cannot be used a request gets before it gives
 /// up ([`HttpError::Unusable`]): the same bytes will not read differently in an hour.
-pub const UNUSABLE_BODY_ATTEMPTS: u32 = 4;
+pub(crate) const UNUSABLE_BODY_ATTEMPTS: u32 = 4;
 /// How long connection failures (refused, DNS, connect timeout) to a host that has not
 /// answered once are retried before [`HttpError::Unreachable`]: a typo in a URL or a
 /// missing network does not heal, and nothing can have been triggered there yet. (The
 /// binary takes it from `Timings::connect_window`, the same value.)
-pub const CONNECT_WINDOW: Duration = Duration::from_secs(120);
+pub(crate) const CONNECT_WINDOW: Duration = Duration::from_secs(120);
 /// The largest reply body read; a longer one is a lost reply.
-pub const MAX_BODY: u64 = 8 << 20;
+pub(crate) const MAX_BODY: u64 = 8 << 20;
 
 /// Why a request did not produce a usable answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HttpError {
+pub(crate) enum HttpError {
     /// A 4xx that is not retried (or a second 401).
     Refused(Problem),
     /// The token endpoint refused the client credentials (400 or 401): the request they
@@ -108,14 +108,14 @@ impl fmt::Display for HttpError {
 #[derive(Debug, Clone, Copy)]
 pub struct Budget {
     /// Stop retrying at this instant.
-    pub deadline: Instant,
+    pub(crate) deadline: Instant,
     /// Stop at once when a signal arrives (false for the cancel that follows a signal).
-    pub interruptible: bool,
+    pub(crate) interruptible: bool,
 }
 
 impl Budget {
     /// A budget ending at `deadline`, stopped by signals.
-    pub fn until(deadline: Instant) -> Self {
+    pub(crate) fn until(deadline: Instant) -> Self {
         Self {
             deadline,
             interruptible: true,
@@ -124,7 +124,7 @@ impl Budget {
 }
 
 /// Supplies the authorization header, and a fresh one after a 401.
-pub trait Authorizer: Send + Sync {
+pub(crate) trait Authorizer: Send + Sync {
     /// The header to send (`None`: no auth).
     fn header(&self, http: &Http, budget: Budget) -> Result<Option<(String, Secret)>, HttpError>;
     /// Forget the current credential after a 401. Returns whether a new one can be had.
@@ -136,7 +136,7 @@ pub trait Authorizer: Send + Sync {
 }
 
 /// No authorization (for the token endpoint itself).
-pub struct NoAuth;
+pub(crate) struct NoAuth;
 
 impl Authorizer for NoAuth {
     fn header(&self, _: &Http, _: Budget) -> Result<Option<(String, Secret)>, HttpError> {
@@ -215,13 +215,13 @@ pub struct Http {
     reached: Arc<Mutex<Vec<String>>>,
     clock: Arc<dyn Clock>,
     /// First retry delay.
-    pub retry_initial: Duration,
+    pub(crate) retry_initial: Duration,
     /// Largest retry delay (when the server does not say).
-    pub retry_max: Duration,
+    pub(crate) retry_max: Duration,
     /// Longest time one attempt may take (never past the budget's deadline either).
     pub attempt_timeout: Duration,
     /// How long connection failures to a host that never answered are retried.
-    pub connect_window: Duration,
+    pub(crate) connect_window: Duration,
 }
 
 impl Http {
@@ -235,7 +235,7 @@ impl Http {
     }
 
     /// A client on `clock` with these proxy settings.
-    pub fn with_proxy_env(clock: Arc<dyn Clock>, proxy_env: proxy::ProxyEnv) -> Self {
+    pub(crate) fn with_proxy_env(clock: Arc<dyn Clock>, proxy_env: proxy::ProxyEnv) -> Self {
         let proxy = Arc::new(proxy_env);
         Self {
             agents: Agents::new(None, &proxy),
@@ -251,19 +251,11 @@ impl Http {
         }
     }
 
-    /// Trust exactly these root certificates (DER) instead of the bundled ones: for
-    /// corporate proxies that inspect TLS (`ca-bundle` / `SSL_CERT_FILE`).
-    pub fn with_root_certs(mut self, roots: &[Vec<u8>]) -> Self {
-        self.agents = Agents::new(Some(root_certs(roots)), &self.proxy);
-        self.roots = None;
-        self
-    }
-
     /// Trust exactly the root certificates (DER) that `load` gives, instead of the bundled
     /// ones, for `https://` requests; `load` is called when the first of them is sent, and
     /// only then. When it fails, that request and every later `https://` one fail at once
     /// with [`HttpError::Untrusted`] carrying its message (nothing is sent).
-    pub fn with_lazy_roots(
+    pub(crate) fn with_lazy_roots(
         mut self,
         load: impl Fn() -> Result<Vec<Vec<u8>>, String> + Send + Sync + 'static,
     ) -> Self {
@@ -296,17 +288,12 @@ impl Http {
 
     /// The same client (connections, pace, roots) on another clock: a pipeline run beside
     /// others sleeps on a clock of its own, which its supervisor can stop.
-    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+    pub(crate) fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
         Self { clock, ..self }
     }
 
-    /// The shared pace.
-    pub fn pace(&self) -> &Pace {
-        &self.pace
-    }
-
     /// The clock.
-    pub fn clock(&self) -> &Arc<dyn Clock> {
+    pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
     }
 
@@ -323,7 +310,7 @@ impl Http {
     }
 
     /// Send with the retry policy and read a JSON body of type `T`.
-    pub fn json<T: DeserializeOwned>(
+    pub(crate) fn json<T: DeserializeOwned>(
         &self,
         req: &Request,
         auth: &dyn Authorizer,
@@ -345,7 +332,7 @@ impl Http {
 
     /// [`Http::json`], with a fingerprint of the body and its length: for paging, to see
     /// a page that repeats an earlier one and to bound what a list may cost.
-    pub fn json_page<T: DeserializeOwned>(
+    pub(crate) fn json_page<T: DeserializeOwned>(
         &self,
         req: &Request,
         auth: &dyn Authorizer,
@@ -370,7 +357,7 @@ impl Http {
     }
 
     /// Send with the retry policy; any 2xx is accepted whatever its body.
-    pub fn send(
+    pub(crate) fn send(
         &self,
         req: &Request,
         auth: &dyn Authorizer,
@@ -382,7 +369,7 @@ impl Http {
     /// Send `req` (without authorization) when its reply holds a secret (the token
     /// endpoint): no part of a reply body is ever put in a message, only the status (and
     /// an OAuth `error` code). `accept` reads a 2xx; its error must not quote the body.
-    pub fn secret_reply<T>(
+    pub(crate) fn secret_reply<T>(
         &self,
         req: &Request,
         budget: Budget,
@@ -742,7 +729,7 @@ fn proxied_agent(p: &proxy::ProxyEnv, roots: Option<ureq::tls::RootCerts>) -> Op
 }
 
 /// `scheme://host[:port]` of a URL, lower-cased: what "the same origin" compares.
-pub fn origin(url: &str) -> String {
+pub(crate) fn origin(url: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     let authority = authority
@@ -753,7 +740,7 @@ pub fn origin(url: &str) -> String {
 }
 
 /// The certificates (DER) in a PEM file; an error names what is wrong.
-pub fn read_pem_certs(pem: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+pub(crate) fn read_pem_certs(pem: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     let mut out = Vec::new();
     for item in ureq::tls::parse_pem(pem) {
         match item {
@@ -796,7 +783,7 @@ fn classify(e: ureq::Error) -> Attempt {
 }
 
 /// `Retry-After`: delay-seconds or an HTTP-date (relative to `now`).
-pub fn parse_retry_after(v: &str, now: SystemTime) -> Option<Duration> {
+pub(crate) fn parse_retry_after(v: &str, now: SystemTime) -> Option<Duration> {
     let v = v.trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));

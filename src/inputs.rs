@@ -4,7 +4,7 @@
 
 /// Which platform an input belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
+pub(crate) enum Scope {
     /// Used whatever the platform.
     Common,
     /// Only with `platform: matillion`.
@@ -21,14 +21,14 @@ pub struct Input {
     /// The default used when the input is not given (`None`: no default).
     pub default: Option<&'static str>,
     /// The platform it belongs to.
-    pub scope: Scope,
+    pub(crate) scope: Scope,
     /// Whether the value is a secret (never shown, in any message).
-    pub secret: bool,
+    pub(crate) secret: bool,
     /// Whether the value is `true` or `false` (as a flag it may then stand alone:
     /// `--wait`, `--no-wait`).
-    pub boolean: bool,
+    pub(crate) boolean: bool,
     /// One or two sentences for `action.yml` and the README.
-    pub help: &'static str,
+    pub(crate) help: &'static str,
 }
 
 const fn input(
@@ -77,14 +77,14 @@ const fn secret(id: &'static str, scope: Scope, help: &'static str) -> Input {
 use Scope::{Common, Datalab, Matillion};
 
 /// Default for `timeout`.
-pub const DEFAULT_TIMEOUT: &str = "2h";
+pub(crate) const DEFAULT_TIMEOUT: &str = "2h";
 /// Default for `poll-interval`.
-pub const DEFAULT_POLL_INTERVAL: &str = "5s";
+pub(crate) const DEFAULT_POLL_INTERVAL: &str = "5s";
 /// Default for `max-poll-interval`.
-pub const DEFAULT_MAX_POLL_INTERVAL: &str = "30s";
+pub(crate) const DEFAULT_MAX_POLL_INTERVAL: &str = "30s";
 
 /// Default for `max-parallel`.
-pub const DEFAULT_MAX_PARALLEL: &str = "4";
+pub(crate) const DEFAULT_MAX_PARALLEL: &str = "4";
 
 /// Every input, once.
 pub const INPUTS: &[Input] = &[
@@ -345,14 +345,14 @@ pub const INPUTS: &[Input] = &[
 ];
 
 /// The input with this id.
-pub fn find(id: &str) -> Option<&'static Input> {
+pub(crate) fn find(id: &str) -> Option<&'static Input> {
     INPUTS.iter().find(|i| i.id == id)
 }
 
 /// The environment variable names an input is read from, in order of precedence:
 /// `INPUT_<ID>` with dashes kept (GitHub), the same with underscores, then
 /// `MATILLION_<ID>` (or `DATALAB_<ID>` for Datalab inputs) in upper snake case.
-pub fn env_names(input: &Input) -> Vec<String> {
+pub(crate) fn env_names(input: &Input) -> Vec<String> {
     let upper = input.id.to_ascii_uppercase();
     let snake = upper.replace('-', "_");
     let mut names = vec![format!("INPUT_{upper}")];
@@ -372,13 +372,13 @@ pub fn env_names(input: &Input) -> Vec<String> {
 
 /// The flag that gives an input on the command line: `--<id>`. It is also the name the
 /// input is looked up by first (see [`source_names`]): the command-line layer answers it.
-pub fn flag(input: &Input) -> String {
+pub(crate) fn flag(input: &Input) -> String {
     format!("--{}", input.id)
 }
 
 /// Every name an input is looked up by, in order of precedence: its flag, then
 /// [`env_names`]. A lookup function that is only the environment never answers the flag.
-pub fn source_names(input: &Input) -> Vec<String> {
+pub(crate) fn source_names(input: &Input) -> Vec<String> {
     let mut names = vec![flag(input)];
     names.extend(env_names(input));
     names
@@ -398,16 +398,16 @@ impl Input {
 
 /// Where a value came from, for messages: the flag or the variable's name.
 #[derive(Debug, Clone)]
-pub struct Given {
+pub(crate) struct Given {
     /// The trimmed, non-empty value.
-    pub value: String,
+    pub(crate) value: String,
     /// The flag (`--timeout`) or environment variable it was read from.
-    pub from: String,
+    pub(crate) from: String,
 }
 
 /// Read an input through `lookup` (the command line over the environment in production, a
 /// map in tests): trimmed, and an empty value counts as not given.
-pub fn read(input: &Input, lookup: &dyn Fn(&str) -> Option<String>) -> Option<Given> {
+pub(crate) fn read(input: &Input, lookup: &dyn Fn(&str) -> Option<String>) -> Option<Given> {
     source_names(input).into_iter().find_map(|name| {
         let v = lookup(&name)?;
         let v = v.trim();

@@ -16,10 +16,10 @@ use std::borrow::Cow;
 
 /// A message (a step's, the run's) is kept up to this many bytes: far more than a person
 /// reads in a log or a summary, little enough that a page of them stays small.
-pub const MAX_TEXT: usize = 32 << 10;
+pub(crate) const MAX_TEXT: usize = 32 << 10;
 
 /// Bytes as text: invalid UTF-8 sequences become U+FFFD.
-pub fn text(bytes: Vec<u8>) -> String {
+pub(crate) fn text(bytes: Vec<u8>) -> String {
     match String::from_utf8(bytes) {
         Ok(s) => s,
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
@@ -28,7 +28,7 @@ pub fn text(bytes: Vec<u8>) -> String {
 
 /// Parse `body` as `T`; when strict parsing fails, parse it again with its string escapes
 /// repaired ([`repair`]). The error is the strict parser's.
-pub fn parse<T: DeserializeOwned>(body: &str) -> Result<T, serde_json::Error> {
+pub(crate) fn parse<T: DeserializeOwned>(body: &str) -> Result<T, serde_json::Error> {
     match serde_json::from_str::<T>(body) {
         Ok(v) => Ok(v),
         Err(e) => match repair(body) {
@@ -42,7 +42,7 @@ pub fn parse<T: DeserializeOwned>(body: &str) -> Result<T, serde_json::Error> {
 /// reversed surrogate, a `\u` without four hex digits, an unknown escape letter → `\ufffd`;
 /// a raw control character inside a string → its `\u00XX` escape. Text outside strings is
 /// left as it is.
-pub fn repair(body: &str) -> Cow<'_, str> {
+pub(crate) fn repair(body: &str) -> Cow<'_, str> {
     let b = body.as_bytes();
     let mut out = String::new();
     let mut copied = 0;
@@ -164,19 +164,19 @@ fn utf8_len(first: u8) -> usize {
 /// Lenient field deserializers for the reply shapes: each accepts what can be used and
 /// turns anything else into "unknown" (`None`, empty, default) instead of refusing the
 /// whole reply.
-pub mod de {
+pub(crate) mod de {
     use serde::de::DeserializeOwned;
     use serde::{Deserialize, Deserializer};
     use serde_json::Value;
 
     /// A count: a non-negative integer, or one sent as a string (`"42"`); anything else
     /// (negative, fractional, text, `null`) is unknown.
-    pub fn opt_count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    pub(crate) fn opt_count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
         Ok(count(&Value::deserialize(d)?))
     }
 
     /// [`opt_count`] on a value.
-    pub fn count(v: &Value) -> Option<u64> {
+    pub(crate) fn count(v: &Value) -> Option<u64> {
         match v {
             Value::Number(n) => n.as_u64().or_else(|| {
                 n.as_f64()
@@ -189,7 +189,7 @@ pub mod de {
     }
 
     /// A number of seconds: a non-negative number, or one sent as a string (`"1800"`).
-    pub fn seconds(v: &Value) -> Option<f64> {
+    pub(crate) fn seconds(v: &Value) -> Option<f64> {
         match v {
             Value::Number(n) => n.as_f64(),
             Value::String(s) => s.trim().parse::<f64>().ok(),
@@ -199,19 +199,19 @@ pub mod de {
     }
 
     /// Text: a string as sent; a number or boolean as written; anything else unknown.
-    pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    pub(crate) fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
         Ok(string(Value::deserialize(d)?))
     }
 
     /// [`opt_string`], empty when unknown.
-    pub fn string_or_empty<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    pub(crate) fn string_or_empty<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
         Ok(string(Value::deserialize(d)?).unwrap_or_default())
     }
 
     /// Free text a person reads (a message): [`opt_string`] with secrets removed
     /// ([`crate::redact`]), cut to [`super::MAX_TEXT`] bytes (on a character boundary,
     /// marked with `…`) so that a server's megabyte messages cannot fill the memory.
-    pub fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    pub(crate) fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
         Ok(string(Value::deserialize(d)?).map(|mut s| {
             if s.len() > super::MAX_TEXT {
                 let mut end = super::MAX_TEXT;
@@ -235,7 +235,7 @@ pub mod de {
     }
 
     /// A nested object of type `T`, or unknown when it is not one.
-    pub fn opt_object<'de, D: Deserializer<'de>, T: DeserializeOwned>(
+    pub(crate) fn opt_object<'de, D: Deserializer<'de>, T: DeserializeOwned>(
         d: D,
     ) -> Result<Option<T>, D::Error> {
         let v = Value::deserialize(d)?;
@@ -248,7 +248,9 @@ pub mod de {
     /// A list: `null` or anything but an array is empty; an item that cannot be read is
     /// left out (the caller sees fewer items, never none because of one). Items are read
     /// one at a time, so a large page is never held twice.
-    pub fn list<'de, D: Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<Vec<T>, D::Error> {
+    pub(crate) fn list<'de, D: Deserializer<'de>, T: DeserializeOwned>(
+        d: D,
+    ) -> Result<Vec<T>, D::Error> {
         d.deserialize_any(ListVisitor(std::marker::PhantomData))
     }
 

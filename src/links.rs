@@ -12,14 +12,14 @@
 use crate::model::{PlatformKind, RunReport};
 
 /// The page of a Matillion execution, without the id.
-pub const MATILLION_EXECUTION_URL_PREFIX: &str =
+pub(crate) const MATILLION_EXECUTION_URL_PREFIX: &str =
     "https://app.matillion.com/observability-dashboard/pipeline/";
 
 /// The longest execution id a link is made for (Matillion's are 36-character UUIDs).
-pub const MAX_ID_CHARS: usize = 100;
+pub(crate) const MAX_ID_CHARS: usize = 100;
 
 /// The web page of execution `execution_id` on `platform`, when there is one.
-pub fn execution_url(platform: PlatformKind, execution_id: &str) -> Option<String> {
+pub(crate) fn execution_url(platform: PlatformKind, execution_id: &str) -> Option<String> {
     let id_ok = !execution_id.is_empty()
         && execution_id.len() <= MAX_ID_CHARS
         && execution_id
@@ -35,7 +35,7 @@ pub fn execution_url(platform: PlatformKind, execution_id: &str) -> Option<Strin
 }
 
 /// The web page of the report's execution, once it has an id and the platform has pages.
-pub fn execution_url_of(report: &RunReport) -> Option<String> {
+pub(crate) fn execution_url_of(report: &RunReport) -> Option<String> {
     execution_url(report.platform, report.execution_id.as_deref()?)
 }
 

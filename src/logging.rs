@@ -12,7 +12,7 @@ use std::io::Write;
 
 /// The level `RUST_LOG` asks for this program: a bare level (`debug`) or a directive for
 /// `pipeline_run`; anything else keeps `info`.
-pub fn level_from(rust_log: Option<&str>, runner_debug: bool) -> LevelFilter {
+pub(crate) fn level_from(rust_log: Option<&str>, runner_debug: bool) -> LevelFilter {
     let mut level = if runner_debug {
         LevelFilter::Debug
     } else {
@@ -38,7 +38,7 @@ pub fn level_from(rust_log: Option<&str>, runner_debug: bool) -> LevelFilter {
 /// Whether lines start with the time: the `log-timestamps` input, else outside GitHub and
 /// GitLab only. A value that is not a boolean is reported with the other inputs; meanwhile
 /// it counts as not given.
-pub fn timestamps(env: &dyn Fn(&str) -> Option<String>, ci: CiKind) -> bool {
+pub(crate) fn timestamps(env: &dyn Fn(&str) -> Option<String>, ci: CiKind) -> bool {
     let given = crate::inputs::find("log-timestamps")
         .and_then(|i| crate::inputs::read(i, env))
         .map(|g| g.value.to_ascii_lowercase());
@@ -50,7 +50,7 @@ pub fn timestamps(env: &dyn Fn(&str) -> Option<String>, ci: CiKind) -> bool {
 }
 
 /// One log line (without its line break): `stamp` is the time, when lines carry it.
-pub fn line(stamp: Option<&str>, level: log::Level, msg: &str) -> String {
+pub(crate) fn line(stamp: Option<&str>, level: log::Level, msg: &str) -> String {
     let prefix = match level {
         log::Level::Error => "error: ",
         log::Level::Warn => "warning: ",
@@ -74,7 +74,7 @@ const CONTEXT_CHARS: usize = 60;
 
 /// From now on, lines logged by this thread start with `[name] ` (a pipeline run beside
 /// others, so that its lines can be told apart); `None` stops that.
-pub fn set_context(name: Option<&str>) {
+pub(crate) fn set_context(name: Option<&str>) {
     let name = name.map(|n| n.chars().take(CONTEXT_CHARS).collect::<String>());
     CONTEXT.with(|c| *c.borrow_mut() = name);
 }
@@ -88,7 +88,7 @@ fn in_context(msg: String) -> String {
 }
 
 /// Install the logger (once; later calls do nothing).
-pub fn init(env: &dyn Fn(&str) -> Option<String>, ci: CiKind) {
+pub(crate) fn init(env: &dyn Fn(&str) -> Option<String>, ci: CiKind) {
     let runner_debug = ci == CiKind::GitHub && env("RUNNER_DEBUG").as_deref() == Some("1");
     let level = level_from(env("RUST_LOG").as_deref(), runner_debug);
     let stamped = timestamps(env, ci);

@@ -20,7 +20,7 @@ pub enum PlatformKind {
 
 impl PlatformKind {
     /// The name shown to people.
-    pub fn display_name(self) -> &'static str {
+    pub(crate) fn display_name(self) -> &'static str {
         match self {
             PlatformKind::Matillion => "Matillion",
             PlatformKind::Datalab => "Datalab",
@@ -87,30 +87,30 @@ pub enum CancelResult {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct Step {
     /// The step's name (remote text).
-    pub name: String,
+    pub(crate) name: String,
     /// The platform's status for the step, as sent (e.g. SUCCESS, FAILED, completed).
-    pub status: String,
+    pub(crate) status: String,
     /// Whether the step failed (Matillion: result status FAILED; Datalab: `failed`).
-    pub failed: bool,
+    pub(crate) failed: bool,
     /// The step's message, if any (remote text, may be long and multi-line).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
+    pub(crate) message: Option<String>,
     /// When it started (RFC 3339, as sent).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub started_at: Option<String>,
+    pub(crate) started_at: Option<String>,
     /// When it finished (RFC 3339, as sent).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub finished_at: Option<String>,
+    pub(crate) finished_at: Option<String>,
     /// finished - started, when both parse.
     #[serde(
         skip_serializing_if = "Option::is_none",
         rename = "duration_seconds",
         serialize_with = "ser_secs"
     )]
-    pub duration: Option<Duration>,
+    pub(crate) duration: Option<Duration>,
     /// The child pipeline this step ran, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub child_pipeline: Option<String>,
+    pub(crate) child_pipeline: Option<String>,
 }
 
 /// Everything known about the run when the program ends. Fields are filled as they
@@ -118,26 +118,26 @@ pub struct Step {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RunReport {
     /// The platform.
-    pub platform: PlatformKind,
+    pub(crate) platform: PlatformKind,
     /// The pipeline asked for (name, or Datalab `pl_...` id).
-    pub pipeline: String,
+    pub(crate) pipeline: String,
     /// Matillion project (as given: id or name).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub project: Option<String>,
+    pub(crate) project: Option<String>,
     /// Matillion project id, once resolved (scripts should not have to parse `project`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub project_id: Option<String>,
+    pub(crate) project_id: Option<String>,
     /// Matillion environment.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub environment: Option<String>,
+    pub(crate) environment: Option<String>,
     /// The version asked for, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
+    pub(crate) version: Option<String>,
     /// The execution tag, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub execution_tag: Option<String>,
+    pub(crate) execution_tag: Option<String>,
     /// Names of the variables overridden (never their values).
-    pub overridden_variables: Vec<String>,
+    pub(crate) overridden_variables: Vec<String>,
     /// The execution id, once triggered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub execution_id: Option<String>,
@@ -148,23 +148,23 @@ pub struct RunReport {
     pub status: Option<String>,
     /// The platform's message for the execution (remote text).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
+    pub(crate) message: Option<String>,
     /// What triggered it (API, SCHEDULE, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub trigger: Option<String>,
+    pub(crate) trigger: Option<String>,
     /// When it started (RFC 3339, as sent).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub started_at: Option<String>,
+    pub(crate) started_at: Option<String>,
     /// When it finished (RFC 3339, as sent).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub finished_at: Option<String>,
+    pub(crate) finished_at: Option<String>,
     /// finished - started when both are known; else the time this program waited.
     #[serde(
         skip_serializing_if = "Option::is_none",
         rename = "duration_seconds",
         serialize_with = "ser_secs"
     )]
-    pub duration: Option<Duration>,
+    pub(crate) duration: Option<Duration>,
     /// All steps, in the platform's order.
     pub steps: Vec<Step>,
     /// Things worth saying in the summary and log (adopted a run, waited for a tag, ...).
@@ -172,36 +172,36 @@ pub struct RunReport {
     /// This run against the pipeline's past successful runs (once the run ended and its
     /// past runs were read).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub history: Option<HistoryComparison>,
+    pub(crate) history: Option<HistoryComparison>,
 }
 
 /// Past successful runs needed before a run is compared with them.
-pub const MIN_PAST_RUNS: usize = 5;
+pub(crate) const MIN_PAST_RUNS: usize = 5;
 /// Within this many percent of the median, a run took "about as long".
-pub const ABOUT_AS_LONG_PERCENT: i64 = 5;
+pub(crate) const ABOUT_AS_LONG_PERCENT: i64 = 5;
 
 /// How long this run took against the median of the pipeline's past successful runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HistoryComparison {
+pub(crate) struct HistoryComparison {
     /// How many past successful runs were read (the lookup reads the last few dozen ended
     /// runs).
-    pub successful_runs: usize,
+    pub(crate) successful_runs: usize,
     /// Their median duration; only with at least [`MIN_PAST_RUNS`] of them.
     #[serde(
         skip_serializing_if = "Option::is_none",
         rename = "median_seconds",
         serialize_with = "ser_secs"
     )]
-    pub median: Option<Duration>,
+    pub(crate) median: Option<Duration>,
     /// This run's duration against that median, in whole percent (positive: longer);
     /// only with a median and this run's duration known.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub change_percent: Option<i64>,
+    pub(crate) change_percent: Option<i64>,
 }
 
 impl HistoryComparison {
     /// `took` (when known) against `successful`, the durations of past successful runs.
-    pub fn of(took: Option<Duration>, successful: &[Duration]) -> Self {
+    pub(crate) fn of(took: Option<Duration>, successful: &[Duration]) -> Self {
         let median = (successful.len() >= MIN_PAST_RUNS).then(|| {
             let mut d = successful.to_vec();
             d.sort_unstable();
@@ -286,24 +286,24 @@ impl RunReport {
     }
 
     /// The failed steps, in order.
-    pub fn failed_steps(&self) -> impl Iterator<Item = &Step> {
+    pub(crate) fn failed_steps(&self) -> impl Iterator<Item = &Step> {
         self.steps.iter().filter(|s| s.failed)
     }
 
     /// How many steps failed.
-    pub fn steps_failed(&self) -> usize {
+    pub(crate) fn steps_failed(&self) -> usize {
         self.failed_steps().count()
     }
 
     /// Whole seconds of `duration`, for outputs.
-    pub fn duration_secs(&self) -> Option<u64> {
+    pub(crate) fn duration_secs(&self) -> Option<u64> {
         self.duration.map(|d| d.as_secs())
     }
 }
 
 /// A small report with steps, for reporters' tests.
 #[cfg(test)]
-pub fn sample() -> RunReport {
+pub(crate) fn sample() -> RunReport {
     let mut r = RunReport::new(PlatformKind::Matillion, "Load orders");
     r.project = Some("Analytics".into());
     r.environment = Some("prod".into());

@@ -340,7 +340,7 @@ fn failed_before_trigger(mut report: RunReport, f: Failure) -> RunReport {
 }
 
 /// For a platform that cannot cancel: the sentence the log says instead.
-pub fn no_cancel(platform: &dyn Platform, id: &str) -> String {
+pub(crate) fn no_cancel(platform: &dyn Platform, id: &str) -> String {
     let name = platform.kind().display_name();
     format!("{name} has no way to cancel execution {id}: the execution continues on {name}")
 }
@@ -348,7 +348,7 @@ pub fn no_cancel(platform: &dyn Platform, id: &str) -> String {
 /// Ask the platform to cancel `id` within `cancel.budget`, then follow it to its end for
 /// up to `cancel.follow`, polling every `timings.follow_step`. `interruptible: false` for
 /// the clean-up after a signal (its waits must not be cut short).
-pub fn cancel_and_follow(
+pub(crate) fn cancel_and_follow(
     platform: &dyn Platform,
     id: &str,
     clock: &dyn Clock,

@@ -87,29 +87,29 @@ use backoff::backoff::Backoff;
 use std::time::Duration;
 
 /// Fewer past runs than this: no model, the backoff from the start.
-pub const MIN_HISTORY: usize = 5;
+pub(crate) const MIN_HISTORY: usize = 5;
 /// At most this many past runs are used (the first ones given: pass the newest first).
-pub const MAX_HISTORY: usize = 200;
+pub(crate) const MAX_HISTORY: usize = 200;
 /// The model's expected detection latency, as a fraction of `poll-interval`.
-pub const TARGET_RATIO: f64 = 0.45;
+pub(crate) const TARGET_RATIO: f64 = 0.45;
 /// The shortest gap between two polls of the history schedule.
-pub const MIN_GAP: Duration = Duration::from_secs(1);
+pub(crate) const MIN_GAP: Duration = Duration::from_secs(1);
 /// The prior chance that a run fails in its first [`EARLY_WINDOW`], history or not.
-pub const EARLY_MASS: f64 = 0.03;
+pub(crate) const EARLY_MASS: f64 = 0.03;
 /// The window of an early failure.
-pub const EARLY_WINDOW: Duration = Duration::from_secs(60);
+pub(crate) const EARLY_WINDOW: Duration = Duration::from_secs(60);
 /// The narrowest kernel, in log-time (2%: durations are whole seconds and runs vary).
-pub const MIN_BANDWIDTH: f64 = 0.02;
+pub(crate) const MIN_BANDWIDTH: f64 = 0.02;
 /// Past runs shorter than this count as this long (the log of zero is not a number).
-pub const MIN_DURATION: Duration = Duration::from_secs(1);
+pub(crate) const MIN_DURATION: Duration = Duration::from_secs(1);
 /// The schedule's grid size bound.
-pub const MAX_GRID: usize = 4096;
+pub(crate) const MAX_GRID: usize = 4096;
 /// The backoff's growth per poll.
-pub const FALLBACK_MULTIPLIER: f64 = 1.0;
+pub(crate) const FALLBACK_MULTIPLIER: f64 = 1.0;
 /// The backoff's largest gap, as a multiple of `poll-interval`.
-pub const FALLBACK_MAX_FACTOR: f64 = 1.0;
+pub(crate) const FALLBACK_MAX_FACTOR: f64 = 1.0;
 /// The jitter: each gap is scaled by a factor in `1 ± JITTER`.
-pub const JITTER: f64 = 0.1;
+pub(crate) const JITTER: f64 = 0.1;
 
 /// How far past the longest past run the model goes, in bandwidths.
 const TAIL_BANDWIDTHS: f64 = 2.0;
@@ -183,12 +183,13 @@ impl Policy {
     }
 
     /// Whether the schedule follows the history (else it is the backoff from the start).
-    pub fn uses_history(&self) -> bool {
+    pub(crate) fn uses_history(&self) -> bool {
         self.model.is_some()
     }
 
     /// The model's expected end (its median), if it has history.
-    pub fn expected_end(&self) -> Option<Duration> {
+    #[cfg(test)]
+    pub(crate) fn expected_end(&self) -> Option<Duration> {
         self.model
             .as_ref()
             .map(|m| Duration::from_secs_f64(m.median))
@@ -196,20 +197,22 @@ impl Policy {
 
     /// The model's mean detection latency (what the rate constant was solved for), if it
     /// has history.
-    pub fn expected_latency(&self) -> Option<Duration> {
+    #[cfg(test)]
+    pub(crate) fn expected_latency(&self) -> Option<Duration> {
         self.model
             .as_ref()
             .map(|m| Duration::from_secs_f64(m.latency))
     }
 
     /// Past this elapsed time the backoff takes over, if there is history.
-    pub fn history_end(&self) -> Option<Duration> {
+    #[cfg(test)]
+    pub(crate) fn history_end(&self) -> Option<Duration> {
         self.model.as_ref().map(|m| Duration::from_secs_f64(m.end))
     }
 
     /// One line for the log, e.g. "polling around the expected end at ~34m (80% of past
     /// runs between 31m and 38m), from 20 past runs; every 5s after 41m".
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let every = fmt(self.floor);
         match &self.model {
             Some(m) => format!(
@@ -233,7 +236,7 @@ impl Policy {
 
 /// A seed from the operating system's randomness (through std's hasher keys), for
 /// [`Policy::new`] in production.
-pub fn seed_from_os() -> u64 {
+pub(crate) fn seed_from_os() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     std::collections::hash_map::RandomState::new()
         .build_hasher()
@@ -278,6 +281,7 @@ struct Model {
     /// Past this time (seconds), the backoff.
     end: f64,
     /// The model's expected latency, seconds.
+    #[cfg(test)]
     latency: f64,
     /// Past runs used, their median and 10th/90th percentiles (seconds).
     used: usize,
@@ -374,6 +378,7 @@ impl Model {
             lambda.push(lambda[k - 1] + r * (t[k] - t[k - 1]));
         }
         Model {
+            #[cfg(test)]
             latency: latency(c),
             t,
             lambda,

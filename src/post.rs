@@ -18,7 +18,7 @@ use crate::wiring::load_config;
 use crate::{ci, emit, inputs};
 
 /// The program name that selects the post step whatever the arguments say.
-pub const POST_PROGRAM: &str = "pipeline-run-post";
+pub(crate) const POST_PROGRAM: &str = "pipeline-run-post";
 
 /// Whether `argv0` (the program as it was invoked) names the post step.
 pub fn invoked_as_post(argv0: &str) -> bool {
@@ -30,7 +30,7 @@ pub fn invoked_as_post(argv0: &str) -> bool {
 
 /// What the post step should do.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// Nothing; why, for the log.
     Nothing(&'static str),
     /// Cancel this execution: the main step started it and did not finish.
@@ -38,7 +38,7 @@ pub enum Decision {
 }
 
 /// Decide from the saved state and the `wait` input alone (no request is made).
-pub fn decide(env: &dyn Fn(&str) -> Option<String>) -> Decision {
+pub(crate) fn decide(env: &dyn Fn(&str) -> Option<String>) -> Decision {
     let state = |name: &str| {
         env(&format!("STATE_{name}"))
             .map(|v| v.trim().to_string())
@@ -63,7 +63,7 @@ pub fn decide(env: &dyn Fn(&str) -> Option<String>) -> Decision {
 }
 
 /// Run the post step.
-pub fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
+pub(crate) fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
     let ci = ci::detect(env);
     crate::logging::init(env, ci);
     let id = match decide(env) {

@@ -23,22 +23,22 @@ pub const EVERY_POLLS: u32 = 12;
 
 /// A look reads at most this many pages (from the first that is not complete); the rest
 /// wait for the next look, or for the end.
-pub const MAX_PAGES_PER_LOOK: usize = 5;
+pub(crate) const MAX_PAGES_PER_LOOK: usize = 5;
 
 /// One page of the steps of an execution, as a platform read it while the run went on.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StepPage {
     /// The steps on the page, in the platform's order.
-    pub steps: Vec<Step>,
+    pub(crate) steps: Vec<Step>,
     /// How many steps the execution lists in all, when the platform says.
-    pub total: Option<u64>,
+    pub(crate) total: Option<u64>,
     /// How many steps a full page holds (`usize::MAX`: every step comes on one page).
-    pub size: usize,
+    pub(crate) size: usize,
 }
 
 /// Whether a step has ended: it has an end time, it failed, or its status is one that
 /// ends a step on either platform.
-pub fn ended(s: &Step) -> bool {
+pub(crate) fn ended(s: &Step) -> bool {
     const ENDED: &[&str] = &[
         "SUCCESS",
         "FAILED",
@@ -56,7 +56,7 @@ pub fn ended(s: &Step) -> bool {
 
 /// When the next look at the steps is due.
 #[derive(Debug, Clone)]
-pub struct Cadence {
+pub(crate) struct Cadence {
     every: Duration,
     last_look: Duration,
     last_status: Option<String>,
@@ -66,7 +66,7 @@ pub struct Cadence {
 impl Cadence {
     /// Looks at most once every [`EVERY_POLLS`] × `poll_interval` (the first that long
     /// after the trigger), and at the poll after a status change.
-    pub fn new(poll_interval: Duration) -> Self {
+    pub(crate) fn new(poll_interval: Duration) -> Self {
         Self {
             every: poll_interval.saturating_mul(EVERY_POLLS),
             last_look: Duration::ZERO,
@@ -77,7 +77,7 @@ impl Cadence {
 
     /// At a status poll that saw the run still going with `status`, `elapsed` after the
     /// trigger: whether to look at the steps now (if so, the look is counted as done).
-    pub fn due(&mut self, elapsed: Duration, status: &str) -> bool {
+    pub(crate) fn due(&mut self, elapsed: Duration, status: &str) -> bool {
         let after_change = std::mem::take(&mut self.changed);
         if self.last_status.as_deref().is_some_and(|s| s != status) {
             // Said by the status line at this poll; the look follows at the next one.
@@ -101,7 +101,7 @@ struct Seen {
 
 /// The steps read so far, page by page.
 #[derive(Debug, Clone, Default)]
-pub struct Tracker {
+pub(crate) struct Tracker {
     pages: Vec<Seen>,
     total: Option<u64>,
     size: Option<usize>,
@@ -109,7 +109,7 @@ pub struct Tracker {
 
 impl Tracker {
     /// Nothing read yet.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
@@ -118,7 +118,7 @@ impl Tracker {
     }
 
     /// How many pages from the first are complete: they need not be read again.
-    pub fn complete_pages(&self) -> usize {
+    pub(crate) fn complete_pages(&self) -> usize {
         self.pages
             .iter()
             .position(|p| !self.complete(p))
@@ -127,7 +127,7 @@ impl Tracker {
 
     /// The pages the next look reads: from the first that is not complete to the last the
     /// total says there is (at least one page), at most [`MAX_PAGES_PER_LOOK`].
-    pub fn pages_to_read(&self) -> std::ops::Range<usize> {
+    pub(crate) fn pages_to_read(&self) -> std::ops::Range<usize> {
         let first = self.complete_pages();
         let listed = match (self.total, self.size) {
             (Some(t), Some(size)) if size > 0 => {
@@ -142,7 +142,7 @@ impl Tracker {
     /// Take in page `index` as just read: the steps on it that ended since the last look,
     /// in order. A page past the ones read so far is kept only when it follows them and
     /// has steps.
-    pub fn absorb(&mut self, index: usize, page: StepPage) -> Vec<Step> {
+    pub(crate) fn absorb(&mut self, index: usize, page: StepPage) -> Vec<Step> {
         if page.size > 0 {
             self.size = Some(page.size);
         }
@@ -178,7 +178,7 @@ impl Tracker {
     }
 
     /// The complete pages from the first, in order, for the final report to reuse.
-    pub fn into_complete_pages(self) -> Vec<Vec<Step>> {
+    pub(crate) fn into_complete_pages(self) -> Vec<Vec<Step>> {
         let n = self.complete_pages();
         self.pages.into_iter().take(n).map(|p| p.steps).collect()
     }

@@ -15,18 +15,18 @@ use std::borrow::Cow;
 use std::sync::Mutex;
 
 /// What replaces a removed secret.
-pub const MASK: &str = "***";
+pub(crate) const MASK: &str = "***";
 /// Secrets shorter than this are not registered: removing every occurrence of a short,
 /// common string would garble text without protecting anything a reader could use.
-pub const MIN_SECRET_LEN: usize = 6;
+pub(crate) const MIN_SECRET_LEN: usize = 6;
 /// At most this many secrets are remembered (the oldest are forgotten first); a run holds
 /// a handful (a token every 25 minutes, the client secret).
-pub const MAX_SECRETS: usize = 64;
+pub(crate) const MAX_SECRETS: usize = 64;
 
 static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// Remember `secret` so that [`redact`] removes it from any text from now on.
-pub fn register(secret: &str) {
+pub(crate) fn register(secret: &str) {
     if secret.len() < MIN_SECRET_LEN {
         return;
     }
@@ -42,7 +42,7 @@ pub fn register(secret: &str) {
 
 /// `text` with every registered secret, bearer credential, JWT and token field value
 /// replaced by [`MASK`].
-pub fn redact(text: &str) -> Cow<'_, str> {
+pub(crate) fn redact(text: &str) -> Cow<'_, str> {
     let mut out = Cow::Borrowed(text);
     {
         let secrets = SECRETS.lock().unwrap_or_else(|e| e.into_inner());

@@ -6,16 +6,16 @@ use std::fmt;
 /// A secret value. `Debug` and `Display` print `***`; the value is reachable only through
 /// [`Secret::expose`], which is called where the value is put on the wire.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub(crate) struct Secret(String);
 
 impl Secret {
     /// Wrap a value.
-    pub fn new(v: impl Into<String>) -> Self {
+    pub(crate) fn new(v: impl Into<String>) -> Self {
         Self(v.into())
     }
 
     /// The value, for the one place that sends it.
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }

@@ -11,7 +11,7 @@ use std::sync::mpsc::Sender;
 
 /// Start the signal thread. Each signal is recorded in `state` and sent on `tx`; the second
 /// one exits the process with its code.
-pub fn install(state: Arc<SignalState>, tx: Sender<Signal>) -> std::io::Result<()> {
+pub(crate) fn install(state: Arc<SignalState>, tx: Sender<Signal>) -> std::io::Result<()> {
     let mut signals = Signals::new([SIGINT, SIGTERM])?;
     std::thread::Builder::new()
         .name("signals".into())

@@ -4,7 +4,7 @@
 //! string alignment distance); case is ignored.
 
 /// The edit distance between `a` and `b`, ignoring ASCII case.
-pub fn distance(a: &str, b: &str) -> usize {
+pub(crate) fn distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().map(|c| c.to_ascii_lowercase()).collect();
     let b: Vec<char> = b.chars().map(|c| c.to_ascii_lowercase()).collect();
     // Three rows of the usual table: the one before the previous is needed for swaps.
@@ -35,7 +35,10 @@ fn near(word: &str, known: &str, d: usize) -> bool {
 }
 
 /// The candidate closest to `word`, when one is near (the first of equally close ones).
-pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (distance(word, c), c))

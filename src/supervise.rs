@@ -117,12 +117,12 @@ impl Watch<'_> {
 
 /// At most this many lines for the steps that ended since the last look (every failed
 /// one is said); the step list at the end has them all.
-pub const PROGRESS_LINES: usize = 50;
+pub(crate) const PROGRESS_LINES: usize = 50;
 
 /// The lines for steps that ended while the run goes on (`true`: a failed step, said as a
 /// warning). Remote text on one line, a message cut at 500 characters; each line starts
 /// with the log's prefix, so none can be a workflow command.
-pub fn progress_lines(steps: &[Step]) -> Vec<(bool, String)> {
+pub(crate) fn progress_lines(steps: &[Step]) -> Vec<(bool, String)> {
     let mut lines = Vec::new();
     let mut others = 0usize;
     for st in steps {

@@ -7,7 +7,7 @@
 /// and the ends are trimmed. An iterator, so that a caller that escapes or cuts the text
 /// (a summary table of 30,000 rows) needs no allocation; a space is only ever yielded
 /// right before the character that follows it.
-pub fn one_line_chars(s: &str) -> impl Iterator<Item = char> + '_ {
+pub(crate) fn one_line_chars(s: &str) -> impl Iterator<Item = char> + '_ {
     let (mut started, mut pending_space) = (false, false);
     s.chars()
         .flat_map(move |c| {
@@ -24,19 +24,19 @@ pub fn one_line_chars(s: &str) -> impl Iterator<Item = char> + '_ {
 
 /// `s` on one line (see [`one_line_chars`]). Used wherever a format has no room for a
 /// line break: log lines, table cells, dotenv values, titles.
-pub fn one_line(s: &str) -> String {
+pub(crate) fn one_line(s: &str) -> String {
     one_line_chars(s).collect()
 }
 
 /// Escapes a workflow command's message: `%`, `\r` and `\n` (the runner unescapes them
 /// back), so the message can never end its line and start a command of its own.
-pub fn escape_data(s: &str) -> String {
+pub(crate) fn escape_data(s: &str) -> String {
     escape(s, false)
 }
 
 /// Escapes a workflow command's property value (`title=...`): as [`escape_data`], plus
 /// `:` and `,`, which would otherwise end the property list or start the next property.
-pub fn escape_property(s: &str) -> String {
+pub(crate) fn escape_property(s: &str) -> String {
     escape(s, true)
 }
 

@@ -59,7 +59,7 @@ fn split_offset(s: &str) -> Option<(&str, i64)> {
 }
 
 /// `b - a` when both parse and b is not before a.
-pub fn between(a: Option<&str>, b: Option<&str>) -> Option<Duration> {
+pub(crate) fn between(a: Option<&str>, b: Option<&str>) -> Option<Duration> {
     let a = parse_rfc3339(a?)?;
     let b = parse_rfc3339(b?)?;
     b.duration_since(a).ok()
@@ -73,7 +73,7 @@ pub fn format_rfc3339(t: SystemTime) -> String {
 }
 
 /// IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
-pub fn parse_http_date(v: &str) -> Option<SystemTime> {
+pub(crate) fn parse_http_date(v: &str) -> Option<SystemTime> {
     let rest = v.split_once(", ")?.1;
     let parts: Vec<&str> = rest.split_whitespace().collect();
     if parts.len() != 5 || parts[4] != "GMT" {

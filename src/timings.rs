@@ -13,70 +13,70 @@ use std::time::Duration;
 
 /// Cancelling a run: how long the request may take, then how long to follow it to its end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CancelTimings {
+pub(crate) struct CancelTimings {
     /// How long the cancel request may take.
-    pub budget: Duration,
+    pub(crate) budget: Duration,
     /// After the request, how long to follow the run to CANCELLED.
-    pub follow: Duration,
+    pub(crate) follow: Duration,
 }
 
 /// The clean-up after a signal. All of it should fit in [`SignalTimings::window`]: a
 /// cancelled GitHub job sends SIGTERM 7.5 s after SIGINT, and a second signal ends the
 /// process at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SignalTimings {
+pub(crate) struct SignalTimings {
     /// How long to wait for the worker to stop by itself.
-    pub settle: Duration,
+    pub(crate) settle: Duration,
     /// When the worker is still busy and no execution is known, it may be waiting for the
     /// trigger's reply: how much longer to wait, so that the run it creates is known and
     /// cancelled rather than left running.
-    pub trigger_wait: Duration,
+    pub(crate) trigger_wait: Duration,
     /// When the reply has still not come: how long the list of executions may be searched
     /// for the run the trigger created (it is then cancelled).
-    pub lookup: Duration,
+    pub(crate) lookup: Duration,
     /// The cancel request's budget (cut to what is left of the window, but not below
     /// `cancel_min`) and the follow to CANCELLED.
-    pub cancel: CancelTimings,
+    pub(crate) cancel: CancelTimings,
     /// The least budget a cancel request gets, however late it is.
-    pub cancel_min: Duration,
+    pub(crate) cancel_min: Duration,
     /// The whole clean-up.
-    pub window: Duration,
+    pub(crate) window: Duration,
 }
 
 /// Every fixed duration of the program.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timings {
     /// First delay before a failed request is sent again.
-    pub retry_initial: Duration,
+    pub(crate) retry_initial: Duration,
     /// Largest delay between attempts (when the server does not say).
-    pub retry_max: Duration,
+    pub(crate) retry_max: Duration,
     /// The lookup of the pipeline's past runs (for the polling schedule) may take this
     /// long, retries included; then the wait starts without it.
-    pub history: Duration,
+    pub(crate) history: Duration,
     /// A progress line at least this often while waiting.
     pub heartbeat: Duration,
     /// After the run ends, reading its details and steps may take this much past the
     /// deadline.
-    pub collect_grace: Duration,
+    pub(crate) collect_grace: Duration,
     /// After a timeout, the budget for the latest status, details and steps.
-    pub partial_budget: Duration,
+    pub(crate) partial_budget: Duration,
     /// A timeout's cancel (with `cancel-on-timeout`).
-    pub timeout_cancel: CancelTimings,
+    pub(crate) timeout_cancel: CancelTimings,
     /// `pipeline-run cancel` and the post step.
-    pub cancel_mode: CancelTimings,
+    pub(crate) cancel_mode: CancelTimings,
     /// While following a cancelled run: the interval between polls.
-    pub follow_step: Duration,
+    pub(crate) follow_step: Duration,
     /// While following a cancelled run: the least budget of one poll.
-    pub follow_poll_min: Duration,
+    pub(crate) follow_poll_min: Duration,
     /// After a signal.
-    pub signal: SignalTimings,
+    pub(crate) signal: SignalTimings,
     /// How often the supervisor looks for a signal while the worker is quiet.
-    pub tick: Duration,
+    pub(crate) tick: Duration,
     /// Before any host has answered: how long connection failures to it are retried.
-    pub connect_window: Duration,
+    pub(crate) connect_window: Duration,
     /// How long a 404 for the execution this program just created is taken for a replica
     /// that has not caught up, and asked again.
-    pub not_found_grace: Duration,
+    pub(crate) not_found_grace: Duration,
     /// After a lost trigger reply (or a 409 that follows one): how long the list of
     /// executions is searched for the run it created before the trigger is sent again.
     pub lost_reply_lookup: Duration,
@@ -122,11 +122,11 @@ impl Timings {
 /// Internal, for the integration tests only: `PIPELINE_RUN_TEST_TIMINGS=<n>` divides every
 /// duration by `n` (2 to 100), so that the binary's retries, cancel follow and signal
 /// windows take a fraction of their time while keeping their proportions.
-pub const TEST_KNOB: &str = "PIPELINE_RUN_TEST_TIMINGS";
+pub(crate) const TEST_KNOB: &str = "PIPELINE_RUN_TEST_TIMINGS";
 
 impl Timings {
     /// Every duration divided by `n` (at least 1).
-    pub fn divided(self, n: u32) -> Timings {
+    pub(crate) fn divided(self, n: u32) -> Timings {
         let n = n.max(1);
         let cancel = |c: CancelTimings| CancelTimings {
             budget: c.budget / n,
@@ -160,7 +160,7 @@ impl Timings {
 
     /// The binary's timings: [`Timings::DEFAULT`], divided when [`TEST_KNOB`] holds a
     /// whole number from 2 to 100.
-    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Timings {
+    pub(crate) fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Timings {
         let Some(v) = env(TEST_KNOB) else {
             return Timings::DEFAULT;
         };

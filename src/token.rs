@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 /// `/dev`, as in a `scratch` image run without one, finds no `getrandom` in libc and no
 /// `/dev/urandom`), from std's hash keys instead, which std reads with the `getrandom`
 /// system call itself: still secret, never a panic.
-pub fn random_token() -> String {
+pub(crate) fn random_token() -> String {
     let mut bytes = [0u8; 16];
     if getrandom::fill(&mut bytes).is_err() {
         std_random(&mut bytes);

@@ -9,7 +9,7 @@ use crate::inputs::{self, INPUTS, Input};
 use crate::suggest;
 
 /// The prefixes of the names inputs are read from.
-pub const PREFIXES: &[&str] = &["INPUT_", "MATILLION_", "DATALAB_"];
+pub(crate) const PREFIXES: &[&str] = &["INPUT_", "MATILLION_", "DATALAB_"];
 
 /// The name to suggest for `input`, in the style of the one typed (`prefix`, and for
 /// `INPUT_` whether it kept dashes).
@@ -28,7 +28,7 @@ fn suggested_name(input: &Input, prefix: &str, dashes: bool) -> String {
 }
 
 /// One warning for each name in `names` that has an input's prefix but is no input's name.
-pub fn unknown_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+pub(crate) fn unknown_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     let known: Vec<String> = INPUTS.iter().flat_map(inputs::env_names).collect();
     let mut names: Vec<&str> = names.into_iter().collect();
     names.sort_unstable();
@@ -63,7 +63,7 @@ pub fn unknown_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String
 
 /// Every warning about how inputs were given: secrets given as flags (read through
 /// `lookup`), then unknown names among `env_names`.
-pub fn warnings<'a>(
+pub(crate) fn warnings<'a>(
     lookup: &dyn Fn(&str) -> Option<String>,
     env_names: impl IntoIterator<Item = &'a str>,
 ) -> Vec<String> {
@@ -73,7 +73,7 @@ pub fn warnings<'a>(
 }
 
 /// Log [`warnings`] for the process environment's names.
-pub fn log_warnings(lookup: &dyn Fn(&str) -> Option<String>) {
+pub(crate) fn log_warnings(lookup: &dyn Fn(&str) -> Option<String>) {
     let names: Vec<String> = std::env::vars_os()
         .filter_map(|(k, _)| k.into_string().ok())
         .collect();

@@ -35,7 +35,7 @@ impl fmt::Display for Failure {
 impl Failure {
     /// A failure from an HTTP error: `platform` ("Matillion") and `what` ("the trigger")
     /// make the sentence, and `hint` may add advice for a refusal's status.
-    pub fn from_http(
+    pub(crate) fn from_http(
         e: HttpError,
         platform: &str,
         what: &str,
@@ -77,12 +77,12 @@ pub struct RunState {
     /// The platform's status, as sent.
     pub status: String,
     /// Whether it has ended, and how.
-    pub phase: Phase,
+    pub(crate) phase: Phase,
 }
 
 /// Running, or ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
+pub(crate) enum Phase {
     /// Anything not known to be terminal (including statuses not documented).
     Running,
     /// Ended successfully.
@@ -115,7 +115,7 @@ pub enum Seen<'a> {
 }
 
 /// "still RUNNING after 2m": the heartbeat line.
-pub fn still_line(status: &str, after: Duration) -> String {
+pub(crate) fn still_line(status: &str, after: Duration) -> String {
     format!("still {status} after {}", humantime::format_duration(after))
 }
 
@@ -147,7 +147,7 @@ impl Waiter<'_> {
 
     /// A backoff for retry waits (the trigger's): from `initial`, ×1.5 each time, ±20%
     /// jitter, never above `max`. Status polls follow [`Waiter::policy`] instead.
-    pub fn intervals(&self) -> impl FnMut() -> Duration + use<> {
+    pub(crate) fn intervals(&self) -> impl FnMut() -> Duration + use<> {
         let mut b = backoff::ExponentialBackoff {
             initial_interval: self.initial,
             current_interval: self.initial,
@@ -162,7 +162,7 @@ impl Waiter<'_> {
     }
 
     /// Sleep for `d` but not past the deadline. `Err` on a signal.
-    pub fn sleep(&self, d: Duration) -> Result<(), Signal> {
+    pub(crate) fn sleep(&self, d: Duration) -> Result<(), Signal> {
         let now = self.clock.now();
         let d = d.min(self.deadline.saturating_duration_since(now));
         match self.clock.sleep(d) {
@@ -172,7 +172,7 @@ impl Waiter<'_> {
     }
 
     /// The polling schedule for a run whose past runs took `history` (newest first).
-    pub fn policy(&self, history: &[Duration]) -> Policy {
+    pub(crate) fn policy(&self, history: &[Duration]) -> Policy {
         Policy::new(history, self.initial, self.max, self.seed)
     }
 
@@ -190,7 +190,7 @@ impl Waiter<'_> {
 
     /// [`Waiter::until_end`] on `policy`'s schedule, its elapsed time counted from `since`
     /// (the trigger).
-    pub fn until_end_with(
+    pub(crate) fn until_end_with(
         &self,
         policy: &mut Policy,
         since: Instant,

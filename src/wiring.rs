@@ -16,12 +16,15 @@ use crate::timings::Timings;
 use std::sync::Arc;
 
 /// The process environment as a lookup function.
-pub fn process_env(name: &str) -> Option<String> {
+pub(crate) fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
 /// Read and validate the inputs; print every problem (exit 2) when they are bad.
-pub fn load_config(env: &dyn Fn(&str) -> Option<String>, ci: CiKind) -> Result<Config, Exit> {
+pub(crate) fn load_config(
+    env: &dyn Fn(&str) -> Option<String>,
+    ci: CiKind,
+) -> Result<Config, Exit> {
     crate::unknown::log_warnings(env);
     config::from_lookup(env).map_err(|errs| {
         for e in &errs.0 {
@@ -36,7 +39,7 @@ pub fn load_config(env: &dyn Fn(&str) -> Option<String>, ci: CiKind) -> Result<C
 /// When the CA bundle was needed and could not be used: the input error, said as
 /// [`load_config`] says one (exit 2; nothing was sent over TLS, and nothing else is
 /// reported).
-pub fn unusable_ca_bundle(cfg: &Config, ci: CiKind) -> Option<Exit> {
+pub(crate) fn unusable_ca_bundle(cfg: &Config, ci: CiKind) -> Option<Exit> {
     let e = cfg.ca_bundle.as_ref()?.failure()?;
     log::error!("input '{}': {}", e.input, e.message);
     emit::input_errors(ci, &config::InputErrors(vec![e]));
@@ -59,7 +62,7 @@ pub fn platform_for(cfg: &Config, http: Http, timings: &Timings, ci: CiKind) -> 
 /// The clients of several pipelines (`runs`, from [`Config::runs`]), pipeline `i` on
 /// `clocks[i]`: one connection pool and one pace (clones of `http`), one token, and one
 /// lookup of the project, shared by all.
-pub fn platforms_for(
+pub(crate) fn platforms_for(
     runs: &[Config],
     http: Http,
     clocks: &[Arc<dyn Clock>],

@@ -13,7 +13,7 @@ use crate::timings::Timings;
 use std::sync::Arc;
 
 /// Every id of `text`, one a line (blank lines skipped), from `source`.
-pub fn lines_of(text: &str, source: &str) -> Vec<Target> {
+pub(crate) fn lines_of(text: &str, source: &str) -> Vec<Target> {
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
@@ -29,7 +29,7 @@ pub fn lines_of(text: &str, source: &str) -> Vec<Target> {
 /// Every execution to cancel (several after several pipelines); empty when there is none.
 /// The sources are read in the order of [`find_target`], whose answer is used when none
 /// holds several ids.
-pub fn find_targets(cfg: &Config) -> Result<Vec<Target>, String> {
+pub(crate) fn find_targets(cfg: &Config) -> Result<Vec<Target>, String> {
     if let Some(ids) = &cfg.execution_id {
         return Ok(lines_of(ids, "input 'execution-id'"));
     }
@@ -74,7 +74,7 @@ pub fn find_targets(cfg: &Config) -> Result<Vec<Target>, String> {
 /// Cancel every target at once and follow each to its end (within
 /// `timings.cancel_mode`), on one client: one report per target, as
 /// [`super::cancel_target`] makes it.
-pub fn cancel_targets(
+pub(crate) fn cancel_targets(
     cfg: &Config,
     targets: &[Target],
     ci: CiKind,

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 /// The document a Datalab run processes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DatalabInput {
+pub(crate) enum DatalabInput {
     /// A local file, uploaded.
     File(PathBuf),
     /// A URL Datalab fetches.
@@ -16,31 +16,31 @@ pub enum DatalabInput {
 
 /// Datalab-specific configuration.
 #[derive(Debug, Clone)]
-pub struct DatalabConfig {
+pub(crate) struct DatalabConfig {
     /// API base URL, without a trailing slash.
-    pub base_url: String,
+    pub(crate) base_url: String,
     /// `X-API-Key`.
-    pub api_key: Secret,
+    pub(crate) api_key: Secret,
     /// Pipeline id (`pl_...`).
-    pub pipeline: String,
+    pub(crate) pipeline: String,
     /// The document.
-    pub input: DatalabInput,
+    pub(crate) input: DatalabInput,
     /// `version`.
-    pub version: Option<String>,
+    pub(crate) version: Option<String>,
     /// `output_format`.
-    pub output_format: Option<String>,
+    pub(crate) output_format: Option<String>,
     /// `page_range`.
-    pub page_range: Option<String>,
+    pub(crate) page_range: Option<String>,
     /// `skip_cache`.
-    pub skip_cache: Option<bool>,
+    pub(crate) skip_cache: Option<bool>,
     /// `run_evals`.
-    pub run_evals: Option<bool>,
+    pub(crate) run_evals: Option<bool>,
     /// `webhook_url`.
-    pub webhook_url: Option<String>,
+    pub(crate) webhook_url: Option<String>,
     /// Where to download step results.
-    pub result_dir: Option<PathBuf>,
+    pub(crate) result_dir: Option<PathBuf>,
     /// Exit 0 on `completed_with_errors`.
-    pub allow_completed_with_errors: bool,
+    pub(crate) allow_completed_with_errors: bool,
 }
 
 pub(super) fn datalab(r: &mut Reader<'_>) -> Option<DatalabConfig> {

@@ -15,12 +15,12 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// At most this many pipelines in one step.
-pub const MAX_PIPELINES: usize = 50;
+pub(crate) const MAX_PIPELINES: usize = 50;
 /// `max-parallel` is at most this (one worker thread each).
-pub const MAX_PARALLEL: usize = 50;
+pub(crate) const MAX_PARALLEL: usize = 50;
 
 /// The fields an entry of `pipelines` may have.
-pub const ENTRY_FIELDS: [&str; 7] = [
+pub(crate) const ENTRY_FIELDS: [&str; 7] = [
     "pipeline",
     "environment",
     "variables",
@@ -32,32 +32,32 @@ pub const ENTRY_FIELDS: [&str; 7] = [
 
 /// Several pipelines, run side by side.
 #[derive(Debug, Clone)]
-pub struct Fleet {
+pub(crate) struct Fleet {
     /// The pipelines, in the order given (two or more).
-    pub entries: Vec<FleetEntry>,
+    pub(crate) entries: Vec<FleetEntry>,
     /// How many run at once.
-    pub max_parallel: usize,
+    pub(crate) max_parallel: usize,
     /// Cancel the others as soon as one ends in failure.
-    pub fail_fast: bool,
+    pub(crate) fail_fast: bool,
 }
 
 /// One pipeline of a [`Fleet`], with the common inputs applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FleetEntry {
+pub(crate) struct FleetEntry {
     /// Pipeline name.
-    pub pipeline: String,
+    pub(crate) pipeline: String,
     /// Environment name.
-    pub environment: String,
+    pub(crate) environment: String,
     /// `versionName`.
-    pub version: Option<String>,
+    pub(crate) version: Option<String>,
     /// `agentId`.
-    pub agent_id: Option<String>,
+    pub(crate) agent_id: Option<String>,
     /// `executionTag`.
-    pub execution_tag: Option<String>,
+    pub(crate) execution_tag: Option<String>,
     /// `scalarVariables`: the common ones, then the entry's (an entry's wins).
-    pub variables: BTreeMap<String, String>,
+    pub(crate) variables: BTreeMap<String, String>,
     /// `gridVariables`: the common ones, then the entry's (an entry's wins).
-    pub grid_variables: BTreeMap<String, Vec<Vec<String>>>,
+    pub(crate) grid_variables: BTreeMap<String, Vec<Vec<String>>>,
 }
 
 impl FleetEntry {
@@ -75,7 +75,7 @@ impl FleetEntry {
     }
 
     /// `m` with this entry's pipeline and settings.
-    pub fn apply(&self, m: &mut MatillionConfig) {
+    pub(crate) fn apply(&self, m: &mut MatillionConfig) {
         m.pipeline = self.pipeline.clone();
         m.environment = self.environment.clone();
         m.version = self.version.clone();

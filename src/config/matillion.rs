@@ -9,7 +9,7 @@ use std::fmt;
 
 /// How to authenticate to Matillion.
 #[derive(Debug, Clone)]
-pub enum MatillionAuth {
+pub(crate) enum MatillionAuth {
     /// OAuth client credentials: a token is fetched (and fetched again before it expires).
     ClientCredentials {
         /// Client id.
@@ -25,7 +25,7 @@ pub enum MatillionAuth {
 
 /// A project, by id or by name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProjectRef {
+pub(crate) enum ProjectRef {
     /// A UUID.
     Id(String),
     /// A name, resolved through the project list (exact match).
@@ -42,7 +42,7 @@ impl fmt::Display for ProjectRef {
 
 /// What to do when the execution tag is held by another run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnConflict {
+pub(crate) enum OnConflict {
     /// Wait for the holder to end, then trigger.
     Wait,
     /// Fail at once (exit 4), naming the holder.
@@ -51,29 +51,29 @@ pub enum OnConflict {
 
 /// Matillion-specific configuration.
 #[derive(Debug, Clone)]
-pub struct MatillionConfig {
+pub(crate) struct MatillionConfig {
     /// API base URL, without a trailing slash (e.g. `https://eu1.api.matillion.com/dpc`).
-    pub base_url: String,
+    pub(crate) base_url: String,
     /// Credentials.
-    pub auth: MatillionAuth,
+    pub(crate) auth: MatillionAuth,
     /// Project id or name.
-    pub project: ProjectRef,
+    pub(crate) project: ProjectRef,
     /// Environment name.
-    pub environment: String,
+    pub(crate) environment: String,
     /// Pipeline name.
-    pub pipeline: String,
+    pub(crate) pipeline: String,
     /// `versionName`.
-    pub version: Option<String>,
+    pub(crate) version: Option<String>,
     /// `agentId`.
-    pub agent_id: Option<String>,
+    pub(crate) agent_id: Option<String>,
     /// `executionTag`.
-    pub execution_tag: Option<String>,
+    pub(crate) execution_tag: Option<String>,
     /// `scalarVariables`.
-    pub variables: BTreeMap<String, String>,
+    pub(crate) variables: BTreeMap<String, String>,
     /// `gridVariables`.
-    pub grid_variables: BTreeMap<String, Vec<Vec<String>>>,
+    pub(crate) grid_variables: BTreeMap<String, Vec<Vec<String>>>,
     /// 409 handling.
-    pub on_conflict: OnConflict,
+    pub(crate) on_conflict: OnConflict,
 }
 
 fn is_uuid(s: &str) -> bool {

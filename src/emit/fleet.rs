@@ -21,7 +21,7 @@ const MAX_ANNOTATIONS: usize = 10;
 /// `GITHUB_STATE` (one a line, for the post step; with `wait`), and the dotenv and JSON
 /// files with the pipelines as far as known. The first call opens the log group the wait
 /// is shown in.
-pub fn save_ids(
+pub(crate) fn save_ids(
     cfg: &Config,
     ci: CiKind,
     env: &dyn Fn(&str) -> Option<String>,
@@ -73,7 +73,7 @@ fn annotations(f: &FleetReport) -> Vec<String> {
 }
 
 /// Write every report asked for, for several pipelines.
-pub fn all(cfg: &Config, f: &FleetReport, ci: CiKind, env: &dyn Fn(&str) -> Option<String>) {
+pub(crate) fn all(cfg: &Config, f: &FleetReport, ci: CiKind, env: &dyn Fn(&str) -> Option<String>) {
     let ts = now_unix();
     {
         let mut log = log_for(ci).lock().unwrap_or_else(|e| e.into_inner());

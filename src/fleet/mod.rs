@@ -13,7 +13,7 @@
 //! the first pipeline to end in failure stops the others: their workers cancel their own
 //! runs, and pipelines not started yet are not started.
 
-pub mod worker;
+pub(crate) mod worker;
 
 use crate::ci::CiKind;
 use crate::clock::{Clock, Signal};
@@ -184,7 +184,7 @@ impl Supervisor<'_> {
 
 /// Run every pipeline of `cfg` (which has a fleet) and report them all. `http` is the one
 /// client they share; `clock` the program's clock; `signals` as for one pipeline.
-pub fn run_with(
+pub(crate) fn run_with(
     cfg: &Config,
     http: Http,
     clock: Arc<dyn Clock>,

@@ -21,14 +21,14 @@ const STOP_STEP: Duration = Duration::from_millis(50);
 /// A clock whose sleeps also end when the supervisor stops the workers (`fail-fast`):
 /// a stop reads as a SIGINT to the code below, which then ends its wait as it does on a
 /// signal. The supervisor knows which it was.
-pub struct StopClock {
+pub(crate) struct StopClock {
     inner: Arc<dyn Clock>,
     stop: Arc<AtomicBool>,
 }
 
 impl StopClock {
     /// `inner`, stopped when `stop` is set.
-    pub fn new(inner: Arc<dyn Clock>, stop: Arc<AtomicBool>) -> Self {
+    pub(crate) fn new(inner: Arc<dyn Clock>, stop: Arc<AtomicBool>) -> Self {
         Self { inner, stop }
     }
 
@@ -70,29 +70,29 @@ impl Clock for StopClock {
 }
 
 /// What the workers share.
-pub struct Crew {
+pub(crate) struct Crew {
     /// One config per pipeline.
-    pub runs: Vec<Config>,
+    pub(crate) runs: Vec<Config>,
     /// One client per pipeline (sharing connections, pace, token and project).
-    pub platforms: Vec<Arc<dyn Platform>>,
+    pub(crate) platforms: Vec<Arc<dyn Platform>>,
     /// The clock every pipeline runs on.
-    pub clock: Arc<StopClock>,
+    pub(crate) clock: Arc<StopClock>,
     /// The real clock under it, to tell a signal from a stop.
-    pub outer: Arc<dyn Clock>,
+    pub(crate) outer: Arc<dyn Clock>,
     /// Set when a pipeline ends in failure with `fail-fast`: the others stop.
-    pub stop: Arc<AtomicBool>,
+    pub(crate) stop: Arc<AtomicBool>,
     /// `fail-fast`.
-    pub fail_fast: bool,
+    pub(crate) fail_fast: bool,
     /// The step's deadline: a pipeline that starts late gets what is left of it.
-    pub deadline: Instant,
+    pub(crate) deadline: Instant,
     /// The program's durations.
-    pub timings: Timings,
+    pub(crate) timings: Timings,
     /// Pipelines not started yet, in order.
-    pub queue: Mutex<VecDeque<usize>>,
+    pub(crate) queue: Mutex<VecDeque<usize>>,
 }
 
 /// Start `threads` workers sending to `tx`; how many could be started.
-pub fn start(crew: &Arc<Crew>, threads: usize, tx: &mpsc::Sender<(usize, Event)>) -> usize {
+pub(crate) fn start(crew: &Arc<Crew>, threads: usize, tx: &mpsc::Sender<(usize, Event)>) -> usize {
     let mut started = 0;
     for n in 0..threads {
         let crew = crew.clone();
@@ -135,7 +135,7 @@ fn work(crew: &Crew, tx: &mpsc::Sender<(usize, Event)>) {
 
 /// Whether `outcome` is a failure that `fail-fast` stops the others for: failed, refused
 /// or timed out (not a stop or an interruption, which follow from something else).
-pub fn ends_the_step(outcome: &Outcome) -> bool {
+pub(crate) fn ends_the_step(outcome: &Outcome) -> bool {
     matches!(
         outcome,
         Outcome::Failed | Outcome::Refused { .. } | Outcome::TimedOut { .. }
@@ -207,12 +207,13 @@ fn run_one(crew: &Crew, i: usize, send: &dyn Fn(Event)) -> RunReport {
 }
 
 /// The note of a pipeline that `fail-fast` kept from starting.
-pub const NOT_STARTED_FAIL_FAST: &str =
+pub(crate) const NOT_STARTED_FAIL_FAST: &str =
     "Not started: another pipeline ended in failure and fail-fast is on.";
 /// The note of a pipeline that a signal kept from starting.
-pub const NOT_STARTED_SIGNAL: &str = "Not started: the step was interrupted before its turn.";
+pub(crate) const NOT_STARTED_SIGNAL: &str =
+    "Not started: the step was interrupted before its turn.";
 /// The note of a pipeline whose turn came after the timeout.
-pub const NOT_STARTED_TIMEOUT: &str =
+pub(crate) const NOT_STARTED_TIMEOUT: &str =
     "Not started: the timeout passed before its turn (see max-parallel).";
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 
 /// Percent-encodes a URL path segment: everything but ASCII letters, digits and `-_.~`
 /// becomes `%XX` (the bytes of its UTF-8 form), so an id can never add a segment or a query.
-pub fn enc(s: &str) -> String {
+pub(crate) fn enc(s: &str) -> String {
     utf8_percent_encode(s, PATH_SEGMENT).to_string()
 }
 
@@ -21,7 +21,7 @@ pub fn enc(s: &str) -> String {
 /// other control characters percent-encoded as browsers do, so that a file name can never
 /// end the quoted parameter or start a header of its own. Everything else, non-ASCII
 /// letters included, is kept.
-pub fn upload_file_name(path: &std::path::Path) -> String {
+pub(crate) fn upload_file_name(path: &std::path::Path) -> String {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 /// The instant before which no request is sent, shared by every clone of a client: set
 /// by a 429's `Retry-After`, so that the platform's rate limit holds for everybody.
 #[derive(Debug, Default)]
-pub struct Pace(Mutex<Option<Instant>>);
+pub(crate) struct Pace(Mutex<Option<Instant>>);
 
 impl Pace {
     /// No request before `at` (a later instant already set stays).
-    pub fn hold_until(&self, at: Instant) {
+    pub(crate) fn hold_until(&self, at: Instant) {
         let mut not_before = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if not_before.is_none_or(|t| t < at) {
             *not_before = Some(at);
@@ -20,7 +20,7 @@ impl Pace {
     }
 
     /// How long a request must still wait at `now`.
-    pub fn left(&self, now: Instant) -> Option<Duration> {
+    pub(crate) fn left(&self, now: Instant) -> Option<Duration> {
         let not_before = self.0.lock().unwrap_or_else(|e| e.into_inner());
         not_before
             .filter(|t| *t > now)

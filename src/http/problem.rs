@@ -7,19 +7,19 @@ use std::fmt;
 
 /// An error body, read as problem+json (Matillion) or FastAPI `detail` (Datalab).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Problem {
+pub(crate) struct Problem {
     /// HTTP status.
-    pub status: u16,
+    pub(crate) status: u16,
     /// `title`.
-    pub title: Option<String>,
+    pub(crate) title: Option<String>,
     /// `detail` (or Datalab's `detail` text / validation messages joined).
-    pub detail: Option<String>,
+    pub(crate) detail: Option<String>,
     /// `violations`.
-    pub violations: Vec<String>,
+    pub(crate) violations: Vec<String>,
     /// A short excerpt of a body that was not JSON.
-    pub excerpt: Option<String>,
+    pub(crate) excerpt: Option<String>,
     /// Advice of this program's own, said after the rest.
-    pub hint: Option<&'static str>,
+    pub(crate) hint: Option<&'static str>,
 }
 
 impl Problem {
@@ -27,7 +27,7 @@ impl Problem {
     /// quoted. Only the status and RFC 6749's two error fields are kept: `error` when it is
     /// a short ASCII code, and, for a refusal (4xx), `error_description` with secrets
     /// removed and cut to 200 characters.
-    pub fn oauth(status: u16, body: &str) -> Self {
+    pub(crate) fn oauth(status: u16, body: &str) -> Self {
         let v = serde_json::from_str::<serde_json::Value>(body).ok();
         let field = |k: &str| {
             v.as_ref()
@@ -54,7 +54,7 @@ impl Problem {
     }
 
     /// A redirect (3xx): not followed, so that no token goes to another origin.
-    pub fn redirect(status: u16, location: Option<&str>) -> Self {
+    pub(crate) fn redirect(status: u16, location: Option<&str>) -> Self {
         let to = location
             .map(|l| {
                 let l = clean(l);
@@ -73,7 +73,7 @@ impl Problem {
     }
 
     /// Read an error body.
-    pub fn parse(status: u16, body: &str) -> Self {
+    pub(crate) fn parse(status: u16, body: &str) -> Self {
         let mut p = Problem {
             status,
             ..Problem::default()
@@ -163,12 +163,12 @@ fn reason(status: u16) -> Option<&'static str> {
 /// Remote text made safe for one log line: secrets removed ([`crate::redact`]), on one
 /// line ([`one_line`]: control characters and runs of white space become one space, ends
 /// trimmed), and the legacy `##[` command marker broken up.
-pub fn clean(s: &str) -> String {
+pub(crate) fn clean(s: &str) -> String {
     one_line(&crate::redact::redact(s)).replace("##[", "# #[")
 }
 
 /// The first 200 characters of a body, on one line; `None` when empty.
-pub fn excerpt(body: &str) -> Option<String> {
+pub(crate) fn excerpt(body: &str) -> Option<String> {
     let c = clean(body);
     if c.is_empty() {
         return None;

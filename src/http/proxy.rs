@@ -7,16 +7,16 @@
 
 /// The proxy settings.
 #[derive(Debug, Clone, Default)]
-pub struct ProxyEnv {
+pub(crate) struct ProxyEnv {
     /// The proxy URL, if one is set.
-    pub proxy: Option<String>,
+    pub(crate) proxy: Option<String>,
     /// `NO_PROXY`, parsed.
-    pub no_proxy: NoProxy,
+    pub(crate) no_proxy: NoProxy,
 }
 
 /// The parsed `NO_PROXY` list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NoProxy {
+pub(crate) struct NoProxy {
     all: bool,
     /// Lower-case domains (or addresses), without a leading `*.` or `.`.
     domains: Vec<String>,
@@ -24,7 +24,7 @@ pub struct NoProxy {
 
 impl NoProxy {
     /// Parse a `NO_PROXY` value.
-    pub fn parse(v: &str) -> Self {
+    pub(crate) fn parse(v: &str) -> Self {
         let mut np = NoProxy::default();
         for e in v.split(',').map(str::trim).filter(|e| !e.is_empty()) {
             if e == "*" {
@@ -41,7 +41,7 @@ impl NoProxy {
     }
 
     /// Whether requests to `host` go direct.
-    pub fn bypass(&self, host: &str) -> bool {
+    pub(crate) fn bypass(&self, host: &str) -> bool {
         if self.all {
             return true;
         }
@@ -61,7 +61,7 @@ impl NoProxy {
 
 impl ProxyEnv {
     /// Read the settings through `lookup` (the process environment in production).
-    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Self {
+    pub(crate) fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Self {
         let proxy = [
             "ALL_PROXY",
             "all_proxy",
@@ -83,7 +83,7 @@ impl ProxyEnv {
     }
 
     /// The host of a URL (`scheme://[user@]host[:port]/...`), lower-cased.
-    pub fn host_of(url: &str) -> &str {
+    pub(crate) fn host_of(url: &str) -> &str {
         let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
         let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
         let authority = authority
@@ -97,7 +97,7 @@ impl ProxyEnv {
     }
 
     /// Whether a request to `url` goes through the proxy.
-    pub fn proxied(&self, url: &str) -> bool {
+    pub(crate) fn proxied(&self, url: &str) -> bool {
         self.proxy.is_some() && !self.no_proxy.bypass(Self::host_of(url))
     }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 /// HTTP methods used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
+pub(crate) enum Method {
     /// GET
     Get,
     /// POST
@@ -28,7 +28,7 @@ impl fmt::Display for Method {
 
 /// One part of a multipart body.
 #[derive(Debug, Clone)]
-pub enum Part {
+pub(crate) enum Part {
     /// A text field.
     Text(String, String),
     /// A file field, read from disk.
@@ -37,7 +37,7 @@ pub enum Part {
 
 /// A request body.
 #[derive(Debug, Clone)]
-pub enum Body {
+pub(crate) enum Body {
     /// No body.
     None,
     /// JSON.
@@ -50,24 +50,24 @@ pub enum Body {
 
 /// A request, described once and sent as many times as the policy allows.
 #[derive(Debug, Clone)]
-pub struct Request {
+pub(crate) struct Request {
     /// Method.
-    pub method: Method,
+    pub(crate) method: Method,
     /// Absolute URL without the query.
-    pub url: String,
+    pub(crate) url: String,
     /// Query pairs (encoded when sent).
-    pub query: Vec<(String, String)>,
+    pub(crate) query: Vec<(String, String)>,
     /// Body.
-    pub body: Body,
+    pub(crate) body: Body,
     /// Whether sending it twice is harmless (false for the trigger).
-    pub repeatable: bool,
+    pub(crate) repeatable: bool,
     /// What this request is, for messages ("the trigger", "the status poll").
-    pub what: String,
+    pub(crate) what: String,
 }
 
 impl Request {
     /// A repeatable GET.
-    pub fn get(url: impl Into<String>, what: impl Into<String>) -> Self {
+    pub(crate) fn get(url: impl Into<String>, what: impl Into<String>) -> Self {
         Self {
             method: Method::Get,
             url: url.into(),
@@ -79,7 +79,7 @@ impl Request {
     }
 
     /// Add a query pair.
-    pub fn query(mut self, k: &str, v: impl Into<String>) -> Self {
+    pub(crate) fn query(mut self, k: &str, v: impl Into<String>) -> Self {
         self.query.push((k.to_string(), v.into()));
         self
     }
@@ -87,11 +87,11 @@ impl Request {
 
 /// A response, read whole.
 #[derive(Debug, Clone)]
-pub struct Response {
+pub(crate) struct Response {
     /// Status code.
-    pub status: u16,
+    pub(crate) status: u16,
     /// Body text (bytes that are not UTF-8 read as U+FFFD).
-    pub body: String,
+    pub(crate) body: String,
     /// The `Location` header, if any (where a redirect points).
-    pub location: Option<String>,
+    pub(crate) location: Option<String>,
 }

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 /// The Datalab client.
-pub struct Datalab {
+pub(crate) struct Datalab {
     cfg: DatalabConfig,
     http: Http,
     auth: ApiKeyAuth,
@@ -30,43 +30,43 @@ pub struct Datalab {
 /// An execution, as `GET /api/v1/pipelines/executions/{id}` returns it.
 #[derive(Deserialize, Debug, Default, Clone)]
 #[serde(default)]
-pub struct Execution {
+pub(crate) struct Execution {
     /// `pex_...`.
-    pub execution_id: String,
+    pub(crate) execution_id: String,
     /// Status.
-    pub status: String,
+    pub(crate) status: String,
     /// Steps.
-    pub steps: Vec<ExecStep>,
+    pub(crate) steps: Vec<ExecStep>,
     /// Started.
-    pub started_at: Option<String>,
+    pub(crate) started_at: Option<String>,
     /// Completed.
-    pub completed_at: Option<String>,
+    pub(crate) completed_at: Option<String>,
     /// Created.
-    pub created: Option<String>,
+    pub(crate) created: Option<String>,
     /// Version that ran.
-    pub pipeline_version: Option<i64>,
+    pub(crate) pipeline_version: Option<i64>,
     /// What it was asked to process (`file_name` or `file_url`, and the options).
-    pub input_config: Option<serde_json::Value>,
+    pub(crate) input_config: Option<serde_json::Value>,
 }
 
 /// One step of an execution.
 #[derive(Deserialize, Debug, Default, Clone)]
 #[serde(default)]
-pub struct ExecStep {
+pub(crate) struct ExecStep {
     /// Index from 0.
-    pub step_index: Option<i64>,
+    pub(crate) step_index: Option<i64>,
     /// Type (the step's name).
-    pub step_type: String,
+    pub(crate) step_type: String,
     /// Status.
-    pub status: String,
+    pub(crate) status: String,
     /// Where its result is.
-    pub result_url: Option<String>,
+    pub(crate) result_url: Option<String>,
     /// Started.
-    pub started_at: Option<String>,
+    pub(crate) started_at: Option<String>,
     /// Finished.
-    pub finished_at: Option<String>,
+    pub(crate) finished_at: Option<String>,
     /// Error.
-    pub error_message: Option<String>,
+    pub(crate) error_message: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -79,13 +79,13 @@ struct ExecList {
 }
 
 /// When a lost run is looked for: executions per page of the list.
-pub const LOOKUP_PAGE_SIZE: usize = 100;
+pub(crate) const LOOKUP_PAGE_SIZE: usize = 100;
 /// When a lost run is looked for: at most this many pages of the list are read.
-pub const LOOKUP_PAGES: usize = 10;
+pub(crate) const LOOKUP_PAGES: usize = 10;
 
 impl Datalab {
     /// A client for `cfg`.
-    pub fn new(cfg: DatalabConfig, http: Http) -> Self {
+    pub(crate) fn new(cfg: DatalabConfig, http: Http) -> Self {
         let auth = ApiKeyAuth(cfg.api_key.clone());
         Self {
             cfg,
@@ -300,7 +300,7 @@ fn origin(url: &str) -> Option<String> {
 }
 
 /// `03-extract.json`: the index, then the step type reduced to safe characters.
-pub fn result_file_name(index: i64, step_type: &str, ext: &str) -> String {
+pub(crate) fn result_file_name(index: i64, step_type: &str, ext: &str) -> String {
     let safe: String = step_type
         .chars()
         .map(|c| {

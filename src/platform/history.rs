@@ -11,18 +11,18 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PastRun {
     /// From its start to its end.
-    pub took: Duration,
+    pub(crate) took: Duration,
     /// Whether it ended successfully.
-    pub succeeded: bool,
+    pub(crate) succeeded: bool,
 }
 
 /// The durations of `runs`, all of them: what the polling schedule takes.
-pub fn durations(runs: &[PastRun]) -> Vec<Duration> {
+pub(crate) fn durations(runs: &[PastRun]) -> Vec<Duration> {
     runs.iter().map(|r| r.took).collect()
 }
 
 /// The durations of the successful ones.
-pub fn successful(runs: &[PastRun]) -> Vec<Duration> {
+pub(crate) fn successful(runs: &[PastRun]) -> Vec<Duration> {
     runs.iter()
         .filter(|r| r.succeeded)
         .map(|r| r.took)
@@ -30,10 +30,10 @@ pub fn successful(runs: &[PastRun]) -> Vec<Duration> {
 }
 
 /// Past executions asked for: one page, the most recent few dozen.
-pub const LIMIT: usize = 30;
+pub(crate) const LIMIT: usize = 30;
 
 /// The lookup failed: said at info (the run goes on), with what failed.
-pub fn unavailable(platform: &str, e: &dyn std::fmt::Display) {
+pub(crate) fn unavailable(platform: &str, e: &dyn std::fmt::Display) {
     log::info!(
         "{platform}'s list of past executions could not be read ({e}); polling at a fixed interval"
     );

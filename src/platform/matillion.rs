@@ -25,10 +25,10 @@ pub use wire::Listed;
 use wire::*;
 
 /// Page size for every paged list (the API's maximum).
-pub const PAGE_SIZE: usize = 100;
+pub(crate) const PAGE_SIZE: usize = 100;
 
 /// Statuses that end an execution.
-pub fn phase_of(status: &str) -> Phase {
+pub(crate) fn phase_of(status: &str) -> Phase {
     match status {
         "SUCCESS" => Phase::Succeeded,
         "FAILED" | "CANCELLED" | "SKIPPED" | "FORBIDDEN" => Phase::Failed,
@@ -37,7 +37,7 @@ pub fn phase_of(status: &str) -> Phase {
 }
 
 /// The Matillion client.
-pub struct Matillion {
+pub(crate) struct Matillion {
     cfg: MatillionConfig,
     http: Http,
     auth: BearerAuth,
@@ -54,11 +54,11 @@ pub struct Matillion {
 
 /// At most this many times a 404 for a just-created execution is asked again (the grace
 /// period bounds it by time too).
-pub const NOT_FOUND_TRIES: u32 = 40;
+pub(crate) const NOT_FOUND_TRIES: u32 = 40;
 
 impl Matillion {
     /// A client for `cfg`, over `http`, authenticating with `auth`.
-    pub fn new(cfg: MatillionConfig, http: Http, auth: BearerAuth) -> Self {
+    pub(crate) fn new(cfg: MatillionConfig, http: Http, auth: BearerAuth) -> Self {
         Self {
             cfg,
             http,
@@ -72,7 +72,7 @@ impl Matillion {
 
     /// This client, resolving its project once with `other` (same project, several
     /// pipelines): whichever asks first looks it up; the others use its answer.
-    pub fn sharing_project_with(mut self, other: &Matillion) -> Self {
+    pub(crate) fn sharing_project_with(mut self, other: &Matillion) -> Self {
         self.project_id = other.project_id.clone();
         self.resolving = other.resolving.clone();
         self
@@ -80,7 +80,7 @@ impl Matillion {
 
     /// How long a 404 for the execution this program just created is asked again
     /// (`Timings::not_found_grace`).
-    pub fn with_not_found_grace(mut self, grace: Duration) -> Self {
+    pub(crate) fn with_not_found_grace(mut self, grace: Duration) -> Self {
         self.not_found_grace = grace;
         self
     }
@@ -322,7 +322,7 @@ impl Matillion {
     }
 
     /// The trigger body: exactly the fields given.
-    pub fn trigger_body(&self) -> Value {
+    pub(crate) fn trigger_body(&self) -> Value {
         let c = &self.cfg;
         let mut m = Map::new();
         m.insert("pipelineName".into(), c.pipeline.clone().into());
@@ -466,7 +466,7 @@ impl Matillion {
 }
 
 /// After giving up on a not-found execution, how long its cancel request may take.
-pub const CANCEL_AFTER_NOT_FOUND: Duration = Duration::from_secs(10);
+pub(crate) const CANCEL_AFTER_NOT_FOUND: Duration = Duration::from_secs(10);
 
 impl Platform for Matillion {
     fn find_triggered(

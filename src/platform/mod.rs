@@ -3,11 +3,11 @@
 //! run model ([`crate::model`]) and the wait primitive ([`crate::wait`]), below the wait
 //! loop (`orchestrate`).
 
-pub mod datalab;
-pub mod history;
+pub(crate) mod datalab;
+pub(crate) mod history;
 pub mod matillion;
-pub mod once;
-pub mod pager;
+pub(crate) mod once;
+pub(crate) mod pager;
 pub mod pages;
 
 use crate::http::Budget;

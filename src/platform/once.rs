@@ -12,20 +12,20 @@ use std::time::{Duration, SystemTime};
 
 /// When looking for a run whose reply was lost: how far before the first attempt to look
 /// (the platform's clock may be behind this machine's).
-pub const ADOPT_SKEW: Duration = Duration::from_secs(120);
+pub(crate) const ADOPT_SKEW: Duration = Duration::from_secs(120);
 
 /// A run that a lost request created, found in the platform's list.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Adopted {
+pub(crate) struct Adopted {
     /// Its execution id.
-    pub id: String,
+    pub(crate) id: String,
     /// The sentence for the log and the report's notes.
-    pub note: String,
+    pub(crate) note: String,
 }
 
 /// When a lost reply is looked up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LookUp {
+pub(crate) enum LookUp {
     /// Wait the retry interval first, then look: a request that reached the platform late
     /// is then more likely to be listed (Matillion).
     AfterRetryWait,
@@ -35,41 +35,41 @@ pub enum LookUp {
 
 /// How one platform words and orders its trigger.
 #[derive(Debug, Clone, Copy)]
-pub struct Once<'a> {
+pub(crate) struct Once<'a> {
     /// "Matillion".
-    pub platform: &'a str,
+    pub(crate) platform: &'a str,
     /// "the trigger".
-    pub what: &'a str,
+    pub(crate) what: &'a str,
     /// "triggering again".
-    pub again: &'a str,
+    pub(crate) again: &'a str,
     /// When a lost reply is looked up.
-    pub look_up: LookUp,
+    pub(crate) look_up: LookUp,
 }
 
 /// The attempts so far, for the platform's own error handling.
-pub struct Attempts {
+pub(crate) struct Attempts {
     /// When the first attempt was sent, by this machine's clock.
-    pub first: SystemTime,
+    pub(crate) first: SystemTime,
     /// Whether an earlier attempt may have created a run whose id we never got.
-    pub maybe_created: bool,
+    pub(crate) maybe_created: bool,
     retry_wait: Box<dyn FnMut() -> Duration>,
 }
 
 impl Attempts {
     /// The next retry interval (growing, as the poll intervals do).
-    pub fn next_wait(&mut self) -> Duration {
+    pub(crate) fn next_wait(&mut self) -> Duration {
         (self.retry_wait)()
     }
 }
 
 /// At most this many looks at the list for one lost reply (the window bounds it by time).
-pub const MAX_LOOKUPS: u32 = 30;
+pub(crate) const MAX_LOOKUPS: u32 = 30;
 
 /// After a lost reply (or a 409 that follows one): look for the run the first attempt
 /// created, again and again, for [`Waiter::lookup`] (a list can lag behind the run it
 /// lists), and not past the deadline. `None` only when the list showed no such run for
 /// the whole window.
-pub fn look_for_own(
+pub(crate) fn look_for_own(
     w: &Waiter<'_>,
     first: SystemTime,
     find_own: &mut dyn FnMut(SystemTime, Budget) -> Result<Option<Adopted>, Failure>,
@@ -100,7 +100,7 @@ pub fn look_for_own(
 }
 
 /// Log `found`'s note, keep it in the report, and give its id.
-pub fn adopt(found: Adopted, report: &mut RunReport) -> String {
+pub(crate) fn adopt(found: Adopted, report: &mut RunReport) -> String {
     log::warn!("{}", found.note);
     report.notes.push(found.note);
     found.id
@@ -110,7 +110,7 @@ pub fn adopt(found: Adopted, report: &mut RunReport) -> String {
 /// for the run it created (given the first attempt's time) and adopts it, else the trigger
 /// is sent again while the deadline allows. Any other error goes to `other`, which gives
 /// the id (a run it adopted), `None` to send again, or the failure.
-pub fn trigger_at_most_once(
+pub(crate) fn trigger_at_most_once(
     w: &Waiter<'_>,
     report: &mut RunReport,
     how: Once<'_>,

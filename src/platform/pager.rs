@@ -5,15 +5,15 @@
 //! [`MAX_LIST_BYTES`] of replies. Pure code: no I/O.
 
 /// At most this many pages of one list are read (100,000 items at 100 a page).
-pub const MAX_PAGES: usize = 1000;
+pub(crate) const MAX_PAGES: usize = 1000;
 /// At most this many bytes of replies are read for one list.
-pub const MAX_LIST_BYTES: usize = 24 << 20;
+pub(crate) const MAX_LIST_BYTES: usize = 24 << 20;
 /// At most this many page fingerprints are remembered (every page, up to the cap).
 const MAX_SEEN: usize = MAX_PAGES;
 
 /// What to do after a page.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Next {
+pub(crate) enum Next {
     /// Keep its items and ask for the next page.
     More,
     /// Keep its items; the list is complete.
@@ -26,7 +26,7 @@ pub enum Next {
 
 /// The state of one paged read.
 #[derive(Debug, Clone)]
-pub struct Pager {
+pub(crate) struct Pager {
     page_size: usize,
     seen: Vec<u64>,
     pages: usize,
@@ -36,7 +36,7 @@ pub struct Pager {
 
 impl Pager {
     /// A read of pages of `page_size` items.
-    pub fn new(page_size: usize) -> Self {
+    pub(crate) fn new(page_size: usize) -> Self {
         Self {
             page_size,
             seen: Vec::new(),
@@ -48,20 +48,27 @@ impl Pager {
 
     /// A read that starts after `pages` pages holding `items` items, known already (they
     /// count towards the `total` and the page cap).
-    pub fn after(mut self, pages: usize, items: u64) -> Self {
+    pub(crate) fn after(mut self, pages: usize, items: u64) -> Self {
         self.pages = pages;
         self.items = items;
         self
     }
 
     /// Items kept so far.
-    pub fn items(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn items(&self) -> u64 {
         self.items
     }
 
     /// A page arrived: its body's fingerprint and length, how many items it held, and the
     /// `total` it announced (if usable).
-    pub fn page(&mut self, fingerprint: u64, len: usize, n: usize, total: Option<u64>) -> Next {
+    pub(crate) fn page(
+        &mut self,
+        fingerprint: u64,
+        len: usize,
+        n: usize,
+        total: Option<u64>,
+    ) -> Next {
         self.pages += 1;
         if n > 0 && self.seen.contains(&fingerprint) {
             return Next::Repeated(format!(

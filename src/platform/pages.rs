@@ -15,21 +15,21 @@ pub const IN_FLIGHT: usize = crate::http::KEEP_ALIVE_PER_HOST;
 /// The pages fetched ahead at once hold at most about this many bytes: the window is
 /// [`IN_FLIGHT`] pages of ordinary size, fewer when the pages seen so far are large (see
 /// [`window`]), so a server that sends huge pages cannot fill the memory with them.
-pub const WINDOW_BYTES: usize = 8 << 20;
+pub(crate) const WINDOW_BYTES: usize = 8 << 20;
 
 /// How many pages to fetch at once when the largest page seen so far was `largest` bytes.
-pub fn window(largest: usize) -> usize {
+pub(crate) fn window(largest: usize) -> usize {
     (WINDOW_BYTES / largest.max(1)).clamp(1, IN_FLIGHT)
 }
 
 /// At most this many pages are fetched ahead; past them the caller's loop goes on one page
 /// at a time (a `total` that claims millions of items fetches no more at once).
-pub const MAX_AHEAD: usize = 1000;
+pub(crate) const MAX_AHEAD: usize = 1000;
 
 /// Pages `first..end` (at most [`MAX_AHEAD`] of them), by `fetch_one(page)`, at most
 /// [`IN_FLIGHT`] at a time. In page order; it ends at the first error (included): the
 /// pages after it are not needed, and none are handed out once it is known.
-pub fn fetch_pages<T: Send, E: Send>(
+pub(crate) fn fetch_pages<T: Send, E: Send>(
     first: usize,
     end: usize,
     fetch_one: impl Fn(usize) -> Result<T, E> + Sync,

@@ -22,11 +22,11 @@ use crate::text::one_line;
 use serde::Serialize;
 
 /// The schema of the JSON result of several pipelines.
-pub const SCHEMA_V2: &str = "pipeline-run/result/v2";
+pub(crate) const SCHEMA_V2: &str = "pipeline-run/result/v2";
 /// At most this many `pipeline: step` lines in the `failed-steps` output.
-pub const MAX_FAILED_STEP_LINES: usize = 50;
+pub(crate) const MAX_FAILED_STEP_LINES: usize = 50;
 /// Bytes of one pipeline's message in the `results` output and the `message` output.
-pub const RESULT_MESSAGE_BYTES: usize = 1_000;
+pub(crate) const RESULT_MESSAGE_BYTES: usize = 1_000;
 
 /// Every pipeline of the step, as it ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +40,7 @@ pub struct FleetReport {
 }
 
 /// Whether an outcome counts as a success of its pipeline.
-pub fn succeeded(o: &Outcome) -> bool {
+pub(crate) fn succeeded(o: &Outcome) -> bool {
     matches!(
         o,
         Outcome::Succeeded | Outcome::Triggered | Outcome::DryRun | Outcome::CancelRequested
@@ -49,7 +49,7 @@ pub fn succeeded(o: &Outcome) -> bool {
 
 impl FleetReport {
     /// The pipeline whose outcome decides the step (see the module documentation).
-    pub fn deciding(&self) -> Option<&RunReport> {
+    pub(crate) fn deciding(&self) -> Option<&RunReport> {
         // A pipeline stopped by fail-fast exits as a failure, but the failure that stopped
         // it decides, wherever it is in the list.
         let key = |r: &RunReport| {
@@ -66,36 +66,36 @@ impl FleetReport {
     }
 
     /// The step's exit code: the deciding pipeline's.
-    pub fn exit(&self) -> Exit {
+    pub(crate) fn exit(&self) -> Exit {
         self.deciding()
             .map(|r| Exit::from(&r.outcome))
             .unwrap_or(Exit::Success)
     }
 
     /// The step's outcome: the deciding pipeline's.
-    pub fn outcome(&self) -> Outcome {
+    pub(crate) fn outcome(&self) -> Outcome {
         self.deciding()
             .map(|r| r.outcome.clone())
             .unwrap_or(Outcome::Succeeded)
     }
 
     /// How many pipelines succeeded.
-    pub fn succeeded(&self) -> usize {
+    pub(crate) fn succeeded(&self) -> usize {
         self.runs.iter().filter(|r| succeeded(&r.outcome)).count()
     }
 
     /// Steps of every pipeline.
-    pub fn steps_total(&self) -> usize {
+    pub(crate) fn steps_total(&self) -> usize {
         self.runs.iter().map(|r| r.steps.len()).sum()
     }
 
     /// Failed steps of every pipeline.
-    pub fn steps_failed(&self) -> usize {
+    pub(crate) fn steps_failed(&self) -> usize {
         self.runs.iter().map(RunReport::steps_failed).sum()
     }
 
     /// The execution ids known, in order.
-    pub fn execution_ids(&self) -> Vec<&str> {
+    pub(crate) fn execution_ids(&self) -> Vec<&str> {
         self.runs
             .iter()
             .filter_map(|r| r.execution_id.as_deref())
@@ -104,7 +104,7 @@ impl FleetReport {
 }
 
 /// What a pipeline's line says besides its outcome: its message, or why it was refused.
-pub fn message_of(r: &RunReport) -> Option<String> {
+pub(crate) fn message_of(r: &RunReport) -> Option<String> {
     match (&r.message, &r.outcome) {
         (Some(m), _) if !m.trim().is_empty() => Some(m.clone()),
         (_, Outcome::Refused { reason }) => Some(reason.clone()),
@@ -136,7 +136,7 @@ struct ResultLine<'a> {
 /// The `results` output: a JSON array, one object per pipeline (`pipeline`,
 /// `environment`, `execution_id`, `execution_url`, `outcome`, `status`,
 /// `duration_seconds`, `steps_total`, `steps_failed`, `message`; unknown ones left out).
-pub fn results(f: &FleetReport) -> String {
+pub(crate) fn results(f: &FleetReport) -> String {
     let lines: Vec<ResultLine<'_>> = f
         .runs
         .iter()
@@ -241,7 +241,7 @@ pub fn output_values(f: &FleetReport) -> Vec<(&'static str, String)> {
 /// values, under GitLab's limit): `PIPELINE_RUN_EXECUTION_IDS` (comma-separated), the
 /// step's `STATUS`, `OUTCOME`, `STEPS_TOTAL`, `STEPS_FAILED`, `PIPELINES_TOTAL`,
 /// `PIPELINES_SUCCEEDED`, then `MESSAGE`.
-pub fn dotenv(f: &FleetReport) -> String {
+pub(crate) fn dotenv(f: &FleetReport) -> String {
     let mut ids = String::new();
     for id in f.execution_ids() {
         let id = super::dotenv::clean(id, 100);
@@ -323,7 +323,7 @@ struct Document<'a> {
 }
 
 /// The JSON result of several pipelines (`pipeline-run/result/v2`), pretty-printed.
-pub fn json(f: &FleetReport) -> String {
+pub(crate) fn json(f: &FleetReport) -> String {
     let first = f.runs.first();
     let with_id = f.runs.iter().find(|r| r.project_id.is_some()).or(first);
     let doc = Document {

@@ -15,10 +15,10 @@ use crate::model::Outcome;
 use crate::text::one_line;
 
 /// GitLab's limit on the size of a dotenv report.
-pub const DOTENV_LIMIT: usize = 5_120;
+pub(crate) const DOTENV_LIMIT: usize = 5_120;
 
 /// The run's message is cut to this many bytes.
-pub const MAX_MESSAGE_BYTES: usize = 500;
+pub(crate) const MAX_MESSAGE_BYTES: usize = 500;
 
 /// Other values from the platform are cut to this many bytes.
 const MAX_VALUE_BYTES: usize = 200;
@@ -31,7 +31,7 @@ pub(crate) fn clean(value: &str, max_bytes: usize) -> String {
 
 /// The dotenv report for `report`: `KEY=value` lines, every value cleaned (see the module
 /// documentation), always under [`DOTENV_LIMIT`] bytes.
-pub fn render(report: &RunReport) -> String {
+pub(crate) fn render(report: &RunReport) -> String {
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
     let fields: [(&str, String, usize); 10] = [
         (

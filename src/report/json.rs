@@ -25,7 +25,7 @@ use super::RunReport;
 use serde::Serialize;
 
 /// The schema identifier written first in every document.
-pub const SCHEMA: &str = "pipeline-run/result/v1";
+pub(crate) const SCHEMA: &str = "pipeline-run/result/v1";
 
 #[derive(Serialize)]
 struct Document<'a> {
@@ -38,7 +38,7 @@ struct Document<'a> {
 }
 
 /// The result as pretty-printed JSON (no trailing newline).
-pub fn render(report: &RunReport) -> String {
+pub(crate) fn render(report: &RunReport) -> String {
     let doc = Document {
         schema: SCHEMA,
         report,

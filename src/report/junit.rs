@@ -54,7 +54,7 @@ fn is_skipped(step: &Step) -> bool {
 }
 
 /// The JUnit XML document for `report`.
-pub fn render(report: &RunReport) -> String {
+pub(crate) fn render(report: &RunReport) -> String {
     let c = Counts::of(report);
     let time = time_attr(report);
     let mut out = String::with_capacity(256 + report.steps.len() * 128);
@@ -73,7 +73,10 @@ pub fn render(report: &RunReport) -> String {
 /// pipeline that did not succeed and has no failed step (refused, timed out, stopped,
 /// interrupted) gets one more test case, `(run)`, with an `<error>` saying why, so that
 /// its suite does not read as passed.
-pub fn render_suites(reports: &[RunReport], why: impl Fn(&RunReport) -> Option<String>) -> String {
+pub(crate) fn render_suites(
+    reports: &[RunReport],
+    why: impl Fn(&RunReport) -> Option<String>,
+) -> String {
     let whys: Vec<Option<String>> = reports
         .iter()
         .map(|r| why(r).filter(|_| r.steps_failed() == 0))

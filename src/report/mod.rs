@@ -6,12 +6,12 @@
 //! [`crate::text`]'s so that the formats agree.
 
 pub mod aggregate;
-pub mod dotenv;
-pub mod json;
-pub mod junit;
+pub(crate) mod dotenv;
+pub(crate) mod json;
+pub(crate) mod junit;
 pub mod outputs;
-pub mod summary;
-pub mod workflow;
+pub(crate) mod summary;
+pub(crate) mod workflow;
 
 pub use crate::model::{CancelResult, Outcome, PlatformKind, RunReport, Step};
 
@@ -21,7 +21,7 @@ use std::time::Duration;
 /// second it shows tenths (cut, not rounded, so `0.95s` is `0.9s` and never `1.0s`), and
 /// a step that took some time never reads as `0s`; from a second on, whole seconds. The
 /// summary, the log and the terminal demo all use it.
-pub fn humanize_duration(d: Duration) -> String {
+pub(crate) fn humanize_duration(d: Duration) -> String {
     if d.is_zero() {
         return "0s".to_string();
     }
@@ -44,7 +44,7 @@ pub fn humanize_duration(d: Duration) -> String {
 
 /// The short machine name of an outcome, shared by the step outputs, the dotenv report
 /// and the annotations so that scripts can compare one vocabulary everywhere.
-pub fn outcome_name(outcome: &Outcome) -> &'static str {
+pub(crate) fn outcome_name(outcome: &Outcome) -> &'static str {
     match outcome {
         Outcome::Succeeded => "succeeded",
         Outcome::Failed => "failed",
@@ -60,7 +60,7 @@ pub fn outcome_name(outcome: &Outcome) -> &'static str {
 
 /// What became of the execution when this program stopped waiting, as a sentence
 /// fragment (used by the summary and the annotations).
-pub fn describe_cancel(cancel: &CancelResult, platform: PlatformKind) -> String {
+pub(crate) fn describe_cancel(cancel: &CancelResult, platform: PlatformKind) -> String {
     match cancel {
         CancelResult::Cancelled => "the execution was cancelled".to_string(),
         CancelResult::Requested => {
@@ -75,7 +75,7 @@ pub fn describe_cancel(cancel: &CancelResult, platform: PlatformKind) -> String 
 }
 
 /// The longest prefix of `s` that is at most `max_bytes` long and ends on a char boundary.
-pub fn truncate_bytes(s: &str, max_bytes: usize) -> &str {
+pub(crate) fn truncate_bytes(s: &str, max_bytes: usize) -> &str {
     if s.len() <= max_bytes {
         return s;
     }
@@ -87,7 +87,7 @@ pub fn truncate_bytes(s: &str, max_bytes: usize) -> &str {
 }
 
 /// `s` cut to at most `max_chars` characters, with `…` appended when something was cut.
-pub fn truncate_chars(s: &str, max_chars: usize) -> String {
+pub(crate) fn truncate_chars(s: &str, max_chars: usize) -> String {
     match s.char_indices().nth(max_chars) {
         None => s.to_string(),
         Some((cut, _)) => {
@@ -103,7 +103,7 @@ pub fn truncate_chars(s: &str, max_chars: usize) -> String {
 /// the median of the last 20 successful runs (29m 3s)", "about as long as …" within
 /// ±[`ABOUT_AS_LONG_PERCENT`](crate::model::ABOUT_AS_LONG_PERCENT)%, or why it is not
 /// compared. `None` when the run did not end or its history was not read.
-pub fn against_history(r: &RunReport) -> Option<String> {
+pub(crate) fn against_history(r: &RunReport) -> Option<String> {
     let h = r.history.as_ref()?;
     let n = h.successful_runs;
     let runs = if n == 1 { "run" } else { "runs" };
@@ -130,7 +130,7 @@ pub fn against_history(r: &RunReport) -> Option<String> {
 }
 
 /// The log's line for [`against_history`]: "took 34m 12s — 18% longer than …".
-pub fn history_line(r: &RunReport) -> Option<String> {
+pub(crate) fn history_line(r: &RunReport) -> Option<String> {
     let against = against_history(r)?;
     Some(match r.duration {
         Some(d) => format!("took {} — {against}", humanize_duration(d)),

@@ -12,14 +12,14 @@ use std::io::Write;
 use std::path::Path;
 
 /// At most this many names in the `failed-steps` output (the rest are in the summary).
-pub const MAX_FAILED_STEP_NAMES: usize = 50;
+pub(crate) const MAX_FAILED_STEP_NAMES: usize = 50;
 
 /// The `message` output is cut to this many bytes: outputs share a 1 MB budget per job.
-pub const MAX_MESSAGE_BYTES: usize = 65_536;
+pub(crate) const MAX_MESSAGE_BYTES: usize = 65_536;
 
 /// Why one output could not be written.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OutputError {
+pub(crate) enum OutputError {
     /// The name is empty or holds a character the runner would misread (`=`, `<`, a
     /// newline).
     InvalidName(String),
@@ -45,7 +45,7 @@ impl fmt::Display for OutputError {
 impl std::error::Error for OutputError {}
 
 /// One `name<<DELIM\nvalue\nDELIM\n` entry, or an error when it cannot be written safely.
-pub fn format_entry(name: &str, value: &str, delim: &str) -> Result<String, OutputError> {
+pub(crate) fn format_entry(name: &str, value: &str, delim: &str) -> Result<String, OutputError> {
     if delim.is_empty() || delim.contains(['\n', '\r']) {
         return Err(OutputError::InvalidDelimiter);
     }
@@ -59,7 +59,7 @@ pub fn format_entry(name: &str, value: &str, delim: &str) -> Result<String, Outp
 }
 
 /// A fresh delimiter in the toolkit's style: `ghadelimiter_` and 32 random hex digits.
-pub fn random_delimiter() -> String {
+pub(crate) fn random_delimiter() -> String {
     format!("ghadelimiter_{}", crate::token::random_token())
 }
 
@@ -114,12 +114,13 @@ pub fn values(report: &RunReport) -> Vec<(&'static str, String)> {
 
 /// The text to append to `GITHUB_OUTPUT`, and the outputs that were refused (each is left
 /// out entirely; the others are still written).
-pub fn render(report: &RunReport, delimiter: &str) -> (String, Vec<OutputError>) {
+#[cfg(test)]
+pub(crate) fn render(report: &RunReport, delimiter: &str) -> (String, Vec<OutputError>) {
     render_pairs(values(report), delimiter)
 }
 
 /// [`render`] for any outputs (those of several pipelines).
-pub fn render_pairs(
+pub(crate) fn render_pairs(
     pairs: Vec<(&'static str, String)>,
     delimiter: &str,
 ) -> (String, Vec<OutputError>) {
@@ -146,12 +147,12 @@ fn append(path: &Path, text: &str) -> anyhow::Result<()> {
 
 /// Appends the outputs to the file at `path` (the value of `GITHUB_OUTPUT`) with a fresh
 /// random delimiter, in one write. Refused outputs are logged and returned.
-pub fn write(path: &Path, report: &RunReport) -> anyhow::Result<Vec<OutputError>> {
+pub(crate) fn write(path: &Path, report: &RunReport) -> anyhow::Result<Vec<OutputError>> {
     write_pairs(path, values(report))
 }
 
 /// [`write`] for any outputs (those of several pipelines).
-pub fn write_pairs(
+pub(crate) fn write_pairs(
     path: &Path,
     pairs: Vec<(&'static str, String)>,
 ) -> anyhow::Result<Vec<OutputError>> {
@@ -165,7 +166,7 @@ pub fn write_pairs(
 
 /// Appends one `name`/`value` pair to the file at `path` (the value of `GITHUB_STATE`);
 /// it comes back to the post step as `STATE_<name>`.
-pub fn write_state(path: &Path, name: &str, value: &str) -> anyhow::Result<()> {
+pub(crate) fn write_state(path: &Path, name: &str, value: &str) -> anyhow::Result<()> {
     let entry = format_entry(name, value, &random_delimiter())?;
     append(path, &entry)
 }

@@ -33,11 +33,11 @@ use markdown::{clean_block, code_block, fence_for, inline, inline_at_line_start}
 use std::fmt::Write as _;
 use steps::{FailedSection, StepsTable};
 
-pub use fleet::render_fleet;
+pub(crate) use fleet::render_fleet;
 
 /// The budget for one step's summary: GitHub refuses more than 1 MiB (1,048,576 bytes);
 /// this leaves room for anything else appended to the same step's summary.
-pub const GITHUB_SUMMARY_LIMIT: usize = 1_000_000;
+pub(crate) const GITHUB_SUMMARY_LIMIT: usize = 1_000_000;
 
 /// Characters of a name or fact shown on one line.
 const TEXT_CHARS: usize = 300;
@@ -52,7 +52,7 @@ const RUN_MESSAGE_BYTES: usize = 10_000;
 ///
 /// The first layout that fits wins: the failed steps and the table of all steps; the
 /// failed steps alone; the names of as many failed steps as fit; the headline alone.
-pub fn render(report: &RunReport, max_bytes: usize) -> String {
+pub(crate) fn render(report: &RunReport, max_bytes: usize) -> String {
     let head = render_head(report);
     if head.len() > max_bytes {
         return headline_only(report, max_bytes);

@@ -13,7 +13,7 @@ use crate::text::{escape_data, escape_property, one_line};
 const MAX_ERROR_ANNOTATIONS: usize = 10;
 
 /// The command that masks `value` in the rest of the job's log (no trailing newline).
-pub fn add_mask(value: &str) -> String {
+pub(crate) fn add_mask(value: &str) -> String {
     format!("::add-mask::{}", escape_data(value))
 }
 
@@ -40,7 +40,7 @@ fn warning(title: &str, message: &str) -> String {
 ///   since GitHub shows only 10 errors per step, when they would not all fit the last
 ///   slot says how many more failed steps there are;
 /// - nothing on success, trigger-only, dry run or cancel request.
-pub fn annotations(report: &RunReport) -> Vec<String> {
+pub(crate) fn annotations(report: &RunReport) -> Vec<String> {
     let pipeline = one_line(&report.pipeline);
     let mut out = Vec::new();
     match &report.outcome {

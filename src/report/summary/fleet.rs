@@ -145,7 +145,7 @@ fn section_head(r: &RunReport) -> String {
 }
 
 /// The job summary of several pipelines, never longer than `max_bytes`.
-pub fn render_fleet(f: &FleetReport, max_bytes: usize) -> String {
+pub(crate) fn render_fleet(f: &FleetReport, max_bytes: usize) -> String {
     let mut out = head(f);
     if out.len() > max_bytes {
         let line = format!("## {}\n", headline(f));

@@ -21,7 +21,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, UNIX_EPOCH};
 
 /// The most bars drawn; beyond it, the longest steps.
-pub const MAX_TIMELINE_STEPS: usize = 50;
+pub(crate) const MAX_TIMELINE_STEPS: usize = 50;
 /// Characters of a step name kept in a bar's label.
 const NAME_CHARS: usize = 60;
 
