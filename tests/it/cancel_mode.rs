@@ -9,7 +9,7 @@ use pipeline_run_sim::{
     Environment, Project, PublishedPipeline, Route, RunScript, SeedExecution, SimConfig, SimHandle,
 };
 use serde_json::json;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const PROJECT_ID: &str = "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f";
 
@@ -181,19 +181,15 @@ fn a_killed_gitlab_job_leaves_the_id_for_after_script() {
     let dir = Scratch::new("cancel-after-script");
     let env = job_env(&sim, &dir);
     let mut main = spawn(&env, &[]);
-    let start = Instant::now();
-    let id = loop {
+    let mut id = String::new();
+    wait_for("the id in the result file", || {
         if let Some(e) = sim.executions().first() {
             if dir.read("pipeline-run.json").contains(&e.id) {
-                break e.id.clone();
+                id = e.id.clone();
             }
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the run never started"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+        !id.is_empty()
+    });
     main.kill().unwrap();
     let _ = main.wait();
     assert!(!sim.execution(&id).unwrap().cancel_requested);
