@@ -2,13 +2,28 @@
 //! input becomes an [`InputErrors`] naming each input, its value (never a secret's) and
 //! what is accepted. The environment is read through a lookup function, so tests never
 //! touch the process environment.
+//!
+//! Here: the [`Config`] type, the input errors and [`from_lookup`] with the common inputs.
+//! Reading one input is in `config/reader.rs`, the CA bundle in `config/ca_bundle.rs`,
+//! each platform's inputs in `config/matillion.rs` and `config/datalab.rs`, several
+//! pipelines in `config/fleet.rs`.
 
-use crate::inputs::{self, Given, Input, Scope};
-use crate::secret::Secret;
+use crate::inputs::{self, Scope};
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+mod ca_bundle;
+mod datalab;
+mod fleet;
+mod matillion;
+mod reader;
+
+pub(crate) use ca_bundle::CaBundle;
+pub(crate) use datalab::{DatalabConfig, DatalabInput};
+pub(crate) use fleet::{Fleet, MAX_PIPELINES};
+pub(crate) use matillion::{MatillionAuth, MatillionConfig, OnConflict, ProjectRef};
+use reader::{Reader, show};
 
 /// Default OAuth token endpoint.
 pub(crate) const DEFAULT_TOKEN_URL: &str = "https://id.core.matillion.com/oauth/dpc/token";
@@ -49,70 +64,6 @@ pub struct Config {
     /// ([`Config::runs`]); `None` for one pipeline.
     pub(crate) fleet: Option<Fleet>,
 }
-
-/// A custom set of root certificates: a PEM file named by `ca-bundle` or `SSL_CERT_FILE`,
-/// read and parsed only when a TLS connection first needs it ([`CaBundle::certs`]), not
-/// while the inputs are checked: a bad input exits before it is read, and a run that
-/// makes no TLS connection never reads it. Clones share what was read.
-#[derive(Debug, Clone)]
-pub(crate) struct CaBundle {
-    /// Where the certificates are.
-    pub(crate) path: PathBuf,
-    /// Where the path came from: "input 'ca-bundle'" or "SSL_CERT_FILE".
-    pub(crate) from: String,
-    loaded: Arc<OnceLock<Result<Vec<Vec<u8>>, String>>>,
-}
-
-impl CaBundle {
-    /// The bundle at `path` (named by `from`), not read yet.
-    pub(crate) fn new(path: impl Into<PathBuf>, from: &str) -> Self {
-        Self {
-            path: path.into(),
-            from: from.into(),
-            loaded: Arc::default(),
-        }
-    }
-
-    /// The certificates (DER), read and parsed on the first call; later calls give the
-    /// same answer. `Err`: why the file cannot be used, as the `ca-bundle` input error
-    /// says it.
-    pub(crate) fn certs(&self) -> Result<&[Vec<u8>], &str> {
-        self.loaded
-            .get_or_init(|| {
-                std::fs::read(&self.path)
-                    .map_err(|e| format!("cannot read it ({e})"))
-                    .and_then(|pem| crate::http::read_pem_certs(&pem))
-                    .map_err(|e| {
-                        format!(
-                            "got {} (from {}); {e}. Expected a PEM file of root certificates.",
-                            show(&self.path.to_string_lossy()),
-                            self.from
-                        )
-                    })
-            })
-            .as_ref()
-            .map(Vec::as_slice)
-            .map_err(String::as_str)
-    }
-
-    /// Whether the file has been read yet.
-    #[cfg(test)]
-    pub(crate) fn is_read(&self) -> bool {
-        self.loaded.get().is_some()
-    }
-
-    /// The input error, if the file was needed and could not be used.
-    pub(crate) fn failure(&self) -> Option<InputError> {
-        match self.loaded.get()? {
-            Err(message) => Some(InputError {
-                input: "ca-bundle",
-                message: message.clone(),
-            }),
-            Ok(_) => None,
-        }
-    }
-}
-
 /// Where the timeout came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum TimeoutSource {
@@ -238,142 +189,6 @@ impl fmt::Display for InputErrors {
 }
 
 impl std::error::Error for InputErrors {}
-
-/// Reads inputs and collects errors.
-struct Reader<'a> {
-    lookup: &'a dyn Fn(&str) -> Option<String>,
-    errors: Vec<InputError>,
-}
-
-/// Shorten a value for a message.
-fn show(v: &str) -> String {
-    const MAX: usize = 80;
-    let one_line: String = v
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if one_line.chars().count() > MAX {
-        let cut: String = one_line.chars().take(MAX).collect();
-        format!("'{cut}…'")
-    } else {
-        format!("'{one_line}'")
-    }
-}
-
-fn spec(id: &str) -> &'static Input {
-    match inputs::find(id) {
-        Some(i) => i,
-        // The ids used below are all in the table; a unit test reads every one.
-        None => &inputs::INPUTS[0],
-    }
-}
-
-impl<'a> Reader<'a> {
-    fn err(&mut self, input: &'static str, message: impl Into<String>) {
-        self.errors.push(InputError {
-            input,
-            message: message.into(),
-        });
-    }
-
-    fn raw(&self, id: &str) -> Option<Given> {
-        inputs::read(spec(id), self.lookup)
-    }
-
-    /// The value given, else the default.
-    fn get(&self, id: &str) -> Option<String> {
-        self.raw(id)
-            .map(|g| g.value)
-            .or_else(|| spec(id).default.map(str::to_string))
-    }
-
-    fn string(&self, id: &str) -> Option<String> {
-        self.get(id)
-    }
-
-    fn required(&mut self, id: &'static str, what: &str) -> String {
-        match self.get(id) {
-            Some(v) => v,
-            None => {
-                self.err(id, format!("is required: {what}."));
-                String::new()
-            }
-        }
-    }
-
-    fn secret(&mut self, id: &'static str) -> Option<Secret> {
-        let v = self.raw(id)?.value;
-        if v.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            self.err(
-                id,
-                "contains white space or control characters (value not shown: it is a secret).",
-            );
-        }
-        Some(Secret::new(v))
-    }
-
-    fn boolean(&mut self, id: &'static str) -> Option<bool> {
-        let v = self.get(id)?;
-        match v.to_ascii_lowercase().as_str() {
-            "true" => Some(true),
-            "false" => Some(false),
-            _ => {
-                self.err(id, format!("got {}; expected `true` or `false`.", show(&v)));
-                None
-            }
-        }
-    }
-
-    fn duration(&mut self, id: &'static str) -> Option<Duration> {
-        let v = self.get(id)?;
-        match humantime::parse_duration(&v) {
-            Ok(d) if d.is_zero() => {
-                self.err(
-                    id,
-                    format!("got {}; it must be longer than zero.", show(&v)),
-                );
-                None
-            }
-            Ok(d) => Some(d),
-            Err(_) => {
-                self.err(
-                    id,
-                    format!(
-                        "got {}; expected a duration with a unit, such as `30s`, `90m` or `2h`.",
-                        show(&v)
-                    ),
-                );
-                None
-            }
-        }
-    }
-
-    fn url(&mut self, id: &'static str, v: &str) -> Option<String> {
-        let lower = v.to_ascii_lowercase();
-        let rest = lower
-            .strip_prefix("https://")
-            .or_else(|| lower.strip_prefix("http://"));
-        match rest {
-            Some(r) if !r.is_empty() && !r.starts_with('/') && !v.contains(char::is_whitespace) => {
-                Some(v.trim_end_matches('/').to_string())
-            }
-            _ => {
-                self.err(
-                    id,
-                    format!(
-                        "got {}; expected an http:// or https:// URL with a host.",
-                        show(v)
-                    ),
-                );
-                None
-            }
-        }
-    }
-
-    fn path(&mut self, id: &'static str) -> Option<PathBuf> {
-        self.get(id).map(PathBuf::from)
-    }
-}
 
 /// Build and validate the configuration from inputs read through `lookup`.
 pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, InputErrors> {
@@ -518,15 +333,6 @@ fn gitlab_job_timeout(lookup: &dyn Fn(&str) -> Option<String>) -> Option<(Durati
         .unwrap_or(job * 9 / 10);
     (!t.is_zero()).then_some((t, job))
 }
-
-mod datalab;
-mod fleet;
-mod matillion;
-
-pub(crate) use fleet::{Fleet, MAX_PIPELINES};
-
-pub(crate) use datalab::{DatalabConfig, DatalabInput};
-pub(crate) use matillion::{MatillionAuth, MatillionConfig, OnConflict, ProjectRef};
 
 #[cfg(test)]
 mod tests;

@@ -24,21 +24,29 @@
 //! - A 429's `Retry-After` holds back every request of every clone of the client (one
 //!   shared "not before" instant, [`Pace`]): several pipelines run side by side share one
 //!   rate limit, so one told to wait makes the others wait with it.
+//!
+//! Here: the client ([`Http`]), its errors, its budget and its entry points. The loop that
+//! applies the policy is in `http/retry.rs`, one attempt on the wire in `http/attempt.rs`,
+//! the agents and the TLS roots they trust in `http/agents.rs`.
 
-use crate::clock::{Clock, Signal, Wake};
+use crate::clock::{Clock, Signal};
 use crate::secret::Secret;
-use backoff::backoff::Backoff;
 use serde::de::DeserializeOwned;
 use std::fmt;
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+mod agents;
+mod attempt;
 mod encode;
 mod pace;
 mod problem;
 pub(crate) mod proxy;
 mod request;
+mod retry;
 
+pub(crate) use agents::read_pem_certs;
+use agents::{Agents, LazyRoots};
 pub(crate) use encode::{enc, upload_file_name};
 pub(crate) use pace::Pace;
 pub(crate) use problem::{Problem, clean, excerpt};
@@ -147,60 +155,6 @@ impl Authorizer for NoAuth {
     }
 }
 
-/// What one attempt gave.
-enum Attempt {
-    Reply(Response, Option<Duration>),
-    /// Failed before the request could have reached the server.
-    NotSent(String),
-    /// Failed after the request may have reached the server.
-    Lost(String),
-    /// The TLS handshake failed on the certificate: nothing was sent, and nothing will be.
-    Untrusted(String),
-    /// The reply's body is longer than [`MAX_BODY`]: the same reply will be as long again,
-    /// so it counts as an unusable body (retried a few times, not until the deadline).
-    TooLarge(String),
-}
-
-/// Root certificates read when a TLS connection first needs them: the agent that trusts
-/// them is built then, once, and shared by every clone of the client.
-struct LazyRoots {
-    load: Box<dyn Fn() -> Result<Vec<Vec<u8>>, String> + Send + Sync>,
-    agents: OnceLock<Result<Agents, String>>,
-}
-
-/// The agents of one trust store: direct, and through the proxy when one is set.
-#[derive(Clone)]
-struct Agents {
-    direct: ureq::Agent,
-    proxied: Option<ureq::Agent>,
-}
-
-impl Agents {
-    fn new(roots: Option<ureq::tls::RootCerts>, proxy: &proxy::ProxyEnv) -> Self {
-        Self {
-            direct: agent(roots.clone(), None),
-            proxied: proxied_agent(proxy, roots),
-        }
-    }
-
-    /// The agent for `url`: through the proxy unless `NO_PROXY` (or no proxy) says not.
-    fn pick(&self, proxy: &proxy::ProxyEnv, url: &str) -> &ureq::Agent {
-        match &self.proxied {
-            Some(p) if proxy.proxied(url) => p,
-            _ => &self.direct,
-        }
-    }
-}
-
-/// Root certificates (DER) as the TLS layer takes them.
-fn root_certs(roots: &[Vec<u8>]) -> ureq::tls::RootCerts {
-    let certs: Vec<ureq::tls::Certificate<'static>> = roots
-        .iter()
-        .map(|der| ureq::tls::Certificate::from_der(der).to_owned())
-        .collect();
-    ureq::tls::RootCerts::new_with_certs(&certs)
-}
-
 /// The retry-policy HTTP client. Cheap to clone; one connection pool (keep-alive) and
 /// one [`Pace`], shared by every clone.
 #[derive(Clone)]
@@ -259,31 +213,8 @@ impl Http {
         mut self,
         load: impl Fn() -> Result<Vec<Vec<u8>>, String> + Send + Sync + 'static,
     ) -> Self {
-        self.roots = Some(Arc::new(LazyRoots {
-            load: Box::new(load),
-            agents: OnceLock::new(),
-        }));
+        self.roots = Some(Arc::new(LazyRoots::new(load)));
         self
-    }
-
-    /// The agent for `url`: the ones with the lazy roots for `https://` (built on first
-    /// use), direct or through the proxy as `NO_PROXY` says.
-    fn agent_for(&self, url: &str) -> Result<&ureq::Agent, String> {
-        let tls = url
-            .get(..8)
-            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"));
-        let agents = match &self.roots {
-            Some(lazy) if tls => lazy
-                .agents
-                .get_or_init(|| {
-                    let roots = (lazy.load)()?;
-                    Ok(Agents::new(Some(root_certs(&roots)), &self.proxy))
-                })
-                .as_ref()
-                .map_err(String::clone)?,
-            _ => &self.agents,
-        };
-        Ok(agents.pick(&self.proxy, url))
     }
 
     /// The same client (connections, pace, roots) on another clock: a pipeline run beside
@@ -295,18 +226,6 @@ impl Http {
     /// The clock.
     pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
-    }
-
-    fn backoff(&self) -> backoff::ExponentialBackoff {
-        backoff::ExponentialBackoff {
-            initial_interval: self.retry_initial,
-            current_interval: self.retry_initial,
-            randomization_factor: 0.3,
-            multiplier: 2.0,
-            max_interval: self.retry_max,
-            max_elapsed_time: None,
-            ..backoff::ExponentialBackoff::default()
-        }
     }
 
     /// Send with the retry policy and read a JSON body of type `T`.
@@ -377,419 +296,6 @@ impl Http {
     ) -> Result<T, HttpError> {
         self.send_with(req, &NoAuth, budget, true, accept)
     }
-
-    fn mark_reached(&self, origin: &str) {
-        let mut r = self.reached.lock().unwrap_or_else(|e| e.into_inner());
-        if !r.iter().any(|o| o == origin) && r.len() < 64 {
-            r.push(origin.to_string());
-        }
-    }
-
-    fn has_reached(&self, origin: &str) -> bool {
-        let r = self.reached.lock().unwrap_or_else(|e| e.into_inner());
-        r.iter().any(|o| o == origin)
-    }
-
-    /// The policy. `accept` turns a 2xx into a value, or says why the body is unusable.
-    /// With `secret_reply`, no reply body is quoted in any message.
-    fn send_with<T>(
-        &self,
-        req: &Request,
-        auth: &dyn Authorizer,
-        budget: Budget,
-        secret_reply: bool,
-        accept: impl Fn(&Response) -> Result<T, String>,
-    ) -> Result<T, HttpError> {
-        let mut backoff = self.backoff();
-        let mut refreshed = false;
-        let mut unusable = 0u32;
-        // Since when connecting to a host that never answered has been failing.
-        let mut unreached_since: Option<Instant> = None;
-        let origin = origin(&req.url);
-        let describe = |r: &Response| -> String {
-            if secret_reply {
-                Problem::oauth(r.status, &r.body).to_string()
-            } else {
-                Problem::parse(r.status, &r.body).to_string()
-            }
-        };
-        let mut last = String::from("the deadline had passed before it could be sent");
-        loop {
-            if budget.interruptible {
-                if let Some(s) = self.clock.pending_signal() {
-                    return Err(HttpError::Interrupted(s));
-                }
-            }
-            let now = self.clock.now();
-            if now >= budget.deadline {
-                return Err(HttpError::Deadline(last));
-            }
-            // A 429 told every request to wait: this one waits too, when that fits.
-            if let Some(left) = self.pace.left(now).filter(|l| now + *l <= budget.deadline) {
-                log::debug!(
-                    "{}: waiting {} (the platform's Retry-After)",
-                    req.what,
-                    humantime::format_duration(round_ms(left))
-                );
-                let wake = if budget.interruptible {
-                    self.clock.sleep(left)
-                } else {
-                    self.clock.pause(left);
-                    Wake::Elapsed
-                };
-                if let Wake::Signal(s) = wake {
-                    return Err(HttpError::Interrupted(s));
-                }
-                continue;
-            }
-            let header = auth.header(self, budget)?;
-            // Fetching a token takes time: a signal that came meanwhile stops this request
-            // before it is sent (nothing new starts after a signal).
-            if budget.interruptible {
-                if let Some(s) = self.clock.pending_signal() {
-                    return Err(HttpError::Interrupted(s));
-                }
-            }
-            let now = self.clock.now();
-            if now >= budget.deadline {
-                return Err(HttpError::Deadline(last));
-            }
-            let remaining = budget.deadline - now;
-            let (retry_after, problem) = match self.attempt(
-                req,
-                header,
-                remaining.min(self.attempt_timeout),
-            ) {
-                Attempt::Reply(r, retry_after) => {
-                    self.mark_reached(&origin);
-                    match r.status {
-                        200..=299 => match accept(&r) {
-                            Ok(v) => return Ok(v),
-                            Err(m) if req.repeatable => {
-                                unusable += 1;
-                                if unusable >= UNUSABLE_BODY_ATTEMPTS {
-                                    return Err(HttpError::Unusable(format!(
-                                        "{m}; {unusable} replies in a row could not be used"
-                                    )));
-                                }
-                                (None, m)
-                            }
-                            Err(m) => return Err(HttpError::Ambiguous(m)),
-                        },
-                        300..=399 => {
-                            return Err(HttpError::Refused(Problem::redirect(
-                                r.status,
-                                r.location.as_deref(),
-                            )));
-                        }
-                        401 if !refreshed && auth.invalidate() => {
-                            refreshed = true;
-                            log::debug!(
-                                "{}: 401; fetching a new token and trying once more",
-                                req.what
-                            );
-                            continue;
-                        }
-                        401 if !secret_reply => {
-                            let mut p = Problem::parse(401, &r.body);
-                            p.hint = auth.refusal_hint();
-                            return Err(HttpError::Refused(p));
-                        }
-                        429 => (
-                            retry_after.inspect(|d| self.pace.hold_until(self.clock.now() + *d)),
-                            format!("{} answered {}", req.what, describe(&r)),
-                        ),
-                        500..=599 => {
-                            let m = format!("{} answered {}", req.what, describe(&r));
-                            if !req.repeatable {
-                                return Err(HttpError::Ambiguous(m));
-                            }
-                            (retry_after, m)
-                        }
-                        s if secret_reply => {
-                            return Err(HttpError::Refused(Problem::oauth(s, &r.body)));
-                        }
-                        s => return Err(HttpError::Refused(Problem::parse(s, &r.body))),
-                    }
-                }
-                Attempt::NotSent(m) => {
-                    let m = format!("{} failed: {m}", req.what);
-                    if !self.has_reached(&origin) {
-                        let since = *unreached_since.get_or_insert(now);
-                        let tried = self.clock.now().saturating_duration_since(since);
-                        if tried >= self.connect_window {
-                            return Err(HttpError::Unreachable(format!(
-                                "could not connect to {} for {} ({m}); it has not answered once, so this does not look like something that heals by waiting: check the URL and the network",
-                                clean(&origin),
-                                humantime::format_duration(round_s(tried))
-                            )));
-                        }
-                    }
-                    (None, m)
-                }
-                Attempt::Untrusted(m) => return Err(HttpError::Untrusted(m)),
-                Attempt::Lost(m) => {
-                    let m = format!("{} failed: {m}", req.what);
-                    if !req.repeatable {
-                        return Err(HttpError::Ambiguous(m));
-                    }
-                    (None, m)
-                }
-                Attempt::TooLarge(m) => {
-                    self.mark_reached(&origin);
-                    let m = format!("{}: {m}", req.what);
-                    if !req.repeatable {
-                        return Err(HttpError::Ambiguous(m));
-                    }
-                    unusable += 1;
-                    if unusable >= UNUSABLE_BODY_ATTEMPTS {
-                        return Err(HttpError::Unusable(format!(
-                            "{m}; {unusable} replies in a row could not be used"
-                        )));
-                    }
-                    (None, m)
-                }
-            };
-            last = problem;
-            let now = self.clock.now();
-            let delay = match retry_after {
-                Some(asked) => {
-                    if now + asked > budget.deadline {
-                        // The platform asked to wait longer than the time left. A rate
-                        // limit is no reason to stop before the deadline: wait until it,
-                        // then stop there, saying what was asked.
-                        let m = format!(
-                            "{last}; the platform asked to wait {} (Retry-After), longer than the time left",
-                            humantime::format_duration(round_ms(asked))
-                        );
-                        log::warn!(
-                            "{m}: waiting until the deadline, {} from now",
-                            humantime::format_duration(round_ms(budget.deadline - now))
-                        );
-                        if let Wake::Signal(s) = self.wait(budget, budget.deadline - now) {
-                            return Err(HttpError::Interrupted(s));
-                        }
-                        return Err(HttpError::Deadline(m));
-                    }
-                    asked
-                }
-                // The jitter never stretches a wait past the documented maximum.
-                None => backoff
-                    .next_backoff()
-                    .unwrap_or(self.retry_max)
-                    .min(self.retry_max),
-            };
-            // A host that never answered gets one last attempt at the end of its window.
-            let delay = match unreached_since {
-                Some(since) if !self.has_reached(&origin) => {
-                    let window_end = since + self.connect_window;
-                    delay.min(window_end.saturating_duration_since(now))
-                }
-                _ => delay,
-            };
-            if now + delay > budget.deadline {
-                // Waiting would pass the deadline: give up now with what kept failing.
-                return Err(HttpError::Deadline(last));
-            }
-            log::warn!(
-                "{last}; retrying in {}",
-                humantime::format_duration(round_ms(delay))
-            );
-            if let Wake::Signal(s) = self.wait(budget, delay) {
-                return Err(HttpError::Interrupted(s));
-            }
-        }
-    }
-
-    /// Sleep `d`: woken by a signal when the budget is interruptible.
-    fn wait(&self, budget: Budget, d: Duration) -> Wake {
-        if budget.interruptible {
-            self.clock.sleep(d)
-        } else {
-            self.clock.pause(d);
-            Wake::Elapsed
-        }
-    }
-
-    /// One attempt, with its own timeouts.
-    fn attempt(&self, req: &Request, header: Option<(String, Secret)>, limit: Duration) -> Attempt {
-        log::debug!("{} {}", req.method, req.url);
-        let agent = match self.agent_for(&req.url) {
-            Ok(a) => a,
-            Err(m) => return Attempt::Untrusted(m),
-        };
-        let limit = limit.max(Duration::from_millis(100));
-        macro_rules! prepare {
-            ($b:expr) => {{
-                let mut b = $b
-                    .config()
-                    .timeout_global(Some(limit))
-                    .build()
-                    .query_pairs(req.query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-                if let Some((name, value)) = &header {
-                    b = b.header(name.as_str(), value.expose());
-                }
-                b
-            }};
-        }
-        let result = match (&req.method, &req.body) {
-            (Method::Get, _) => prepare!(agent.get(&req.url)).call(),
-            (m, body) => {
-                let b = match m {
-                    Method::Post => prepare!(agent.post(&req.url)),
-                    _ => prepare!(agent.patch(&req.url)),
-                };
-                match body {
-                    Body::None => b.send_empty(),
-                    Body::Json(v) => b.send_json(v),
-                    Body::Form(pairs) => {
-                        b.send_form(pairs.iter().map(|(k, v)| (k.as_str(), v.expose())))
-                    }
-                    Body::Multipart(parts) => {
-                        use ureq::unversioned::multipart;
-                        let mut form = multipart::Form::new();
-                        for p in parts {
-                            form = match p {
-                                Part::Text(k, v) => form.text(k, v),
-                                Part::File(k, path) => match multipart::Part::file(path) {
-                                    Ok(f) => form.part(k, f.file_name(&upload_file_name(path))),
-                                    Err(e) => {
-                                        return Attempt::NotSent(format!(
-                                            "cannot read {}: {e}",
-                                            path.display()
-                                        ));
-                                    }
-                                },
-                            };
-                        }
-                        b.send(form)
-                    }
-                }
-            }
-        };
-        match result {
-            Ok(mut resp) => {
-                let status = resp.status().as_u16();
-                let retry_after = resp
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| parse_retry_after(v, self.clock.wall()));
-                let location = resp
-                    .headers()
-                    .get("location")
-                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-                match resp.body_mut().with_config().limit(MAX_BODY).read_to_vec() {
-                    Ok(bytes) => Attempt::Reply(
-                        Response {
-                            status,
-                            body: crate::lenient::text(bytes),
-                            location,
-                        },
-                        retry_after,
-                    ),
-                    Err(ureq::Error::BodyExceedsLimit(_)) => Attempt::TooLarge(format!(
-                        "the reply ({status}) is longer than {} MB, the most read",
-                        MAX_BODY >> 20
-                    )),
-                    Err(e) => Attempt::Lost(format!("reading the reply: {e}")),
-                }
-            }
-            Err(e) => classify(e),
-        }
-    }
-}
-
-/// The one agent configuration: statuses are read, not errors; no redirects (a token must
-/// not follow one); a connect timeout; keep-alive; proxies from the environment (ureq's
-/// default); rustls with the bundled Mozilla roots unless `roots` says otherwise.
-fn agent(roots: Option<ureq::tls::RootCerts>, proxy: Option<ureq::Proxy>) -> ureq::Agent {
-    let mut tls = ureq::tls::TlsConfig::builder();
-    if let Some(r) = roots {
-        tls = tls.root_certs(r);
-    }
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .user_agent(USER_AGENT)
-        .timeout_connect(Some(CONNECT_TIMEOUT))
-        .max_redirects(0)
-        .max_idle_connections(KEEP_ALIVE_PER_HOST)
-        .max_idle_connections_per_host(KEEP_ALIVE_PER_HOST)
-        .tls_config(tls.build())
-        .proxy(proxy)
-        .build()
-        .into()
-}
-
-/// The agent for proxied requests, when a proxy is set (`NO_PROXY` is decided per
-/// request, by [`proxy::ProxyEnv::proxied`]).
-fn proxied_agent(p: &proxy::ProxyEnv, roots: Option<ureq::tls::RootCerts>) -> Option<ureq::Agent> {
-    let proxy = ureq::Proxy::new(p.proxy.as_deref()?).ok()?;
-    Some(agent(roots, Some(proxy)))
-}
-
-/// `scheme://host[:port]` of a URL, lower-cased: what "the same origin" compares.
-pub(crate) fn origin(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let authority = authority
-        .rsplit_once('@')
-        .map(|(_, h)| h)
-        .unwrap_or(authority);
-    format!("{scheme}://{authority}").to_ascii_lowercase()
-}
-
-/// The certificates (DER) in a PEM file; an error names what is wrong.
-pub(crate) fn read_pem_certs(pem: &[u8]) -> Result<Vec<Vec<u8>>, String> {
-    let mut out = Vec::new();
-    for item in ureq::tls::parse_pem(pem) {
-        match item {
-            Ok(ureq::tls::PemItem::Certificate(c)) => out.push(c.der().to_vec()),
-            Ok(_) => {}
-            Err(e) => return Err(format!("it is not valid PEM ({e})")),
-        }
-    }
-    if out.is_empty() {
-        return Err("it holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into());
-    }
-    Ok(out)
-}
-
-fn round_ms(d: Duration) -> Duration {
-    Duration::from_millis(d.as_millis() as u64)
-}
-
-fn round_s(d: Duration) -> Duration {
-    Duration::from_secs(d.as_secs())
-}
-
-fn classify(e: ureq::Error) -> Attempt {
-    use ureq::Error as E;
-    use ureq::Timeout as T;
-    match &e {
-        E::HostNotFound | E::ConnectionFailed | E::Timeout(T::Connect | T::Resolve) => {
-            Attempt::NotSent(e.to_string())
-        }
-        E::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
-            Attempt::NotSent(e.to_string())
-        }
-        // rustls reports a rejected certificate as an I/O error of the handshake, before
-        // any of the request is sent.
-        _ if e.to_string().contains("invalid peer certificate") => {
-            Attempt::Untrusted(e.to_string())
-        }
-        _ => Attempt::Lost(e.to_string()),
-    }
-}
-
-/// `Retry-After`: delay-seconds or an HTTP-date (relative to `now`).
-pub(crate) fn parse_retry_after(v: &str, now: SystemTime) -> Option<Duration> {
-    let v = v.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = crate::timefmt::parse_http_date(v)?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! Datalab's inputs: the API key, the pipeline id, the document (a file or a URL), and
 //! the run's options.
 
-use super::{DEFAULT_DATALAB_URL, Reader, show};
+use super::DEFAULT_DATALAB_URL;
+use super::reader::{Reader, show};
 use crate::secret::Secret;
 use std::path::PathBuf;
 

@@ -9,8 +9,9 @@
 //! refused (the second would only wait for the first), and so is one pipeline listed
 //! twice in one environment (a lost trigger reply could not be told apart from its twin's).
 
+use super::MatillionConfig;
 use super::matillion::{parse_grid, parse_variables};
-use super::{MatillionConfig, Reader, show};
+use super::reader::{Reader, show};
 use serde_json::Value;
 use std::collections::BTreeMap;
 

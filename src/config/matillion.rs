@@ -1,8 +1,9 @@
 //! Matillion's inputs: credentials, where the API is, the project, and the trigger's
 //! fields (variables and grid variables parsed here).
 
+use super::DEFAULT_TOKEN_URL;
 use super::fleet::{self, Fleet};
-use super::{DEFAULT_TOKEN_URL, Reader, show};
+use super::reader::{Reader, show};
 use crate::secret::Secret;
 use std::collections::BTreeMap;
 use std::fmt;

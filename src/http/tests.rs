@@ -2,6 +2,7 @@
 //! their timing, `Retry-After`, error bodies as sentences, the trigger never sent twice,
 //! 401 handling, lost connections, signals, and what a server receives.
 
+use super::attempt::parse_retry_after;
 use super::*;
 use crate::clock::SimClock;
 use std::io::{Read, Write};
