@@ -6,7 +6,7 @@
 //! (beside one pipeline alone on the same settings), peak memory and peak threads of the
 //! release binary, and the connections it opened.
 
-use super::{Res, Row, Scratch, inputs, mb, row, status_kib, stderr_tail};
+use crate::common::{Res, Row, Scratch, inputs, mb, row, status_kib, stderr_tail};
 use pipeline_run_sim::{
     Environment, Project, PublishedPipeline, Route, RunScript, ScaledTime, SimConfig, SimHandle,
     Simulator,
