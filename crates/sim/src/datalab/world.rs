@@ -2,10 +2,10 @@
 //! a file URL, poll the execution (pending → running → completed / completed_with_errors /
 //! failed on the pipeline's timing), and fetch a step's result. FastAPI-style errors.
 
-use super::http::{Request, Response};
-use super::multipart;
-use super::util::{derived_uuid, iso_python, random_u64};
-use super::{ListOrder, Route, State};
+use crate::http::{Request, Response};
+use crate::multipart;
+use crate::util::{derived_uuid, iso_python, random_u64};
+use crate::{ListOrder, Route, State};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant, SystemTime};
 
