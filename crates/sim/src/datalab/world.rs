@@ -1,11 +1,9 @@
-//! The simulated Datalab pipelines API: run a pipeline on an uploaded file (multipart) or
-//! a file URL, poll the execution (pending → running → completed / completed_with_errors /
-//! failed on the pipeline's timing), and fetch a step's result. FastAPI-style errors.
+//! The world the Datalab API serves: the pipelines (their steps, timing and final
+//! status), the runs the simulator stores, seeded past runs, and the execution object
+//! built from a run at a given instant.
 
-use crate::http::{Request, Response};
-use crate::multipart;
-use crate::util::{derived_uuid, iso_python, random_u64};
-use crate::{ListOrder, Route, State};
+use crate::State;
+use crate::util::{iso_python, random_u64};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -142,14 +140,14 @@ pub struct DatalabRunInfo {
 
 /// A stored run.
 pub(crate) struct DatalabRun {
-    id: String,
-    pipeline: DatalabPipeline,
-    version: u32,
-    file: Option<Upload>,
-    file_url: Option<String>,
-    fields: Vec<(String, String)>,
-    started: Instant,
-    started_wall: SystemTime,
+    pub(super) id: String,
+    pub(super) pipeline: DatalabPipeline,
+    pub(super) version: u32,
+    pub(super) file: Option<Upload>,
+    pub(super) file_url: Option<String>,
+    pub(super) fields: Vec<(String, String)>,
+    pub(super) started: Instant,
+    pub(super) started_wall: SystemTime,
 }
 
 impl DatalabRun {
@@ -193,7 +191,7 @@ impl DatalabRun {
     }
 
     /// The status of step `i` now, and when it started/finished.
-    fn step_state(
+    pub(super) fn step_state(
         &self,
         i: usize,
         now: Instant,
@@ -213,7 +211,7 @@ impl DatalabRun {
         }
     }
 
-    fn object(&self, now: Instant, root: &str) -> Value {
+    pub(super) fn object(&self, now: Instant, root: &str) -> Value {
         let steps: Vec<Value> = (0..self.pipeline.steps.len())
             .map(|i| {
                 let step = &self.pipeline.steps[i];
@@ -266,125 +264,6 @@ impl DatalabRun {
             "rate_breakdown": null,
         })
     }
-}
-
-fn detail(status: u16, msg: &str) -> Response {
-    Response::json(status, &json!({"detail": msg}))
-}
-
-fn unprocessable(loc: &[&str], msg: &str, kind: &str) -> Response {
-    Response::json(
-        422,
-        &json!({"detail": [{"loc": loc, "msg": msg, "type": kind}]}),
-    )
-}
-
-/// Route an `/api/...` request.
-pub(crate) fn handle(state: &State, req: &Request, route: Route) -> Response {
-    if route == Route::Unknown {
-        return detail(404, "Not Found");
-    }
-    match req.header("x-api-key") {
-        None => return detail(401, "Not authenticated"),
-        Some(k) if k != state.config.datalab_api_key => return detail(401, "Invalid API key"),
-        Some(_) => {}
-    }
-    let segs = req.segments();
-    let seg = |i: usize| segs.get(i).map(String::as_str).unwrap_or_default();
-    match route {
-        Route::DatalabRun => run(state, req, seg(3)),
-        Route::DatalabExecution => get_execution(state, seg(4)),
-        Route::DatalabResult => step_result(state, seg(4), seg(6)),
-        Route::DatalabList => list(state, req, seg(3)),
-        _ => detail(404, "Not Found"),
-    }
-}
-
-fn run(state: &State, req: &Request, pipeline_id: &str) -> Response {
-    let Some(pipeline) = state
-        .config
-        .datalab_pipelines
-        .iter()
-        .find(|p| p.id == pipeline_id)
-    else {
-        return detail(404, &format!("Pipeline {pipeline_id} not found"));
-    };
-    let ctype = req.header("content-type").unwrap_or_default();
-    let parts = match multipart::parse(ctype, &req.body) {
-        Ok(p) => p,
-        Err(e) => return unprocessable(&["body"], &e, "value_error"),
-    };
-    let mut file = None;
-    let mut file_url = None;
-    let mut fields = Vec::new();
-    for p in parts {
-        match p.name.as_str() {
-            "file" => {
-                file = Some(Upload {
-                    filename: p.filename,
-                    content_type: p.content_type,
-                    bytes: p.data,
-                })
-            }
-            "file_url" => file_url = Some(String::from_utf8_lossy(&p.data).into_owned()),
-            _ => fields.push((p.name, String::from_utf8_lossy(&p.data).into_owned())),
-        }
-    }
-    if file.is_some() == file_url.is_some() {
-        return unprocessable(
-            &["body"],
-            "Provide exactly one of file or file_url",
-            "value_error",
-        );
-    }
-    let field = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    if let Some(f) = field("output_format") {
-        if !["json", "html", "markdown", "chunks"].contains(&f) {
-            return unprocessable(
-                &["body", "output_format"],
-                "Input should be 'json', 'html', 'markdown' or 'chunks'",
-                "enum",
-            );
-        }
-    }
-    for k in ["run_evals", "skip_cache"] {
-        if let Some(v) = field(k) {
-            if !["true", "false", "1", "0", "True", "False"].contains(&v) {
-                return unprocessable(
-                    &["body", k],
-                    "Input should be a valid boolean",
-                    "bool_parsing",
-                );
-            }
-        }
-    }
-    let version = match field("version") {
-        None | Some("") => pipeline.version,
-        Some(v) => match v.parse::<u32>() {
-            Ok(n) if n <= pipeline.version => n,
-            Ok(n) => return detail(404, &format!("Pipeline version {n} not found")),
-            Err(_) => {
-                return unprocessable(
-                    &["body", "version"],
-                    "Input should be a valid integer",
-                    "int_parsing",
-                );
-            }
-        },
-    };
-    let run = DatalabRun {
-        id: format!("pex_{:016x}", random_u64()),
-        pipeline: pipeline.clone(),
-        version,
-        file,
-        file_url,
-        fields,
-        started: state.clock.now(),
-        started_wall: state.clock.wall(),
-    };
-    let body = run.object(state.clock.now(), &state.root());
-    state.lock().datalab_runs.push(run);
-    Response::json(200, &body)
 }
 
 /// A past run of `pipeline_id` that took `took` (its pending second included) and ended
@@ -459,104 +338,4 @@ pub(crate) fn seed_runs(
         inner.datalab_runs.push(run);
     }
     Some(ids)
-}
-
-fn get_execution(state: &State, id: &str) -> Response {
-    let now = state.clock.now();
-    let inner = state.lock();
-    match inner.datalab_runs.iter().find(|r| r.id == id) {
-        Some(r) => Response::json(200, &r.object(now, &state.root())),
-        None => detail(404, &format!("Execution {id} not found")),
-    }
-}
-
-fn step_result(state: &State, id: &str, index: &str) -> Response {
-    let now = state.clock.now();
-    let inner = state.lock();
-    let Some(r) = inner.datalab_runs.iter().find(|r| r.id == id) else {
-        return detail(404, &format!("Execution {id} not found"));
-    };
-    let Some(i) = index
-        .parse::<usize>()
-        .ok()
-        .filter(|i| *i < r.pipeline.steps.len())
-    else {
-        return detail(404, &format!("Step {index} not found"));
-    };
-    match r.step_state(i, now).0 {
-        "completed" => Response::json(
-            200,
-            &json!({
-                "execution_id": r.id,
-                "step_index": i,
-                "step_type": r.pipeline.steps[i].step_type,
-                "output": {
-                    "markdown": format!("# Result of step {i}\n\nSimulated output."),
-                    "page_count": 1,
-                },
-            }),
-        ),
-        "failed" => detail(404, "Step failed; no result"),
-        _ => detail(404, "Step result not ready"),
-    }
-}
-
-fn list(state: &State, req: &Request, pipeline_id: &str) -> Response {
-    if !state
-        .config
-        .datalab_pipelines
-        .iter()
-        .any(|p| p.id == pipeline_id)
-    {
-        return detail(404, &format!("Pipeline {pipeline_id} not found"));
-    }
-    let q = req.query_pairs();
-    let num = |k: &str, default: usize| -> Result<usize, Response> {
-        match q.iter().find(|(n, _)| n == k) {
-            None => Ok(default),
-            Some((_, v)) => v.parse().map_err(|_| {
-                unprocessable(
-                    &["query", k],
-                    "Input should be a valid integer",
-                    "int_parsing",
-                )
-            }),
-        }
-    };
-    let (limit, offset) = match (num("limit", 20), num("offset", 0)) {
-        (Ok(l), Ok(o)) => (l, o),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
-    let now = state.clock.now();
-    let inner = state.lock();
-    let lag = state.config.list_lag;
-    let mut all: Vec<&DatalabRun> = inner
-        .datalab_runs
-        .iter()
-        .rev()
-        .filter(|r| r.pipeline.id == pipeline_id)
-        .filter(|r| now.saturating_duration_since(r.started) >= lag)
-        .collect();
-    match state.config.datalab_list_order {
-        ListOrder::NewestFirst => {}
-        ListOrder::OldestFirst => all.reverse(),
-        ListOrder::Shuffled(seed) => {
-            // Keyed by position in creation order: the same permutation on every request.
-            let mut keyed: Vec<(String, &DatalabRun)> = all
-                .iter()
-                .rev()
-                .enumerate()
-                .map(|(i, r)| (derived_uuid(&format!("order-{seed}"), i as u64), *r))
-                .collect();
-            keyed.sort_by(|a, b| a.0.cmp(&b.0));
-            all = keyed.into_iter().map(|(_, r)| r).collect();
-        }
-    }
-    let executions: Vec<Value> = all
-        .iter()
-        .skip(offset)
-        .take(limit)
-        .map(|r| r.object(now, &state.root()))
-        .collect();
-    Response::json(200, &json!({"executions": executions, "total": all.len()}))
 }
