@@ -1,21 +1,28 @@
 //! Datalab pipelines: run a pipeline on one document (uploaded, or by URL), poll the
 //! execution until it ends, read its steps, optionally download each step's result.
 //! Datalab has no cancel endpoint: a timeout or signal says so instead of pretending.
+//!
+//! This file holds the client and its [`Platform`] implementation; beside it are the run
+//! request ([`run`]), the look-up of a run whose reply was lost ([`lookup`]), the steps
+//! and the download of their results ([`steps`]), and the wire shapes ([`wire`]).
 
-use super::once::{ADOPT_SKEW, Adopted, LookUp, Once, trigger_at_most_once};
-use super::pager::{Next, Pager};
 use super::{CancelAck, PastRun, Platform, history};
 use crate::auth::ApiKeyAuth;
 use crate::config::{DatalabConfig, DatalabInput};
-use crate::http::{
-    Authorizer, Body, Budget, Http, HttpError, Method, NoAuth, Part, Request, clean, enc,
-};
+use crate::http::{Budget, Http, Request, enc};
 use crate::model::{PlatformKind, RunReport, Step};
 use crate::progress::StepPage;
 use crate::timefmt;
 use crate::wait::{Failure, Phase, RunState, Waiter};
-use serde::Deserialize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+mod lookup;
+mod run;
+mod steps;
+mod wire;
+
+use steps::steps_of;
+use wire::{ExecList, Execution};
 
 /// The Datalab client.
 pub(crate) struct Datalab {
@@ -26,62 +33,6 @@ pub(crate) struct Datalab {
     /// progress at no extra request.
     last_steps: std::sync::Mutex<Vec<Step>>,
 }
-
-/// An execution, as `GET /api/v1/pipelines/executions/{id}` returns it.
-#[derive(Deserialize, Debug, Default, Clone)]
-#[serde(default)]
-pub(crate) struct Execution {
-    /// `pex_...`.
-    pub(crate) execution_id: String,
-    /// Status.
-    pub(crate) status: String,
-    /// Steps.
-    pub(crate) steps: Vec<ExecStep>,
-    /// Started.
-    pub(crate) started_at: Option<String>,
-    /// Completed.
-    pub(crate) completed_at: Option<String>,
-    /// Created.
-    pub(crate) created: Option<String>,
-    /// Version that ran.
-    pub(crate) pipeline_version: Option<i64>,
-    /// What it was asked to process (`file_name` or `file_url`, and the options).
-    pub(crate) input_config: Option<serde_json::Value>,
-}
-
-/// One step of an execution.
-#[derive(Deserialize, Debug, Default, Clone)]
-#[serde(default)]
-pub(crate) struct ExecStep {
-    /// Index from 0.
-    pub(crate) step_index: Option<i64>,
-    /// Type (the step's name).
-    pub(crate) step_type: String,
-    /// Status.
-    pub(crate) status: String,
-    /// Where its result is.
-    pub(crate) result_url: Option<String>,
-    /// Started.
-    pub(crate) started_at: Option<String>,
-    /// Finished.
-    pub(crate) finished_at: Option<String>,
-    /// Error.
-    pub(crate) error_message: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct ExecList {
-    #[serde(deserialize_with = "crate::lenient::de::list")]
-    executions: Vec<Execution>,
-    #[serde(deserialize_with = "crate::lenient::de::opt_count")]
-    total: Option<u64>,
-}
-
-/// When a lost run is looked for: executions per page of the list.
-pub(crate) const LOOKUP_PAGE_SIZE: usize = 100;
-/// When a lost run is looked for: at most this many pages of the list are read.
-pub(crate) const LOOKUP_PAGES: usize = 10;
 
 impl Datalab {
     /// A client for `cfg`.
@@ -97,34 +48,6 @@ impl Datalab {
 
     fn url(&self, path: &str) -> String {
         format!("{}{}", self.cfg.base_url, path)
-    }
-
-    fn run_request(&self) -> Request {
-        let c = &self.cfg;
-        let mut parts = Vec::new();
-        match &c.input {
-            DatalabInput::File(p) => parts.push(Part::File("file".into(), p.clone())),
-            DatalabInput::Url(u) => parts.push(Part::Text("file_url".into(), u.clone())),
-        }
-        let mut text = |k: &str, v: &Option<String>| {
-            if let Some(v) = v {
-                parts.push(Part::Text(k.into(), v.clone()));
-            }
-        };
-        text("version", &c.version);
-        text("output_format", &c.output_format);
-        text("page_range", &c.page_range);
-        text("webhook_url", &c.webhook_url);
-        text("skip_cache", &c.skip_cache.map(|b| b.to_string()));
-        text("run_evals", &c.run_evals.map(|b| b.to_string()));
-        Request {
-            method: Method::Post,
-            url: self.url(&format!("/api/v1/pipelines/{}/run", enc(&c.pipeline))),
-            query: Vec::new(),
-            body: Body::Multipart(parts),
-            repeatable: false,
-            what: "the run request".into(),
-        }
     }
 
     fn execution(&self, id: &str, budget: Budget) -> Result<Execution, Failure> {
@@ -144,214 +67,6 @@ impl Datalab {
             "completed_with_errors" | "failed" => Phase::Failed,
             _ => Phase::Running,
         }
-    }
-
-    /// After a lost reply: the execution the request created, if any. The list's order
-    /// is not documented, so it is not taken to be newest first: every page is read
-    /// (bounded: [`LOOKUP_PAGES`] pages of [`LOOKUP_PAGE_SIZE`], a repeated page ends it),
-    /// and the run is matched by time — created within [`ADOPT_SKEW`] of
-    /// `first_attempt` — and input; of those, the nearest in time.
-    fn find_own(
-        &self,
-        first_attempt: std::time::SystemTime,
-        budget: Budget,
-    ) -> Result<Option<Execution>, Failure> {
-        let distance = |e: &Execution| {
-            let t = e
-                .created
-                .as_deref()
-                .or(e.started_at.as_deref())
-                .and_then(timefmt::parse_rfc3339)?;
-            Some(match t.duration_since(first_attempt) {
-                Ok(after) => after,
-                Err(before) => before.duration(),
-            })
-        };
-        let mut best: Option<(std::time::Duration, Execution)> = None;
-        let mut pager = Pager::new(LOOKUP_PAGE_SIZE);
-        for page in 0..LOOKUP_PAGES {
-            let req = Request::get(
-                self.url(&format!(
-                    "/api/v1/pipelines/{}/executions",
-                    enc(&self.cfg.pipeline)
-                )),
-                "the list of executions",
-            )
-            .query("limit", LOOKUP_PAGE_SIZE.to_string())
-            .query("offset", (page * LOOKUP_PAGE_SIZE).to_string());
-            let (list, fingerprint, len): (ExecList, _, _) = self
-                .http
-                .json_page(&req, &self.auth, budget)
-                .map_err(|e| Failure::from_http(e, "Datalab", "the list of executions", hint))?;
-            let next = pager.page(fingerprint, len, list.executions.len(), list.total);
-            if matches!(next, Next::Repeated(_)) {
-                break;
-            }
-            for e in list.executions {
-                let Some(d) = distance(&e) else { continue };
-                if d <= ADOPT_SKEW
-                    && self.same_input(&e)
-                    && best.as_ref().is_none_or(|(b, _)| d < *b)
-                {
-                    best = Some((d, e));
-                }
-            }
-            if next != Next::More {
-                break;
-            }
-        }
-        Ok(best.map(|(_, e)| e))
-    }
-
-    /// Whether an execution was asked to process our document (another job may run the
-    /// same pipeline at the same time). Missing fields do not rule it out.
-    fn same_input(&self, e: &Execution) -> bool {
-        let Some(input) = e.input_config.as_ref().and_then(|v| v.as_object()) else {
-            return true;
-        };
-        let text = |k: &str| input.get(k).and_then(|v| v.as_str());
-        match &self.cfg.input {
-            DatalabInput::Url(u) => text("file_url").is_none_or(|x| x == u),
-            DatalabInput::File(p) => {
-                text("file_name").is_none_or(|x| x == crate::http::upload_file_name(p))
-            }
-        }
-    }
-
-    fn download_results(
-        &self,
-        exec: &Execution,
-        dir: &Path,
-        budget: Budget,
-        report: &mut RunReport,
-    ) {
-        if let Err(e) = std::fs::create_dir_all(dir) {
-            let note = format!("Could not create result-dir {}: {e}", dir.display());
-            log::warn!("{note}");
-            report.notes.push(note);
-            return;
-        }
-        let mut saved = 0;
-        for (i, s) in exec.steps.iter().enumerate() {
-            let Some(url) = s.result_url.as_deref().filter(|_| s.status == "completed") else {
-                continue;
-            };
-            let url = if url.starts_with("http://") || url.starts_with("https://") {
-                url.to_string()
-            } else {
-                self.url(&format!("/{}", url.trim_start_matches('/')))
-            };
-            let index = s.step_index.unwrap_or(i as i64);
-            // The key goes only to the API's own origin: a result URL elsewhere (storage,
-            // a CDN) is fetched without it, so the platform's data cannot send it away.
-            let auth: &dyn Authorizer = if origin(&url) == origin(&self.cfg.base_url) {
-                &self.auth
-            } else {
-                &NoAuth
-            };
-            let req = Request::get(url, format!("the result of step {index}"));
-            match self.http.send(&req, auth, budget) {
-                Ok(r) => {
-                    let ext = if serde_json::from_str::<serde_json::Value>(&r.body).is_ok() {
-                        "json"
-                    } else {
-                        "txt"
-                    };
-                    let path = dir.join(result_file_name(index, &s.step_type, ext));
-                    match std::fs::write(&path, r.body.as_bytes()) {
-                        Ok(()) => saved += 1,
-                        Err(e) => log::warn!("could not write {}: {e}", path.display()),
-                    }
-                }
-                Err(e) => {
-                    let note = format!("Could not download the result of step {index}: {e}");
-                    log::warn!("{note}");
-                    report.notes.push(note);
-                }
-            }
-        }
-        log::info!("saved {saved} step result(s) in {}", dir.display());
-    }
-}
-
-/// The steps of an execution, named `<index>. <type>`.
-fn steps_of(e: &Execution) -> Vec<Step> {
-    e.steps
-        .iter()
-        .enumerate()
-        .map(|(i, s)| Step {
-            name: format!("{}. {}", s.step_index.unwrap_or(i as i64), s.step_type),
-            status: s.status.clone(),
-            failed: s.status == "failed",
-            message: s.error_message.clone().filter(|m| !m.is_empty()),
-            duration: timefmt::between(s.started_at.as_deref(), s.finished_at.as_deref()),
-            started_at: s.started_at.clone(),
-            finished_at: s.finished_at.clone(),
-            child_pipeline: None,
-        })
-        .collect()
-}
-
-/// `scheme://host:port` of a URL, lower-cased; `None` when it has no scheme.
-fn origin(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    Some(format!("{scheme}://{authority}").to_ascii_lowercase())
-}
-
-/// `03-extract.json`: the index, then the step type reduced to safe characters.
-pub(crate) fn result_file_name(index: i64, step_type: &str, ext: &str) -> String {
-    let safe: String = step_type
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(60)
-        .collect();
-    format!(
-        "{index:02}-{}.{ext}",
-        if safe.is_empty() { "step".into() } else { safe }
-    )
-}
-
-/// A refusal of the run request. A 422 is Datalab's validation error: its messages make
-/// the sentence, each naming the input it is about.
-fn run_refused(e: HttpError) -> Failure {
-    match e {
-        HttpError::Refused(p) if p.status == 422 && !p.violations.is_empty() => {
-            let items: Vec<String> = p.violations.iter().map(|v| name_input(v)).collect();
-            Failure::Refused(format!(
-                "Datalab refused the run request as invalid (422): {}.",
-                items.join("; ").trim_end_matches('.')
-            ))
-        }
-        e => Failure::from_http(e, "Datalab", "the run request", hint),
-    }
-}
-
-/// `body.page_range: msg` → `page_range: msg (input 'page-range')`.
-fn name_input(violation: &str) -> String {
-    const FIELDS: &[(&str, &str)] = &[
-        ("file", "file"),
-        ("file_url", "file-url"),
-        ("version", "pipeline-version"),
-        ("output_format", "output-format"),
-        ("page_range", "page-range"),
-        ("skip_cache", "skip-cache"),
-        ("run_evals", "run-evals"),
-        ("webhook_url", "webhook-url"),
-    ];
-    let Some((loc, msg)) = violation.split_once(": ") else {
-        return violation.to_string();
-    };
-    let field = loc.rsplit('.').next().unwrap_or(loc);
-    match FIELDS.iter().find(|(f, _)| *f == field) {
-        Some((f, input)) => format!("{f}: {} (input '{input}')", msg.trim_end_matches('.')),
-        None => violation.to_string(),
     }
 }
 
@@ -398,33 +113,7 @@ impl Platform for Datalab {
     }
 
     fn trigger(&self, w: &Waiter<'_>, report: &mut RunReport) -> Result<String, Failure> {
-        let req = self.run_request();
-        let how = Once {
-            platform: "Datalab",
-            what: "the run request",
-            again: "sending the run request again",
-            look_up: LookUp::BeforeRetryWait,
-        };
-        trigger_at_most_once(
-            w,
-            report,
-            how,
-            |budget| {
-                self.http
-                    .json::<Execution>(&req, &self.auth, budget)
-                    .map(|e| e.execution_id)
-            },
-            |first, budget| {
-                Ok(self.find_own(first, budget)?.map(|e| Adopted {
-                    note: format!(
-                        "The run request's reply was lost; adopted execution {}, which it created.",
-                        clean(&e.execution_id)
-                    ),
-                    id: e.execution_id,
-                }))
-            },
-            |e, _, _| Err(run_refused(e)),
-        )
+        self.trigger_once(w, report)
     }
 
     /// One page of the pipeline's executions (their order is not documented: the newest
@@ -533,9 +222,13 @@ impl Platform for Datalab {
 
 #[cfg(test)]
 mod tests {
+    use super::run::run_refused;
+    use super::steps::{origin, result_file_name};
     use super::*;
     use crate::clock::{Clock, SimClock};
+    use crate::http::HttpError;
     use crate::secret::Secret;
+    use std::path::Path;
     use std::time::Duration;
 
     fn client(base_url: &str, result_dir: Option<PathBuf>) -> (Datalab, std::sync::Arc<SimClock>) {

@@ -1,10 +1,12 @@
 //! The trigger, sent at most once. Its POST is not idempotent: when the reply is lost the
 //! run may or may not exist, so the list of executions is read (and the run adopted)
 //! before any second attempt. A 409 means another execution holds the execution tag: the
-//! holder is found in the list of running executions and waited for.
+//! holder is found in the list of running executions and waited for. The body holds
+//! exactly the fields given.
 
+use super::lists::PAGE_SIZE;
 use super::wire::{ListReply, Listed, TriggerReply};
-use super::{Matillion, PAGE_SIZE, auth_hint, phase_of};
+use super::{Matillion, auth_hint, phase_of};
 use crate::config::OnConflict;
 use crate::http::{Body, Budget, HttpError, Method, Problem, Request, clean, enc};
 use crate::model::RunReport;
@@ -14,7 +16,7 @@ use crate::platform::once::{
 };
 use crate::timefmt;
 use crate::wait::{Failure, Phase, Seen, WaitStop, Waiter, still_line};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::time::Duration;
 
 impl Matillion {
@@ -59,6 +61,60 @@ impl Matillion {
                 })),
             },
         )
+    }
+
+    /// The trigger body: exactly the fields given.
+    pub(crate) fn trigger_body(&self) -> Value {
+        let c = &self.cfg;
+        let mut m = Map::new();
+        m.insert("pipelineName".into(), c.pipeline.clone().into());
+        m.insert("environmentName".into(), c.environment.clone().into());
+        if let Some(v) = &c.version {
+            m.insert("versionName".into(), v.clone().into());
+        }
+        if let Some(v) = &c.agent_id {
+            m.insert("agentId".into(), v.clone().into());
+        }
+        if let Some(v) = &c.execution_tag {
+            m.insert("executionTag".into(), v.clone().into());
+        }
+        if !c.variables.is_empty() {
+            m.insert(
+                "scalarVariables".into(),
+                Value::Object(
+                    c.variables
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                        .collect(),
+                ),
+            );
+        }
+        if !c.grid_variables.is_empty() {
+            m.insert(
+                "gridVariables".into(),
+                serde_json::to_value(&c.grid_variables).unwrap_or(Value::Null),
+            );
+        }
+        Value::Object(m)
+    }
+
+    /// What to check when the trigger is refused with `status`.
+    fn trigger_hint(&self, status: u16) -> Option<String> {
+        let c = &self.cfg;
+        let version = c
+            .version
+            .as_ref()
+            .map(|v| format!(" (version '{v}')"))
+            .unwrap_or_default();
+        match status {
+            404 => Some(format!(
+                "is pipeline '{}'{version} published to environment '{}' in project '{}'?",
+                c.pipeline, c.environment, c.project
+            )),
+            410 => Some(format!("pipeline '{}' is disabled.", c.pipeline)),
+            400 => Some("check the pipeline, environment, agent and variables given.".into()),
+            other => auth_hint(other),
+        }
     }
 
     /// A 409: another execution holds the execution tag. Our own lost trigger may hold it

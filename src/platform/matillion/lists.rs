@@ -1,0 +1,103 @@
+//! The paged lists (projects, environments, published pipelines, steps): every page,
+//! bounded by the [`Pager`], fetched a window at a time once the total is known, and why a
+//! list was cut short when it was.
+
+use super::Matillion;
+use super::wire::Page;
+use crate::http::{Budget, HttpError, Request};
+use crate::platform::pager::{MAX_PAGES, Next, Pager};
+use crate::platform::pages::{fetch_pages, window};
+
+/// Page size for every paged list (the API's maximum).
+pub(crate) const PAGE_SIZE: usize = 100;
+
+impl Matillion {
+    /// Every page of a paged list, bounded ([`Pager`]): the items, and why the list was
+    /// cut short, if it was (also logged). Once page 0 gave a `total`, the next pages are
+    /// fetched a window at a time ([`fetch_pages`]: up to
+    /// [`crate::platform::pages::IN_FLIGHT`] pages, fewer when pages are large) and read in
+    /// order, so a server that repeats its pages costs at most one window of requests
+    /// before the repeat is seen.
+    fn all_pages_cut<T: serde::de::DeserializeOwned + Send>(
+        &self,
+        path: &str,
+        extra: &[(&str, &str)],
+        what: &str,
+        budget: Budget,
+    ) -> Result<(Vec<T>, Option<String>), HttpError> {
+        self.pages_from(path, extra, what, budget, 0, 0)
+    }
+
+    /// [`Matillion::all_pages_cut`] from page `first` on, the `before` items of the pages
+    /// before it being known already (read while the run went on): they count towards the
+    /// list's `total` and its bounds.
+    pub(super) fn pages_from<T: serde::de::DeserializeOwned + Send>(
+        &self,
+        path: &str,
+        extra: &[(&str, &str)],
+        what: &str,
+        budget: Budget,
+        first: usize,
+        before: usize,
+    ) -> Result<(Vec<T>, Option<String>), HttpError> {
+        let request = |page: usize| {
+            let mut req = Request::get(self.url(path), what)
+                .query("page", page.to_string())
+                .query("size", PAGE_SIZE.to_string());
+            for (k, v) in extra {
+                req = req.query(k, *v);
+            }
+            req
+        };
+        let fetch = |page: usize| -> Result<(Page<T>, u64, usize), HttpError> {
+            self.http.json_page(&request(page), &self.auth, budget)
+        };
+        let mut out = Vec::new();
+        let mut pager = Pager::new(PAGE_SIZE).after(first, before as u64);
+        let mut ahead = std::collections::VecDeque::new();
+        let mut pages_in_total: Option<usize> = None;
+        let mut largest = 0;
+        for page in first..MAX_PAGES {
+            if let (true, Some(end)) = (ahead.is_empty() && page > first, pages_in_total) {
+                let stop = end.min(page + window(largest)).min(MAX_PAGES);
+                ahead = fetch_pages(page, stop, fetch).into();
+            }
+            let (p, fingerprint, len) = match ahead.pop_front() {
+                Some(fetched) => fetched?,
+                None => fetch(page)?,
+            };
+            largest = largest.max(len);
+            if page == first {
+                pages_in_total = p
+                    .total
+                    .map(|t| usize::try_from(t.div_ceil(PAGE_SIZE as u64)).unwrap_or(usize::MAX));
+            }
+            let next = pager.page(fingerprint, len, p.results.len(), p.total);
+            if !matches!(next, Next::Repeated(_)) {
+                out.extend(p.results);
+            }
+            match next {
+                Next::More => {}
+                Next::Done => break,
+                Next::Cut(why) | Next::Repeated(why) => {
+                    let why = format!("{what} was cut at {} items: {why}", before + out.len());
+                    log::warn!("{why}");
+                    return Ok((out, Some(why)));
+                }
+            }
+        }
+        Ok((out, None))
+    }
+
+    /// Every page of a paged list (bounded; a cut is logged).
+    pub(super) fn all_pages<T: serde::de::DeserializeOwned + Send>(
+        &self,
+        path: &str,
+        extra: &[(&str, &str)],
+        what: &str,
+        budget: Budget,
+    ) -> Result<Vec<T>, HttpError> {
+        self.all_pages_cut(path, extra, what, budget)
+            .map(|(v, _)| v)
+    }
+}
