@@ -8,7 +8,8 @@
 //! its own layer, where the list says so):
 //!
 //! 1. leaves, importing nothing of the crate: `clock`, `timings`, `secret`, `timefmt`,
-//!    `text`, `token`, `suggest`, `poll`, `inputs`;
+//!    `text`, `token`, `suggest`, `poll`, `inputs`, `redact`; then `lenient` (on
+//!    `redact`) and `unknown` (on `inputs`, `suggest`);
 //! 2. `http`; then `auth` and `config` (both on `http`);
 //! 3. the run model `model` (and `links`, the web page of a run, and `progress`, the
 //!    bookkeeping of live progress) and the wait primitive `wait`;
@@ -19,7 +20,7 @@
 //! 7. `wiring` (config, platform client); `signals`;
 //! 8. `supervise`, `fleet` (several pipelines: N runs of `orchestrate` under one
 //!    supervisor; its progress lines are `supervise`'s), `cancel`; then `post` (on
-//!    `cancel`);
+//!    `cancel`); `args` (the command line, on `inputs` and `exit`);
 //! 9. `cli`, argv dispatch, on top.
 
 pub mod args;
