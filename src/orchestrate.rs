@@ -339,6 +339,57 @@ fn failed_before_trigger(mut report: RunReport, f: Failure) -> RunReport {
     report
 }
 
+/// After a signal, when the trigger's reply has not come: the run a trigger first sent at
+/// `at` created, looked up in the platform's list within `lookup` (not cut short by the
+/// signal), so that it is cancelled rather than left running. Says what it found.
+pub(crate) fn find_lost_run(
+    platform: &dyn Platform,
+    at: std::time::SystemTime,
+    clock: &dyn Clock,
+    lookup: Duration,
+) -> Option<String> {
+    let budget = Budget {
+        deadline: clock.now() + lookup,
+        interruptible: false,
+    };
+    let found = platform.find_triggered(at, budget);
+    match &found {
+        Some(id) => log::warn!(
+            "found execution {} created by the trigger",
+            crate::http::clean(id)
+        ),
+        None => log::warn!("no run created by the trigger was found; if one was, it goes on"),
+    }
+    found
+}
+
+/// After a signal: cancel `id` and follow it, within what is left of the signal window
+/// that began at `signalled` (the follow is paid for first, then the request, never less
+/// than `cancel_min`). A platform that cannot cancel says so instead.
+pub(crate) fn cancel_after_signal(
+    platform: &dyn Platform,
+    id: &str,
+    clock: &dyn Clock,
+    timings: &Timings,
+    signalled: std::time::Instant,
+) -> CancelResult {
+    if !platform.can_cancel() {
+        log::warn!("{}", no_cancel(platform, id));
+        return CancelResult::Unsupported;
+    }
+    log::warn!("cancelling execution {id}");
+    let s = timings.signal;
+    let left = s
+        .window
+        .saturating_sub(clock.now().saturating_duration_since(signalled))
+        .saturating_sub(s.cancel.follow);
+    let cancel = CancelTimings {
+        budget: s.cancel.budget.min(left).max(s.cancel_min),
+        follow: s.cancel.follow,
+    };
+    cancel_and_follow(platform, id, clock, timings, cancel, false)
+}
+
 /// For a platform that cannot cancel: the sentence the log says instead.
 pub(crate) fn no_cancel(platform: &dyn Platform, id: &str) -> String {
     let name = platform.kind().display_name();

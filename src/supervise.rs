@@ -13,7 +13,7 @@ use crate::orchestrate::{self, Event};
 use crate::platform::Platform;
 use crate::report;
 use crate::text::one_line;
-use crate::timings::{CancelTimings, SignalTimings, Timings};
+use crate::timings::{SignalTimings, Timings};
 use crate::wait::still_line;
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
@@ -250,9 +250,7 @@ fn after_signal(
         settle,
         trigger_wait,
         lookup,
-        cancel,
-        cancel_min,
-        window,
+        ..
     } = timings.signal;
 
     // Give the worker a moment to stop by itself (it wakes from any sleep at once).
@@ -267,20 +265,10 @@ fn after_signal(
         if finished.is_none() && watch.known_execution().is_none() {
             if let Some(at) = watch.triggering {
                 log::info!("the trigger's reply has not come; looking for the run it created");
-                let budget = crate::http::Budget {
-                    deadline: clock.now() + lookup,
-                    interruptible: false,
-                };
-                match platform.find_triggered(at, budget) {
-                    Some(id) => {
-                        log::warn!("found execution {} created by the trigger", clean(&id));
-                        watch.report.execution_id = Some(id.clone());
-                        (watch.on_triggered)(&id);
-                        watch.running = Some(id);
-                    }
-                    None => log::warn!(
-                        "no run created by the trigger was found; if one was, it goes on"
-                    ),
+                if let Some(id) = orchestrate::find_lost_run(platform, at, clock, lookup) {
+                    watch.report.execution_id = Some(id.clone());
+                    (watch.on_triggered)(&id);
+                    watch.running = Some(id);
                 }
             }
         }
@@ -295,22 +283,7 @@ fn after_signal(
 
     // A run still going is cancelled (never with wait: false).
     let result = match watch.running.clone().filter(|_| cfg.wait) {
-        Some(id) if !platform.can_cancel() => {
-            log::warn!("{}", orchestrate::no_cancel(platform, &id));
-            CancelResult::Unsupported
-        }
-        Some(id) => {
-            log::warn!("cancelling execution {id}");
-            // What is left of the window pays for the follow first, then the request.
-            let left = window
-                .saturating_sub(clock.now().saturating_duration_since(signalled))
-                .saturating_sub(cancel.follow);
-            let cancel = CancelTimings {
-                budget: cancel.budget.min(left).max(cancel_min),
-                follow: cancel.follow,
-            };
-            orchestrate::cancel_and_follow(platform, &id, clock, timings, cancel, false)
-        }
+        Some(id) => orchestrate::cancel_after_signal(platform, &id, clock, timings, signalled),
         None => CancelResult::NotAttempted,
     };
     if matches!(result, CancelResult::Cancelled) {

@@ -18,13 +18,13 @@ pub(crate) mod worker;
 use crate::ci::CiKind;
 use crate::clock::{Clock, Signal};
 use crate::config::Config;
-use crate::http::{Budget, Http, clean};
+use crate::http::{Http, clean};
 use crate::model::{CancelResult, Outcome, RunReport};
 use crate::orchestrate::{self, Event};
 use crate::platform::Platform;
 use crate::report::aggregate::FleetReport;
 use crate::report::outcome_name;
-use crate::timings::{CancelTimings, SignalTimings, Timings};
+use crate::timings::{SignalTimings, Timings};
 use crate::wait::still_line;
 use std::collections::VecDeque;
 use std::sync::atomic::AtomicBool;
@@ -282,10 +282,7 @@ fn after_signal(
     let SignalTimings {
         settle,
         trigger_wait,
-        lookup,
-        cancel,
-        cancel_min,
-        window,
+        ..
     } = timings.signal;
     let wait = sup.cfg.wait;
     sup.hear(settle);
@@ -317,13 +314,10 @@ fn after_signal(
                 let name = sup.slots[i].report.pipeline.clone();
                 scope.spawn(move || {
                     crate::logging::set_context(Some(&name));
-                    clean_up_one(
-                        platform, unknown, running, clock, timings, signalled, lookup, cancel,
-                        cancel_min, window,
-                    )
-                    .map_or((i, None, CancelResult::NotAttempted), |(id, c)| {
-                        (i, Some(id), c)
-                    })
+                    clean_up_one(platform, unknown, running, clock, timings, signalled)
+                        .map_or((i, None, CancelResult::NotAttempted), |(id, c)| {
+                            (i, Some(id), c)
+                        })
                 })
             })
             .collect();
@@ -365,10 +359,9 @@ fn after_signal(
     sup.so_far()
 }
 
-/// One pipeline after a signal: its run (`running`, or the one its trigger sent at
-/// `unknown` created, when the list shows it), cancelled within what is left of the
-/// window. `None` when there is nothing to cancel.
-#[allow(clippy::too_many_arguments)]
+/// After a signal, for one pipeline: find its run when the trigger's reply has not come,
+/// then cancel the run within the window. The id, when one is known, and what the cancel
+/// did.
 fn clean_up_one(
     platform: &dyn Platform,
     unknown: Option<SystemTime>,
@@ -376,39 +369,12 @@ fn clean_up_one(
     clock: &dyn Clock,
     timings: &Timings,
     signalled: Instant,
-    lookup: Duration,
-    cancel: CancelTimings,
-    cancel_min: Duration,
-    window: Duration,
 ) -> Option<(String, CancelResult)> {
     let id = match (running, unknown) {
         (Some(id), _) => id,
-        (None, Some(at)) => {
-            let budget = Budget {
-                deadline: clock.now() + lookup,
-                interruptible: false,
-            };
-            let found = platform.find_triggered(at, budget);
-            match &found {
-                Some(id) => log::warn!("found execution {} created by a trigger", clean(id)),
-                None => log::warn!("no run created by a trigger was found; if one was, it goes on"),
-            }
-            found?
-        }
+        (None, Some(at)) => orchestrate::find_lost_run(platform, at, clock, timings.signal.lookup)?,
         (None, None) => return None,
     };
-    if !platform.can_cancel() {
-        log::warn!("{}", orchestrate::no_cancel(platform, &id));
-        return Some((id, CancelResult::Unsupported));
-    }
-    log::warn!("cancelling execution {id}");
-    let left = window
-        .saturating_sub(clock.now().saturating_duration_since(signalled))
-        .saturating_sub(cancel.follow);
-    let t = CancelTimings {
-        budget: cancel.budget.min(left).max(cancel_min),
-        follow: cancel.follow,
-    };
-    let result = orchestrate::cancel_and_follow(platform, &id, clock, timings, t, false);
+    let result = orchestrate::cancel_after_signal(platform, &id, clock, timings, signalled);
     Some((id, result))
 }
