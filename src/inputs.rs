@@ -54,12 +54,8 @@ const fn boolean(
     help: &'static str,
 ) -> Input {
     Input {
-        id,
-        default,
-        scope,
-        secret: false,
         boolean: true,
-        help,
+        ..input(id, default, scope, help)
     }
 }
 
