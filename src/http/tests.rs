@@ -23,6 +23,21 @@ struct Status {
     status: String,
 }
 
+/// One status poll of `server`'s `/s` with no auth and `secs` of budget, retried as the
+/// policy says.
+fn poll_status(
+    http: &Http,
+    server: &mockito::Server,
+    clock: &SimClock,
+    secs: u64,
+) -> Result<Status, HttpError> {
+    http.json(
+        &Request::get(format!("{}/s", server.url()), "the status poll"),
+        &NoAuth,
+        budget(clock, secs),
+    )
+}
+
 #[test]
 fn retry_after_seconds_is_honoured_exactly() {
     let mut server = mockito::Server::new();
@@ -37,13 +52,7 @@ fn retry_after_seconds_is_honoured_exactly() {
         .with_body(r#"{"status":"RUNNING"}"#)
         .create();
     let (http, clock) = client();
-    let got: Status = http
-        .json(
-            &Request::get(format!("{}/s", server.url()), "the status poll"),
-            &NoAuth,
-            budget(&clock, 60),
-        )
-        .unwrap();
+    let got: Status = poll_status(&http, &server, &clock, 60).unwrap();
     assert_eq!(got.status, "RUNNING");
     assert_eq!(clock.sleeps(), vec![Duration::from_secs(2)]);
     limited.assert();
@@ -84,13 +93,7 @@ fn html_502s_then_success() {
         .with_body(r#"{"status":"SUCCESS"}"#)
         .create();
     let (http, clock) = client();
-    let got: Status = http
-        .json(
-            &Request::get(format!("{}/s", server.url()), "the status poll"),
-            &NoAuth,
-            budget(&clock, 600),
-        )
-        .unwrap();
+    let got: Status = poll_status(&http, &server, &clock, 600).unwrap();
     assert_eq!(got.status, "SUCCESS");
     bad.assert();
     let sleeps = clock.sleeps();
@@ -113,13 +116,7 @@ fn garbage_json_is_retried_when_repeatable() {
         .with_body(r#"{"status":"FAILED"}"#)
         .create();
     let (http, clock) = client();
-    let got: Status = http
-        .json(
-            &Request::get(format!("{}/s", server.url()), "the status poll"),
-            &NoAuth,
-            budget(&clock, 600),
-        )
-        .unwrap();
+    let got: Status = poll_status(&http, &server, &clock, 600).unwrap();
     assert_eq!(got.status, "FAILED");
     assert_eq!(clock.sleeps().len(), 1);
 }
@@ -249,13 +246,7 @@ fn deadline_while_503_reports_the_last_error() {
         .expect_at_least(2)
         .create();
     let (http, clock) = client();
-    let err = http
-        .json::<Status>(
-            &Request::get(format!("{}/s", server.url()), "the status poll"),
-            &NoAuth,
-            budget(&clock, 20),
-        )
-        .unwrap_err();
+    let err = poll_status(&http, &server, &clock, 20).unwrap_err();
     assert_eq!(
         err,
         HttpError::Deadline("the status poll answered 503 Service Unavailable: maintenance".into())
@@ -383,13 +374,7 @@ fn signal_stops_retries() {
     server.mock("GET", "/s").with_status(503).create();
     let (http, clock) = client();
     clock.signal_at(Duration::from_millis(100), crate::clock::Signal::Term);
-    let err = http
-        .json::<Status>(
-            &Request::get(format!("{}/s", server.url()), "the status poll"),
-            &NoAuth,
-            budget(&clock, 600),
-        )
-        .unwrap_err();
+    let err = poll_status(&http, &server, &clock, 600).unwrap_err();
     assert_eq!(err, HttpError::Interrupted(crate::clock::Signal::Term));
 }
 
@@ -451,13 +436,7 @@ fn the_jitter_never_stretches_a_wait_past_retry_max() {
         .with_body(r#"{"status":"RUNNING"}"#)
         .create();
     let (http, clock) = client();
-    let got: Status = http
-        .json(
-            &Request::get(format!("{}/s", server.url()), "the status poll"),
-            &NoAuth,
-            budget(&clock, 3600),
-        )
-        .unwrap();
+    let got: Status = poll_status(&http, &server, &clock, 3600).unwrap();
     assert_eq!(got.status, "RUNNING");
     let sleeps = clock.sleeps();
     assert_eq!(sleeps.len(), 14);
@@ -479,13 +458,7 @@ fn a_retry_after_past_the_deadline_is_waited_out_to_the_deadline() {
         .with_header("Retry-After", "3600")
         .create();
     let (http, clock) = client();
-    let err = http
-        .json::<Status>(
-            &Request::get(format!("{}/s", server.url()), "the status poll"),
-            &NoAuth,
-            budget(&clock, 8),
-        )
-        .unwrap_err();
+    let err = poll_status(&http, &server, &clock, 8).unwrap_err();
     // Not given up at once: the whole time left was waited.
     assert_eq!(clock.elapsed(), Duration::from_secs(8));
     match err {
