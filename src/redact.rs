@@ -77,8 +77,7 @@ fn b64url(c: u8) -> bool {
 fn bearer(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let lower = text.to_ascii_lowercase();
-    let mut out = String::new();
-    let mut copied = 0;
+    let mut spans = Vec::new();
     let mut from = 0;
     while let Some(pos) = lower[from..].find("bearer") {
         let start = from + pos;
@@ -105,22 +104,16 @@ fn bearer(text: &str) -> Option<String> {
         if i - tok_start < 8 || bytes[tok_start..i].iter().all(u8::is_ascii_alphabetic) {
             continue;
         }
-        out.push_str(&text[copied..tok_start]);
-        out.push_str(MASK);
-        copied = i;
+        spans.push((tok_start, i));
         from = i;
     }
-    (copied > 0).then(|| {
-        out.push_str(&text[copied..]);
-        out
-    })
+    mask_spans(text, spans)
 }
 
 /// `eyJ<b64url>.<b64url>.<b64url>` → `***`.
 fn jwt(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
-    let mut out = String::new();
-    let mut copied = 0;
+    let mut spans = Vec::new();
     let mut from = 0;
     while let Some(pos) = text[from..].find("eyJ") {
         let start = from + pos;
@@ -144,15 +137,10 @@ fn jwt(text: &str) -> Option<String> {
         if dots < 2 {
             continue;
         }
-        out.push_str(&text[copied..start]);
-        out.push_str(MASK);
-        copied = i;
+        spans.push((start, i));
         from = i;
     }
-    (copied > 0).then(|| {
-        out.push_str(&text[copied..]);
-        out
-    })
+    mask_spans(text, spans)
 }
 
 /// The value of a token field: `"access_token": "v"`, `access_token=v` (also
@@ -210,6 +198,12 @@ fn token_fields(text: &str) -> Option<String> {
             from = i.max(from);
         }
     }
+    mask_spans(text, spans)
+}
+
+/// `text` with each byte span `[start, end)` replaced by [`MASK`] (a span that overlaps
+/// an earlier one is skipped); `None` when there is none.
+fn mask_spans(text: &str, mut spans: Vec<(usize, usize)>) -> Option<String> {
     if spans.is_empty() {
         return None;
     }
