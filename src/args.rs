@@ -16,6 +16,10 @@ use crate::suggest;
 pub(crate) enum Command {
     /// Trigger and wait (the default).
     Run,
+    /// Follow an execution this step did not start to its end, and report it.
+    Wait,
+    /// One look at an execution: report it as it is now.
+    Status,
     /// Cancel an execution by id.
     Cancel,
     /// The GitHub post step, by hand.
@@ -32,6 +36,16 @@ pub(crate) const COMMANDS: &[(&str, Command, &str)] = &[
         "run",
         Command::Run,
         "Trigger the pipeline, wait for it, report its steps (the default).",
+    ),
+    (
+        "wait",
+        Command::Wait,
+        "Follow a run already going to its end, report it as `run` does: `--execution-id`, or the running one of `--pipeline` (see docs/attach.md).",
+    ),
+    (
+        "status",
+        Command::Status,
+        "One look at a run (`--execution-id`, or the latest of `--pipeline`): report it; exit 5 while it runs.",
     ),
     (
         "cancel",
@@ -55,6 +69,15 @@ pub(crate) const COMMANDS: &[(&str, Command, &str)] = &[
     ),
 ];
 
+/// The commands the `command` input may name (the others are chosen on the command line
+/// only, or by the program's name).
+const BY_INPUT: &[Command] = &[
+    Command::Run,
+    Command::Wait,
+    Command::Status,
+    Command::Cancel,
+];
+
 /// The help and version flags, besides the inputs.
 const OTHER_FLAGS: &[&str] = &["--help", "--version"];
 
@@ -72,10 +95,45 @@ struct Given {
 pub(crate) struct Invocation {
     /// The subcommand.
     pub(crate) command: Command,
+    /// Whether the subcommand was typed (else it is `run`, or the `command` input's).
+    typed: bool,
     flags: Vec<Given>,
 }
 
 impl Invocation {
+    /// The command to run: the one typed, else the `command` input's (read through
+    /// `lookup`: the command line over the environment), else `run`. `Err`: the input's
+    /// value names no command it may select, a sentence for the log.
+    pub(crate) fn command_with(
+        &self,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Command, String> {
+        if self.typed {
+            return Ok(self.command);
+        }
+        let Some(given) = inputs::find("command").and_then(|i| inputs::read(i, lookup)) else {
+            return Ok(self.command);
+        };
+        let named = |c: &Command| COMMANDS.iter().find(|(_, k, _)| k == c).map(|(n, _, _)| *n);
+        BY_INPUT
+            .iter()
+            .find(|c| named(c).is_some_and(|n| n.eq_ignore_ascii_case(&given.value)))
+            .copied()
+            .ok_or_else(|| {
+                let accepted: Vec<String> = BY_INPUT
+                    .iter()
+                    .filter_map(named)
+                    .map(|n| format!("`{n}`"))
+                    .collect();
+                format!(
+                    "input 'command': got {} (from {}); expected one of {}.",
+                    show(&given.value),
+                    given.from,
+                    accepted.join(", ")
+                )
+            })
+    }
+
     /// The value given for `flag` (`--timeout`), if any.
     pub(crate) fn flag(&self, flag: &str) -> Option<&str> {
         self.flags
@@ -290,13 +348,18 @@ pub(crate) fn parse(args: &[String]) -> Result<Invocation, Vec<String>> {
     }
     // Asking for help (or the version) is answered whatever else was typed.
     if let Some(command) = asked {
-        return Ok(Invocation { command, flags });
+        return Ok(Invocation {
+            command,
+            typed: true,
+            flags,
+        });
     }
     if !errors.is_empty() {
         return Err(errors);
     }
     Ok(Invocation {
         command: command.unwrap_or(Command::Run),
+        typed: command.is_some(),
         flags,
     })
 }

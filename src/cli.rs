@@ -1,12 +1,14 @@
-//! Argv dispatch: `run` (the default), `cancel`, `post`, `--help`, `--version`. `run()`
-//! reads as the recipe: inputs → validated config → trigger and wait (on a worker thread,
-//! see [`crate::supervise`]) → reporters → exit code.
+//! Argv dispatch: `run` (the default, or the `command` input's), `wait`, `status`,
+//! `cancel`, `post`, `--help`, `--version`. `run()` reads as the recipe: inputs → validated
+//! config → trigger (or, for `wait`, find the execution) and wait (on a worker thread, see
+//! [`crate::supervise`]) → reporters → exit code.
 
 use crate::clock::{Clock, RealClock, Signal, SignalState};
+use crate::config::Purpose;
 use crate::exit::Exit;
 use crate::http::Http;
 use crate::timings::Timings;
-use crate::wiring::{load_config, platform_for, process_env};
+use crate::wiring::{load_config_for, platform_for, process_env};
 use crate::{emit, logging, supervise};
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -28,8 +30,14 @@ pub fn main_entry() -> i32 {
         Err(errors) => return crate::args::refuse(&errors, &env).code(),
     };
     let env = invocation.lookup(&env);
-    match invocation.command {
-        crate::args::Command::Run => run(&env).code(),
+    let command = match invocation.command_with(&env) {
+        Ok(c) => c,
+        Err(e) => return crate::args::refuse(&[e], &env).code(),
+    };
+    match command {
+        crate::args::Command::Run => run(&env, Purpose::Run).code(),
+        crate::args::Command::Wait => run(&env, Purpose::Wait).code(),
+        crate::args::Command::Status => crate::status::run(&env).code(),
         crate::args::Command::Cancel => crate::cancel::run(&env).code(),
         crate::args::Command::Post => crate::post::run(&env).code(),
         crate::args::Command::Version => {
@@ -43,11 +51,12 @@ pub fn main_entry() -> i32 {
     }
 }
 
-/// `pipeline-run run`.
-pub(crate) fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
+/// `pipeline-run run` (`Purpose::Run`), and `pipeline-run wait`, which follows an
+/// execution that exists instead of triggering one.
+pub(crate) fn run(env: &dyn Fn(&str) -> Option<String>, purpose: Purpose) -> Exit {
     let ci = crate::ci::detect(env);
     logging::init(env, ci);
-    let cfg = match load_config(env, ci) {
+    let cfg = match load_config_for(env, ci, purpose) {
         Ok(c) => c,
         Err(e) => return e,
     };

@@ -6,19 +6,22 @@
 //! Here: the [`Config`] type, the input errors and [`from_lookup`] with the common inputs.
 //! Reading one input is in `config/reader.rs`, the CA bundle in `config/ca_bundle.rs`,
 //! each platform's inputs in `config/matillion.rs` and `config/datalab.rs`, several
-//! pipelines in `config/fleet.rs`.
+//! pipelines in `config/fleet.rs`, the execution `wait` and `status` follow in
+//! `config/attach.rs`.
 
 use crate::inputs::{self, Scope};
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod attach;
 mod ca_bundle;
 mod datalab;
 mod fleet;
 mod matillion;
 mod reader;
 
+pub(crate) use attach::{Attach, Purpose};
 pub(crate) use ca_bundle::CaBundle;
 pub(crate) use datalab::{DatalabConfig, DatalabInput};
 pub(crate) use fleet::{Fleet, MAX_PIPELINES};
@@ -63,6 +66,8 @@ pub struct Config {
     /// Several pipelines (Matillion), each run as a [`Config`] of its own
     /// ([`Config::runs`]); `None` for one pipeline.
     pub(crate) fleet: Option<Fleet>,
+    /// `wait` and `status`: the execution to follow instead of triggering one.
+    pub(crate) attach: Option<Attach>,
 }
 /// Where the timeout came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,6 +197,16 @@ impl std::error::Error for InputErrors {}
 
 /// Build and validate the configuration from inputs read through `lookup`.
 pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, InputErrors> {
+    from_lookup_for(lookup, Purpose::Run)
+}
+
+/// [`from_lookup`] for `purpose`: `wait` and `status` need no trigger's inputs (a pipeline
+/// only to find its execution, no document), and cancel on timeout only when
+/// `cancel-on-timeout` is given `true`.
+pub(crate) fn from_lookup_for(
+    lookup: &dyn Fn(&str) -> Option<String>,
+    purpose: Purpose,
+) -> Result<Config, InputErrors> {
     let mut r = Reader {
         lookup,
         errors: Vec::new(),
@@ -231,7 +246,10 @@ pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, In
     }
 
     let wait = r.boolean("wait").unwrap_or(true);
-    let cancel_on_timeout = r.boolean("cancel-on-timeout").unwrap_or(true);
+    // A run this step did not start is cancelled only when asked explicitly.
+    let cancel_on_timeout = r
+        .boolean("cancel-on-timeout")
+        .unwrap_or(purpose == Purpose::Run);
     let dry_run = r.boolean("dry-run").unwrap_or(false);
     let progress = r.boolean("progress").unwrap_or(true);
     // Applied by the logger, which starts before the inputs are checked: only checked here.
@@ -266,14 +284,19 @@ pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, In
     };
     let execution_id = r.string("execution-id");
     let ca_bundle = ca_bundle(&mut r);
+    let attach = platform_scope.and_then(|scope| {
+        let given = attach::TriggerOnly { dry_run, wait };
+        attach::read(&mut r, purpose, scope, given)
+    });
+    // Following an execution by id needs neither its pipeline nor a document.
+    let by_id = attach.as_ref().is_some_and(|a| a.id.is_some());
 
     let platform = match platform_scope {
         Some(Scope::Datalab) => {
-            datalab::datalab(&mut r).map(|d| (PlatformConfig::Datalab(d), None))
+            datalab::datalab(&mut r, attach.is_some()).map(|d| (PlatformConfig::Datalab(d), None))
         }
-        Some(_) => {
-            matillion::matillion(&mut r).map(|(m, fleet)| (PlatformConfig::Matillion(m), fleet))
-        }
+        Some(_) => matillion::matillion(&mut r, by_id)
+            .map(|(m, fleet)| (PlatformConfig::Matillion(m), fleet)),
         None => None,
     };
     let (platform, fleet) = match platform {
@@ -299,6 +322,7 @@ pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, In
                 execution_id,
                 ca_bundle,
                 fleet,
+                attach,
             })
         }
         _ => Err(InputErrors(r.errors)),

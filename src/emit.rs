@@ -68,18 +68,19 @@ pub(crate) fn input_errors(ci: CiKind, errs: &InputErrors) {
 }
 
 /// Called once the execution id is known: on GitHub saves it in `GITHUB_STATE` (for the
-/// post step), and opens the group the wait is shown in.
+/// post step, when this step `started` it), and opens the group the wait is shown in.
 pub(crate) fn state_saver(
     ci: CiKind,
     env: &dyn Fn(&str) -> Option<String>,
     wait: bool,
+    started: bool,
 ) -> impl Fn(&str) + Send + 'static {
     let state = (ci == CiKind::GitHub)
         .then(|| env("GITHUB_STATE"))
         .flatten()
         .filter(|p| !p.is_empty());
     move |id: &str| {
-        if let (Some(path), true) = (&state, wait) {
+        if let (Some(path), true) = (&state, wait && started) {
             if let Err(e) = report::outputs::write_state(Path::new(path), STATE_EXECUTION_ID, id) {
                 log::warn!("could not save the execution id in GITHUB_STATE: {e}");
             }
@@ -149,6 +150,13 @@ fn one_line_result(r: &RunReport) -> String {
         Outcome::Refused { reason } => format!("result: refused: {}", crate::http::clean(reason)),
         Outcome::DryRun => "result: dry run passed; nothing was triggered".into(),
         Outcome::CancelRequested => "result: cancel requested".into(),
+        Outcome::Running => format!(
+            "result: execution {} is still running ({status})",
+            r.execution_id
+                .as_deref()
+                .map(crate::http::clean)
+                .unwrap_or_default()
+        ),
         Outcome::Stopped { cancel } => format!(
             "result: stopped (fail-fast: another pipeline failed); {}",
             report::describe_cancel(cancel, r.platform)
@@ -271,9 +279,11 @@ pub(crate) fn all(cfg: &Config, r: &RunReport, ci: CiKind, env: &dyn Fn(&str) ->
     // The notes were logged as they happened; the summary and the JSON result list them.
     let result = one_line_result(r);
     match r.outcome {
-        Outcome::Succeeded | Outcome::Triggered | Outcome::DryRun | Outcome::CancelRequested => {
-            log::info!("{result}")
-        }
+        Outcome::Succeeded
+        | Outcome::Triggered
+        | Outcome::DryRun
+        | Outcome::CancelRequested
+        | Outcome::Running => log::info!("{result}"),
         _ => log::error!("{result}"),
     }
     if let Some(line) = report::history_line(r) {

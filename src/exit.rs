@@ -18,6 +18,8 @@ pub enum Exit {
     TimedOut,
     /// The platform refused, or could not be reached within the deadline.
     Refused,
+    /// `status` only: the execution is still running.
+    StillRunning,
     /// Interrupted by SIGINT.
     Interrupted,
     /// Interrupted by SIGTERM.
@@ -26,28 +28,30 @@ pub enum Exit {
 
 impl Exit {
     /// Every variant, for the checks that each has its own documented code.
-    pub const ALL: [Exit; 7] = [
+    pub const ALL: [Exit; 8] = [
         Exit::Success,
         Exit::RunFailed,
         Exit::BadInput,
         Exit::TimedOut,
         Exit::Refused,
+        Exit::StillRunning,
         Exit::Interrupted,
         Exit::Terminated,
     ];
 
     /// How bad an exit is, for several pipelines in one step: the step exits with the worst
-    /// of theirs. From best to worst: success (0), a run failed (1), timed out (3),
-    /// refused or unreachable (4), an input was invalid (2: never a pipeline's own),
-    /// interrupted (130, 143).
+    /// of theirs. From best to worst: success (0), still running (5: `status` only), a
+    /// run failed (1), timed out (3), refused or unreachable (4), an input was invalid (2:
+    /// never a pipeline's own), interrupted (130, 143).
     pub(crate) fn rank(self) -> u8 {
         match self {
             Exit::Success => 0,
-            Exit::RunFailed => 1,
-            Exit::TimedOut => 2,
-            Exit::Refused => 3,
-            Exit::BadInput => 4,
-            Exit::Interrupted | Exit::Terminated => 5,
+            Exit::StillRunning => 1,
+            Exit::RunFailed => 2,
+            Exit::TimedOut => 3,
+            Exit::Refused => 4,
+            Exit::BadInput => 5,
+            Exit::Interrupted | Exit::Terminated => 6,
         }
     }
 
@@ -59,6 +63,7 @@ impl Exit {
             Exit::BadInput => 2,
             Exit::TimedOut => 3,
             Exit::Refused => 4,
+            Exit::StillRunning => 5,
             Exit::Interrupted => 130,
             Exit::Terminated => 143,
         }
@@ -84,6 +89,7 @@ impl From<&Outcome> for Exit {
             | Outcome::CancelRequested => Exit::Success,
             Outcome::Failed | Outcome::Stopped { .. } => Exit::RunFailed,
             Outcome::TimedOut { .. } => Exit::TimedOut,
+            Outcome::Running => Exit::StillRunning,
             Outcome::Refused { .. } => Exit::Refused,
             Outcome::Interrupted { signal, .. } => Exit::from(*signal),
         }

@@ -223,7 +223,7 @@ pub const INPUTS: &[Input] = &[
         "cancel-on-timeout",
         Some("true"),
         Common,
-        "Cancel the execution when `timeout` passes (`true` or `false`).",
+        "Cancel the execution when `timeout` passes (`true` or `false`). `wait` never cancels a run it did not start unless this is given `true` explicitly.",
     ),
     boolean(
         "progress",
@@ -271,7 +271,7 @@ pub const INPUTS: &[Input] = &[
         "execution-id",
         None,
         Common,
-        "For `pipeline-run cancel`: the execution to cancel (else read from `result-file` or `dotenv-file`).",
+        "The execution to follow (`wait`), look at (`status`) or cancel (`cancel`; else read from `result-file` or `dotenv-file`): a Matillion execution id is a UUID.",
     ),
     secret(
         "api-key",
@@ -337,6 +337,18 @@ pub const INPUTS: &[Input] = &[
         Some("false"),
         Datalab,
         "Datalab: `true` to exit 0 when the execution ends `completed_with_errors`.",
+    ),
+    input(
+        "command",
+        Some("run"),
+        Common,
+        "What to do: `run` (trigger and wait), `wait` (follow a run already going), `status` (one look at a run) or `cancel`. On the command line, the subcommand.",
+    ),
+    boolean(
+        "wait-for-start",
+        Some("false"),
+        Matillion,
+        "For `wait` by `pipeline`: when none of its runs is going, `true` waits (within `timeout`) for the next one to start; `false` exits 4.",
     ),
 ];
 

@@ -15,15 +15,18 @@
 //!    bookkeeping of live progress) and the wait primitive `wait`;
 //! 4. `exit`, `report` and `ci` (reporters and the CI system), `logging`; `report`'s
 //!    `aggregate` (several pipelines) ranks outcomes with `exit`;
-//! 5. `platform` (on `wait` and `model`); then `orchestrate`, the wait loop on it;
+//! 5. `platform` (on `wait` and `model`); then `attach` (which execution `wait` and
+//!    `status` follow) and `orchestrate`, the wait loop on it (on `attach`);
 //! 6. `emit` (writes the reports; never the wait loop);
 //! 7. `wiring` (config, platform client); `signals`;
 //! 8. `supervise`, `fleet` (several pipelines: N runs of `orchestrate` under one
-//!    supervisor; its progress lines are `supervise`'s), `cancel`; then `post` (on
-//!    `cancel`); `args` (the command line, on `inputs` and `exit`);
+//!    supervisor; its progress lines are `supervise`'s), `cancel`, `status` (one look at
+//!    an execution); then `post` (on `cancel`); `args` (the command line, on `inputs` and
+//!    `exit`);
 //! 9. `cli`, argv dispatch, on top.
 
 pub mod args;
+mod attach;
 mod auth;
 mod cancel;
 pub mod ci;
@@ -48,6 +51,7 @@ mod redact;
 pub mod report;
 mod secret;
 mod signals;
+mod status;
 mod suggest;
 pub mod supervise;
 mod text;

@@ -59,6 +59,8 @@ pub enum Outcome {
     DryRun,
     /// Cancel mode: the cancel request was accepted.
     CancelRequested,
+    /// `status`: the execution was still running when it was looked at.
+    Running,
     /// Several pipelines with `fail-fast`: stopped (and cancelled) because another one
     /// ended in failure; also one that never started for that reason.
     Stopped {

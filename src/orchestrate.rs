@@ -29,6 +29,14 @@ pub enum Event {
         /// The report so far.
         report: RunReport,
     },
+    /// `wait`: the execution to follow was found (no trigger was sent): its id, and the
+    /// report so far (what the platform says of it).
+    Attached {
+        /// The execution id.
+        id: String,
+        /// The report so far.
+        report: RunReport,
+    },
     /// A status different from the last one.
     Status(String),
     /// The same status for another heartbeat.
@@ -107,21 +115,21 @@ pub fn run_seeded(
         };
     }
 
-    // Nothing new starts after a signal.
-    if let Some(s) = clock.pending_signal() {
-        return failed_before_trigger(report, Failure::Interrupted(s));
-    }
-    send(Event::Triggering(clock.wall()));
-    let id = match platform.trigger(&waiter, &mut report) {
-        Ok(id) => id,
+    let started = match &cfg.attach {
+        // `wait`: follow an execution that exists, from when it started.
+        Some(a) => crate::attach::find(platform, a, &waiter, &mut report).map(|(id, _)| {
+            send(Event::Attached {
+                id: id.clone(),
+                report: report.clone(),
+            });
+            (id, crate::attach::started_at(&report, &waiter))
+        }),
+        None => trigger(platform, &waiter, send, &mut report).map(|id| (id, clock.now())),
+    };
+    let (id, triggered) = match started {
+        Ok(s) => s,
         Err(f) => return failed_before_trigger(report, f),
     };
-    let triggered = clock.now();
-    report.execution_id = Some(id.clone());
-    send(Event::Triggered {
-        id: id.clone(),
-        report: report.clone(),
-    });
 
     if !cfg.wait {
         report.outcome = Outcome::Triggered;
@@ -244,6 +252,27 @@ pub fn run_seeded(
     report
 }
 
+/// Trigger (after no signal): the execution id, said to the supervisor.
+fn trigger(
+    platform: &dyn Platform,
+    waiter: &Waiter<'_>,
+    send: &dyn Fn(Event),
+    report: &mut RunReport,
+) -> Result<String, Failure> {
+    // Nothing new starts after a signal.
+    if let Some(s) = waiter.clock.pending_signal() {
+        return Err(Failure::Interrupted(s));
+    }
+    send(Event::Triggering(waiter.clock.wall()));
+    let id = platform.trigger(waiter, report)?;
+    report.execution_id = Some(id.clone());
+    send(Event::Triggered {
+        id: id.clone(),
+        report: report.clone(),
+    });
+    Ok(id)
+}
+
 /// Live progress on the worker: when to look at the steps, and what was seen.
 struct Progress {
     cadence: Cadence,
@@ -318,7 +347,7 @@ fn finish_partial(
     }
 }
 
-fn failed_before_trigger(mut report: RunReport, f: Failure) -> RunReport {
+pub(crate) fn failed_before_trigger(mut report: RunReport, f: Failure) -> RunReport {
     report.outcome = match f {
         Failure::Interrupted(signal) => Outcome::Interrupted {
             signal,

@@ -59,6 +59,13 @@ pub(crate) fn decide(env: &dyn Fn(&str) -> Option<String>) -> Decision {
     if !wait {
         return Decision::Nothing("`wait` is false: the execution is left running");
     }
+    // `wait` and `status` follow a run they did not start (and save no id; this guards
+    // against a state written by something else).
+    let command = inputs::find("command").and_then(|i| inputs::read(i, env));
+    if command.is_some_and(|g| ["wait", "status"].contains(&g.value.to_ascii_lowercase().as_str()))
+    {
+        return Decision::Nothing("`wait` and `status` never cancel a run they did not start");
+    }
     Decision::Cancel(id)
 }
 

@@ -85,6 +85,15 @@ impl Watch<'_> {
                 self.report = report;
                 self.running = self.wait.then_some(id);
             }
+            Event::Attached { id, report } => {
+                log::info!("{}", attached_line(&report, &id));
+                if let Some(url) = crate::links::execution_url(report.platform, &id) {
+                    log::info!("follow it at {url}");
+                }
+                (self.on_triggered)(&id);
+                // Never cancelled on a signal: this step did not start it.
+                self.report = report;
+            }
             Event::Status(s) => {
                 log::info!("status: {}", clean(&s));
                 self.report.status = Some(s);
@@ -113,6 +122,24 @@ impl Watch<'_> {
             .as_deref()
             .or(self.report.execution_id.as_deref())
     }
+}
+
+/// The line that says which execution `wait` follows: what the platform says of it.
+pub(crate) fn attached_line(report: &RunReport, id: &str) -> String {
+    let mut line = format!(
+        "following {} '{}': execution {}",
+        report.platform.display_name(),
+        clean(&report.pipeline),
+        clean(id)
+    );
+    if let Some(t) = &report.started_at {
+        line.push_str(&format!(", started {}", clean(t)));
+    }
+    if let Some(t) = &report.trigger {
+        line.push_str(&format!(" by {}", clean(t)));
+    }
+    line.push_str(" (not started by this step: left running if the wait stops early)");
+    line
 }
 
 /// At most this many lines for the steps that ended since the last look (every failed
@@ -175,7 +202,8 @@ pub fn run_with(
     ci: CiKind,
 ) -> RunReport {
     let (tx, events) = mpsc::channel::<Event>();
-    let state_file = emit::state_saver(ci, env, cfg.wait);
+    // After `wait`, the post step has nothing to clean up: no id is saved for it.
+    let state_file = emit::state_saver(ci, env, cfg.wait, cfg.attach.is_none());
     let id_files = emit::id_saver(cfg);
     let spawned = {
         let platform = platform.clone();
@@ -255,7 +283,7 @@ fn after_signal(
 
     // Give the worker a moment to stop by itself (it wakes from any sleep at once).
     let mut finished = early.or_else(|| watch.hear(settle).finished());
-    if finished.is_none() && cfg.wait && watch.known_execution().is_none() {
+    if finished.is_none() && cfg.wait && cfg.attach.is_none() && watch.known_execution().is_none() {
         log::info!(
             "waiting a moment for the trigger's reply, so that a run it created is cancelled"
         );
@@ -281,7 +309,13 @@ fn after_signal(
     }
     let mut report = finished.unwrap_or_else(|| watch.report.clone());
 
-    // A run still going is cancelled (never with wait: false).
+    // A run still going is cancelled (never with wait: false, never one `wait` followed).
+    if let (Some(id), Some(_)) = (&watch.report.execution_id, &cfg.attach) {
+        log::warn!(
+            "execution {} goes on: this step did not start it, and does not cancel it",
+            clean(id)
+        );
+    }
     let result = match watch.running.clone().filter(|_| cfg.wait) {
         Some(id) => orchestrate::cancel_after_signal(platform, &id, clock, timings, signalled),
         None => CancelResult::NotAttempted,

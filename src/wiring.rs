@@ -25,8 +25,17 @@ pub(crate) fn load_config(
     env: &dyn Fn(&str) -> Option<String>,
     ci: CiKind,
 ) -> Result<Config, Exit> {
+    load_config_for(env, ci, config::Purpose::Run)
+}
+
+/// [`load_config`] for `purpose` (`wait` and `status` read fewer inputs).
+pub(crate) fn load_config_for(
+    env: &dyn Fn(&str) -> Option<String>,
+    ci: CiKind,
+    purpose: config::Purpose,
+) -> Result<Config, Exit> {
     crate::unknown::log_warnings(env);
-    config::from_lookup(env).map_err(|errs| {
+    config::from_lookup_for(env, purpose).map_err(|errs| {
         for e in &errs.0 {
             log::error!("input '{}': {}", e.input, e.message);
         }

@@ -68,6 +68,7 @@ pub fn help() -> String {
     let mut s = format!(
         "pipeline-run {}: trigger a published data pipeline, wait for it, report its steps.\n\n\
          Usage: pipeline-run [run] [--<input> <value>]...\n       \
+         pipeline-run wait | status [--execution-id <id>] [--<input> <value>]...\n       \
          pipeline-run cancel [--execution-id <id>] [--<input> <value>]...\n       \
          pipeline-run post | help | version\n\nCommands:\n",
         env!("CARGO_PKG_VERSION")
@@ -107,7 +108,7 @@ pub fn help() -> String {
     wrap(
         &mut s,
         "Exit codes: 0 success, 1 the run failed, 2 bad input, 3 timed out, 4 refused or \
-         unreachable, 130/143 interrupted.",
+         unreachable, 5 still running (`status`), 130/143 interrupted.",
         0,
         0,
     );

@@ -13,6 +13,8 @@ pub(crate) enum DatalabInput {
     File(PathBuf),
     /// A URL Datalab fetches.
     Url(String),
+    /// None: `wait` and `status` follow an execution that exists, and upload nothing.
+    Attached,
 }
 
 /// Datalab-specific configuration.
@@ -44,7 +46,9 @@ pub(crate) struct DatalabConfig {
     pub(crate) allow_completed_with_errors: bool,
 }
 
-pub(super) fn datalab(r: &mut Reader<'_>) -> Option<DatalabConfig> {
+/// Datalab's config. `attached`: `wait` or `status`, which follow an execution by id:
+/// no pipeline or document is needed.
+pub(super) fn datalab(r: &mut Reader<'_>, attached: bool) -> Option<DatalabConfig> {
     let base_url = match r.get("api-url") {
         Some(u) => r.url("api-url", &u),
         None => Some(DEFAULT_DATALAB_URL.to_string()),
@@ -56,7 +60,10 @@ pub(super) fn datalab(r: &mut Reader<'_>) -> Option<DatalabConfig> {
             "is required with platform 'datalab' (or set DATALAB_API_KEY).",
         );
     }
-    let pipeline = r.required("pipeline", "the Datalab pipeline id, `pl_...`");
+    let pipeline = match attached {
+        true => r.get("pipeline").unwrap_or_default(),
+        false => r.required("pipeline", "the Datalab pipeline id, `pl_...`"),
+    };
     if pipeline.contains('\n') {
         r.err(
             "pipeline",
@@ -73,6 +80,7 @@ pub(super) fn datalab(r: &mut Reader<'_>) -> Option<DatalabConfig> {
         );
     }
     let input = match (r.get("file"), r.get("file-url")) {
+        (None, None) if attached => Some(DatalabInput::Attached),
         (Some(_), Some(_)) => {
             r.err(
                 "file-url",

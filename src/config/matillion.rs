@@ -77,7 +77,7 @@ pub(crate) struct MatillionConfig {
     pub(crate) on_conflict: OnConflict,
 }
 
-fn is_uuid(s: &str) -> bool {
+pub(super) fn is_uuid(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
     groups.len() == 5
         && groups
@@ -160,8 +160,13 @@ pub(super) fn parse_grid(v: &str) -> Result<BTreeMap<String, Vec<Vec<String>>>, 
     Ok(out)
 }
 
-/// Matillion's config, and the [`Fleet`] when several pipelines are given.
-pub(super) fn matillion(r: &mut Reader<'_>) -> Option<(MatillionConfig, Option<Fleet>)> {
+/// Matillion's config, and the [`Fleet`] when several pipelines are given. `by_id`: the
+/// execution is given by id (`wait`, `status`): no pipeline or environment is needed, and
+/// none is read as several.
+pub(super) fn matillion(
+    r: &mut Reader<'_>,
+    by_id: bool,
+) -> Option<(MatillionConfig, Option<Fleet>)> {
     let base_url = match (r.get("api-url"), r.get("region")) {
         (Some(u), _) => r.url("api-url", &u),
         (None, Some(region)) => match region.to_ascii_lowercase().as_str() {
@@ -233,8 +238,10 @@ pub(super) fn matillion(r: &mut Reader<'_>) -> Option<(MatillionConfig, Option<F
         ProjectRef::Name(project)
     };
     // With `pipelines`, each entry may name its environment, and `pipeline` is not given.
-    let list = r.get("pipelines");
+    let list = r.get("pipelines").filter(|_| !by_id);
     let environment = match &list {
+        // Read from the execution's details.
+        _ if by_id => String::new(),
         Some(_) => r.get("environment").unwrap_or_default(),
         None => r.required(
             "environment",
@@ -250,6 +257,7 @@ pub(super) fn matillion(r: &mut Reader<'_>) -> Option<(MatillionConfig, Option<F
             String::new()
         }
         (Some(_), None) => String::new(),
+        (None, _) if by_id => String::new(),
         (None, _) => r.required("pipeline", "the published pipeline's name"),
     };
     if environment.chars().count() > 255 {

@@ -32,9 +32,11 @@ pub(crate) fn save_ids(
         .filter(|p| !p.is_empty());
     let files = cfg.files.clone();
     let wait = cfg.wait;
+    // After `wait`, the post step has nothing to clean up: no id is saved for it.
+    let started = cfg.attach.is_none();
     move |so_far: &FleetReport, first: bool| {
         let ids = so_far.execution_ids().join("\n");
-        if let (Some(path), true) = (&state, wait) {
+        if let (Some(path), true) = (&state, wait && started) {
             if let Err(e) = report::outputs::write_state(Path::new(path), STATE_EXECUTION_ID, &ids)
             {
                 log::warn!("could not save the execution ids in GITHUB_STATE: {e}");

@@ -136,6 +136,17 @@ impl Supervisor<'_> {
                 slot.running = self.cfg.wait.then_some(id);
                 self.save_ids();
             }
+            Event::Attached { id, report } => {
+                as_pipeline(&name, || {
+                    log::info!("{}", crate::supervise::attached_line(&report, &id));
+                    if let Some(url) = crate::links::execution_url(report.platform, &id) {
+                        log::info!("follow it at {url}");
+                    }
+                });
+                // Never cancelled on a signal: this step did not start it.
+                slot.report = report;
+                self.save_ids();
+            }
             Event::Status(s) => {
                 as_pipeline(&name, || log::info!("status: {}", clean(&s)));
                 slot.report.status = Some(s);

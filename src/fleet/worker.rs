@@ -182,7 +182,9 @@ fn run_one(crew: &Crew, i: usize, send: &dyn Fn(Event)) -> RunReport {
     // here, beside the others' cancels.
     if let Outcome::Interrupted { .. } = report.outcome {
         if crew.outer.pending_signal().is_none() && crew.stop.load(Ordering::SeqCst) {
-            let cancel = match report.execution_id.clone().filter(|_| cfg.wait) {
+            // Never one that `wait` followed: this step did not start it.
+            let ours = cfg.wait && cfg.attach.is_none();
+            let cancel = match report.execution_id.clone().filter(|_| ours) {
                 Some(id) if platform.can_cancel() => {
                     log::warn!("cancelling execution {id} (fail-fast)");
                     let t = crew.timings.timeout_cancel;

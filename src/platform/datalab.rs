@@ -104,6 +104,7 @@ impl Platform for Datalab {
         let what = match &self.cfg.input {
             DatalabInput::File(p) => format!("file {}", p.display()),
             DatalabInput::Url(u) => format!("file_url {u}"),
+            DatalabInput::Attached => "no document".into(),
         };
         Ok(vec![format!(
             "dry run: pipeline '{}' exists; would send POST {} with {what}",
@@ -156,6 +157,39 @@ impl Platform for Datalab {
 
     fn status(&self, id: &str, budget: Budget) -> Result<RunState, Failure> {
         let e = self.execution(id, budget)?;
+        *self.last_steps.lock().unwrap_or_else(|p| p.into_inner()) = steps_of(&e);
+        Ok(RunState {
+            phase: self.phase(&e.status),
+            status: e.status,
+        })
+    }
+
+    /// One read of the execution; a 404 names the id (Datalab has no replicas that lag).
+    fn attach(
+        &self,
+        id: &str,
+        budget: Budget,
+        report: &mut RunReport,
+    ) -> Result<RunState, Failure> {
+        let req = Request::get(
+            self.url(&format!("/api/v1/pipelines/executions/{}", enc(id))),
+            "the execution poll",
+        );
+        let e: Execution = match self.http.json(&req, &self.auth, budget) {
+            Ok(e) => e,
+            Err(crate::http::HttpError::Refused(p)) if p.status == 404 => {
+                return Err(Failure::Refused(format!(
+                    "Datalab does not know execution {} ({p}): check the id and the api-key's account",
+                    crate::http::clean(id)
+                )));
+            }
+            Err(e) => return Err(Failure::from_http(e, "Datalab", "the execution poll", hint)),
+        };
+        if let Some(p) = e.pipeline_id.clone().filter(|p| !p.is_empty()) {
+            report.pipeline = p;
+        }
+        report.started_at = e.started_at.clone().or(e.created.clone());
+        report.status = Some(e.status.clone());
         *self.last_steps.lock().unwrap_or_else(|p| p.into_inner()) = steps_of(&e);
         Ok(RunState {
             phase: self.phase(&e.status),

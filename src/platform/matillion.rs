@@ -18,6 +18,7 @@ use crate::wait::{Failure, Phase, RunState, Waiter};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+mod attach;
 mod catalog;
 mod lag;
 mod lists;
@@ -220,6 +221,23 @@ impl Platform for Matillion {
 
     fn collect(&self, id: &str, budget: Budget, report: &mut RunReport) -> Result<(), Failure> {
         self.collect_reusing(id, budget, report, Vec::new())
+    }
+
+    fn attach(
+        &self,
+        id: &str,
+        budget: Budget,
+        report: &mut RunReport,
+    ) -> Result<RunState, Failure> {
+        self.attach_to(id, budget, report)
+    }
+
+    fn executions_of_pipeline(
+        &self,
+        running: bool,
+        budget: Budget,
+    ) -> Result<Vec<super::Found>, Failure> {
+        self.of_pipeline(running, budget)
     }
 
     fn step_page(

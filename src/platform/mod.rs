@@ -28,6 +28,20 @@ pub enum CancelAck {
     Unsupported,
 }
 
+/// An execution of the pipeline, as a list of its executions shows it (for `wait` and
+/// `status` by pipeline).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// The execution id.
+    pub id: String,
+    /// Its status in the list.
+    pub status: String,
+    /// When it started (RFC 3339, as sent).
+    pub started_at: Option<String>,
+    /// What started it (SCHEDULE, API, ...).
+    pub trigger: Option<String>,
+}
+
 /// One platform's API, as the wait loop uses it. Implementations are shared between the
 /// worker thread and the signal handler's clean-up, hence `Send + Sync` and `&self`.
 pub trait Platform: Send + Sync {
@@ -41,6 +55,25 @@ pub trait Platform: Send + Sync {
     fn trigger(&self, ctx: &Waiter<'_>, report: &mut RunReport) -> Result<String, Failure>;
     /// The execution's current state.
     fn status(&self, id: &str, budget: Budget) -> Result<RunState, Failure>;
+    /// `wait` and `status`: `id`, an execution this program did not start, as the platform
+    /// describes it now: its state, and its pipeline, environment, trigger and start into
+    /// `report`. An id the platform does not know is refused, naming it, after the
+    /// replica-lag grace a new run gets.
+    fn attach(&self, id: &str, budget: Budget, report: &mut RunReport)
+    -> Result<RunState, Failure>;
+    /// `wait` and `status` by pipeline: the executions of the configured pipeline in its
+    /// environment (exact names), newest first, only those running when `running`; a
+    /// bounded number of pages within `budget`.
+    fn executions_of_pipeline(
+        &self,
+        _running: bool,
+        _budget: Budget,
+    ) -> Result<Vec<Found>, Failure> {
+        Err(Failure::Refused(format!(
+            "{} cannot list the executions of a pipeline: give `execution-id`",
+            self.kind().display_name()
+        )))
+    }
     /// After it ended (or when giving up): details and steps into `report`.
     fn collect(&self, id: &str, budget: Budget, report: &mut RunReport) -> Result<(), Failure>;
     /// Ask the platform to cancel.

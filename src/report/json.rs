@@ -8,7 +8,7 @@
 //!   "environment"?,
 //!   "version"?, "execution_tag"?, "overridden_variables" [names], "execution_id"?,
 //!   "outcome" { "kind": "succeeded"|"failed"|"triggered"|"timed-out"|"interrupted"|
-//!               "refused"|"dry-run"|"cancel-requested"|"stopped", "cancel"?, "signal"?,
+//!               "refused"|"dry-run"|"cancel-requested"|"stopped"|"running", "cancel"?, "signal"?,
 //!               "reason"? },
 //!   "status"?, "message"?, "trigger"?, "started_at"?, "finished_at"?, "duration_seconds"?,
 //!   "steps" [{ "name", "status", "failed", "message"?, "started_at"?, "finished_at"?,

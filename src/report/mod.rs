@@ -55,6 +55,7 @@ pub(crate) fn outcome_name(outcome: &Outcome) -> &'static str {
         Outcome::DryRun => "dry-run",
         Outcome::CancelRequested => "cancel-requested",
         Outcome::Stopped { .. } => "stopped",
+        Outcome::Running => "running",
     }
 }
 

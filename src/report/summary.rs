@@ -110,6 +110,7 @@ fn outcome_line(report: &RunReport) -> String {
         Outcome::DryRun => format!("🔎 Dry run of {p}: every check passed, nothing was triggered"),
         Outcome::CancelRequested => format!("⏹ Cancel requested for {p}"),
         Outcome::Stopped { .. } => format!("⏹ {p} was stopped (another pipeline failed)"),
+        Outcome::Running => format!("⏳ {p} is still running"),
     }
 }
 

@@ -77,7 +77,11 @@ pub(crate) fn annotations(report: &RunReport) -> Vec<String> {
             );
             out.push(warning(&format!("{pipeline} stopped"), &msg));
         }
-        Outcome::Succeeded | Outcome::Triggered | Outcome::DryRun | Outcome::CancelRequested => {}
+        Outcome::Succeeded
+        | Outcome::Triggered
+        | Outcome::DryRun
+        | Outcome::CancelRequested
+        | Outcome::Running => {}
     }
 
     let run_errors = usize::from(matches!(

@@ -127,6 +127,7 @@ fn every_documented_outcome_and_exit_code_is_reached() {
     let triggered = scenario(&sim, "slow", &[("MATILLION_WAIT", "false")], &[]);
     let left_running = sim.executions().last().map(|e| e.id.clone());
     let left_running = left_running.expect("the `wait: false` run");
+    let scheduled = sim.start_scheduled("prod", "slow").expect("published");
     let sim = &sim;
     let seen: Vec<(Option<String>, i32)> = std::thread::scope(|s| {
         let runs = [
@@ -143,6 +144,10 @@ fn every_documented_outcome_and_exit_code_is_reached() {
             }),
             s.spawn(|| interrupted(sim, "INT")),
             s.spawn(|| interrupted(sim, "TERM")),
+            s.spawn(|| {
+                let id = [("MATILLION_EXECUTION_ID", scheduled.as_str())];
+                scenario(sim, "slow", &id, &["status"])
+            }),
         ];
         runs.into_iter()
             .map(|h| h.join().expect("scenario thread"))
@@ -162,6 +167,7 @@ fn every_documented_outcome_and_exit_code_is_reached() {
             (Some("cancel-requested".into()), 0),
             (Some("interrupted".into()), 130),
             (Some("interrupted".into()), 143),
+            (Some("running".into()), 5),
         ]
         .to_vec()
     );

@@ -123,6 +123,27 @@ impl SimHandle {
         matillion::seed(&self.state, seed)
     }
 
+    /// Start an execution of the published pipeline `pipeline` in `environment` now, as its
+    /// schedule would (trigger `SCHEDULE`, the pipeline's own script, no request): its id,
+    /// or `None` when no project publishes such a pipeline there.
+    pub fn start_scheduled(&self, environment: &str, pipeline: &str) -> Option<String> {
+        let (project, published) = self.state.config.projects.iter().find_map(|p| {
+            let e = p.environments.iter().find(|e| e.name == environment)?;
+            let published = e.pipelines.iter().find(|x| x.name == pipeline)?;
+            Some((p.id.clone(), published.script.clone()))
+        })?;
+        let seed = SeedExecution::new(pipeline, environment)
+            .project(&project)
+            .script(published);
+        Some(matillion::seed(&self.state, seed))
+    }
+
+    /// Start a Datalab run of `pipeline_id` on `file_url` now, as another client would
+    /// (no request): its id, or `None` when no such pipeline is configured.
+    pub fn start_datalab_run(&self, pipeline_id: &str, file_url: &str) -> Option<String> {
+        crate::datalab::seed_runs(&self.state, pipeline_id, file_url, 1, Duration::ZERO)?.pop()
+    }
+
     /// Pre-seed a past Datalab run of `pipeline_id` that took `took` and ended `ago` before
     /// now (listed with its `started_at` and `completed_at`); its id, or `None` when no such
     /// pipeline is configured. Seed past runs before triggering new ones (the list is in

@@ -1,7 +1,8 @@
 //! `pipeline-run-sim`: run the bundled Matillion/Datalab simulator on loopback.
 //!
-//! - `serve [--port N] [--scenario success|failure|slow|hostile]` serves the demo world
-//!   until Ctrl-C.
+//! - `serve [--port N] [--scenario success|failure|slow|hostile] [--start PIPELINE]`
+//!   serves the demo world until Ctrl-C; `--start` first starts an execution of a demo
+//!   pipeline as its schedule would (for `pipeline-run wait` to follow).
 //! - `demo [pipeline-name]` starts the simulator in-process, runs the sibling
 //!   `pipeline-run` binary against it as a CI job would (its log shows as it happens),
 //!   then shows the job summary rendered for a terminal (`terminal`, from the JSON result
@@ -21,10 +22,11 @@ const USAGE: &str = "\
 pipeline-run-sim: a local simulator of the Matillion DPC API (and a small Datalab API)
 
 USAGE:
-    pipeline-run-sim serve [--port N] [--scenario success|failure|slow|hostile]
+    pipeline-run-sim serve [--port N] [--scenario success|failure|slow|hostile] [--start PIPELINE]
     pipeline-run-sim demo [pipeline-name | --datalab]
 
-serve   Serve the demo project until Ctrl-C.
+serve   Serve the demo project until Ctrl-C. --start first starts an execution of that
+        pipeline in environment dev, as its schedule would (try `pipeline-run wait`).
 demo    Run `pipeline-run` against an in-process simulator and show what it wrote.
         Pipelines: nightly-load (default), broken-load, hostile, slow-load, legacy-load.
         --datalab runs the Datalab pipeline pl_demo on a small uploaded document.";
@@ -59,10 +61,20 @@ fn real_clock() -> Arc<WallTime> {
     Arc::new(WallTime)
 }
 
-/// Parse `serve` options: `--port N`, `--scenario S` (also `--opt=value`).
-fn serve_options(args: &[String]) -> Result<(u16, Scenario), String> {
+/// What `serve` was asked for.
+#[derive(Debug, PartialEq)]
+struct ServeOptions {
+    port: u16,
+    scenario: Scenario,
+    /// A pipeline to start at once, as its schedule would.
+    start: Option<String>,
+}
+
+/// Parse `serve` options: `--port N`, `--scenario S`, `--start P` (also `--opt=value`).
+fn serve_options(args: &[String]) -> Result<ServeOptions, String> {
     let mut port = 0u16;
     let mut scenario = Scenario::Success;
+    let mut start = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -81,17 +93,34 @@ fn serve_options(args: &[String]) -> Result<(u16, Scenario), String> {
                 port = v.parse().map_err(|_| format!("invalid port {v:?}"))?;
             }
             "--scenario" => scenario = value()?.parse()?,
+            "--start" => start = Some(value()?),
             other => return Err(format!("unknown option {other:?}\n\n{USAGE}")),
         }
     }
-    Ok((port, scenario))
+    Ok(ServeOptions {
+        port,
+        scenario,
+        start,
+    })
 }
 
 fn serve(args: &[String]) -> Result<u8, String> {
-    let (port, scenario) = serve_options(args)?;
+    let ServeOptions {
+        port,
+        scenario,
+        start,
+    } = serve_options(args)?;
     let sim = Simulator::start(SimConfig::demo(scenario).port(port), real_clock())
         .map_err(|e| format!("cannot start the simulator: {e}"))?;
     print_banner(&sim, scenario);
+    if let Some(pipeline) = start {
+        let id = sim
+            .start_scheduled("dev", &pipeline)
+            .ok_or_else(|| format!("no pipeline {pipeline:?} is published to environment dev"))?;
+        println!("  started execution {id} of {pipeline} in dev, as its schedule would");
+        println!("  follow it: pipeline-run wait --execution-id {id}   (or --pipeline {pipeline})");
+        println!();
+    }
     let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGTERM,
@@ -318,7 +347,15 @@ mod tests {
         let args = |s: &[&str]| s.iter().map(|a| a.to_string()).collect::<Vec<_>>();
         assert_eq!(
             serve_options(&args(&["--port", "8080", "--scenario=hostile"])),
-            Ok((8080, Scenario::Hostile))
+            Ok(ServeOptions {
+                port: 8080,
+                scenario: Scenario::Hostile,
+                start: None
+            })
+        );
+        assert_eq!(
+            serve_options(&args(&["--start", "slow-load"])).map(|o| o.start),
+            Ok(Some("slow-load".to_string()))
         );
         assert!(serve_options(&args(&["--port"])).is_err());
         assert!(serve_options(&args(&["--port", "x"])).is_err());

@@ -86,6 +86,7 @@ impl Datalab {
             DatalabInput::File(p) => {
                 text("file_name").is_none_or(|x| x == crate::http::upload_file_name(p))
             }
+            DatalabInput::Attached => false,
         }
     }
 }

@@ -19,6 +19,7 @@ impl Datalab {
         match &c.input {
             DatalabInput::File(p) => parts.push(Part::File("file".into(), p.clone())),
             DatalabInput::Url(u) => parts.push(Part::Text("file_url".into(), u.clone())),
+            DatalabInput::Attached => {}
         }
         let mut text = |k: &str, v: &Option<String>| {
             if let Some(v) = v {

@@ -9,6 +9,8 @@ use serde::Deserialize;
 pub(crate) struct Execution {
     /// `pex_...`.
     pub(crate) execution_id: String,
+    /// `pl_...`.
+    pub(crate) pipeline_id: Option<String>,
     /// Status.
     pub(crate) status: String,
     /// Steps.

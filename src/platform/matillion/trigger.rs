@@ -213,7 +213,7 @@ impl Matillion {
     }
 
     /// The executions of this project matching the filters, newest first (a few pages).
-    fn list_executions(
+    pub(super) fn list_executions(
         &self,
         filters: &[(&str, String)],
         budget: Budget,

@@ -62,6 +62,10 @@ pub(super) struct Details {
     pub(super) finished_at: Option<String>,
     #[serde(deserialize_with = "de::opt_string")]
     pub(super) trigger: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub(super) pipeline_name: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub(super) environment_name: Option<String>,
 }
 
 #[derive(Deserialize, Default)]

@@ -22,6 +22,7 @@ fn icon(o: &Outcome) -> &'static str {
         Outcome::Triggered => "🚀",
         Outcome::DryRun => "🔎",
         Outcome::TimedOut { .. } => "⏱",
+        Outcome::Running => "⏳",
         Outcome::Interrupted { .. } | Outcome::Stopped { .. } | Outcome::CancelRequested => "⏹",
         Outcome::Failed | Outcome::Refused { .. } => "❌",
     }
