@@ -82,14 +82,14 @@ fn by_pipeline(
         if look == 0 {
             log::info!("no run of {what} is going; waiting for the next one to start");
         }
+        w.sleep(pause).map_err(Failure::Interrupted)?;
         if w.clock.now() >= w.deadline {
             break;
         }
-        w.sleep(pause).map_err(Failure::Interrupted)?;
         pause = (pause * 2).min(w.max);
     }
     Err(Failure::TimedOut(format!(
-        "timed out: no run of {what} started within the timeout"
+        "timed out waiting for a run of {what} to start"
     )))
 }
 

@@ -246,10 +246,10 @@ pub(crate) fn from_lookup_for(
     }
 
     let wait = r.boolean("wait").unwrap_or(true);
-    // A run this step did not start is cancelled only when asked explicitly.
-    let cancel_on_timeout = r
-        .boolean("cancel-on-timeout")
-        .unwrap_or(purpose == Purpose::Run);
+    // A run this step did not start is cancelled only when asked explicitly (the
+    // default, `true`, is for the runs it starts).
+    let explicit = purpose == Purpose::Run || r.raw("cancel-on-timeout").is_some();
+    let cancel_on_timeout = r.boolean("cancel-on-timeout").unwrap_or(true) && explicit;
     let dry_run = r.boolean("dry-run").unwrap_or(false);
     let progress = r.boolean("progress").unwrap_or(true);
     // Applied by the logger, which starts before the inputs are checked: only checked here.

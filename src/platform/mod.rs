@@ -58,9 +58,15 @@ pub trait Platform: Send + Sync {
     /// `wait` and `status`: `id`, an execution this program did not start, as the platform
     /// describes it now: its state, and its pipeline, environment, trigger and start into
     /// `report`. An id the platform does not know is refused, naming it, after the
-    /// replica-lag grace a new run gets.
-    fn attach(&self, id: &str, budget: Budget, report: &mut RunReport)
-    -> Result<RunState, Failure>;
+    /// replica-lag grace a new run gets. By default, its status alone.
+    fn attach(
+        &self,
+        id: &str,
+        budget: Budget,
+        _report: &mut RunReport,
+    ) -> Result<RunState, Failure> {
+        self.status(id, budget)
+    }
     /// `wait` and `status` by pipeline: the executions of the configured pipeline in its
     /// environment (exact names), newest first, only those running when `running`; a
     /// bounded number of pages within `budget`.

@@ -3,6 +3,8 @@
 //! against the bundled simulator over loopback HTTP; `common` holds the shared helpers.
 
 mod action_yml;
+mod attach;
+mod attach_status;
 mod cancel_mode;
 mod ci_logs;
 #[allow(dead_code)]

@@ -11,7 +11,7 @@ mod run;
 mod world;
 
 pub use world::{DatalabPipeline, DatalabRunInfo, DatalabStep, Upload};
-pub(crate) use world::{DatalabRun, seed_past, seed_runs};
+pub(crate) use world::{DatalabRun, seed_past, seed_runs, start_now};
 
 use crate::http::{Request, Response};
 use crate::{Route, State};

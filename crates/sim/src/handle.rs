@@ -141,7 +141,7 @@ impl SimHandle {
     /// Start a Datalab run of `pipeline_id` on `file_url` now, as another client would
     /// (no request): its id, or `None` when no such pipeline is configured.
     pub fn start_datalab_run(&self, pipeline_id: &str, file_url: &str) -> Option<String> {
-        crate::datalab::seed_runs(&self.state, pipeline_id, file_url, 1, Duration::ZERO)?.pop()
+        crate::datalab::start_now(&self.state, pipeline_id, file_url)
     }
 
     /// Pre-seed a past Datalab run of `pipeline_id` that took `took` and ended `ago` before

@@ -300,6 +300,30 @@ pub(crate) fn seed_past(
     Some(id)
 }
 
+/// Start a run of pipeline `pipeline_id` on `file_url` now, as another client would; its
+/// id, or `None` when no such pipeline is configured.
+pub(crate) fn start_now(state: &State, pipeline_id: &str, file_url: &str) -> Option<String> {
+    let pipeline = state
+        .config
+        .datalab_pipelines
+        .iter()
+        .find(|p| p.id == pipeline_id)?
+        .clone();
+    let run = DatalabRun {
+        id: format!("pex_{:016x}", random_u64()),
+        version: pipeline.version,
+        pipeline,
+        file: None,
+        file_url: Some(file_url.to_string()),
+        fields: Vec::new(),
+        started: state.clock.now(),
+        started_wall: state.clock.wall(),
+    };
+    let id = run.id.clone();
+    state.lock().datalab_runs.push(run);
+    Some(id)
+}
+
 /// Add `n` finished runs of pipeline `pipeline_id` on `file_url`, started `age` ago (clock
 /// time), oldest first; their ids. `None` when no such pipeline is configured.
 pub(crate) fn seed_runs(
