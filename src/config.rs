@@ -140,9 +140,28 @@ impl Config {
     }
 
     /// Warnings about the configuration as a whole, for the start of the log: a fixed
-    /// `access-token` with a timeout longer than such a token usually lives.
+    /// `access-token` with a timeout longer than such a token usually lives; inputs only a
+    /// trigger uses, given to `wait` or `status`.
     pub(crate) fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
+        if let (Some(_), PlatformConfig::Matillion(m)) = (&self.attach, &self.platform) {
+            let unused: Vec<&str> = [
+                ("variables", !m.variables.is_empty()),
+                ("grid-variables", !m.grid_variables.is_empty()),
+                ("version", m.version.is_some()),
+                ("agent-id", m.agent_id.is_some()),
+                ("execution-tag", m.execution_tag.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(id, given)| given.then_some(id))
+            .collect();
+            if !unused.is_empty() {
+                out.push(format!(
+                    "input(s) {} only shape a trigger, and this command sends none: not used",
+                    unused.join(", ")
+                ));
+            }
+        }
         if let PlatformConfig::Matillion(m) = &self.platform {
             if matches!(m.auth, MatillionAuth::Token(_))
                 && self.wait
@@ -288,8 +307,10 @@ pub(crate) fn from_lookup_for(
         let given = attach::TriggerOnly { dry_run, wait };
         attach::read(&mut r, purpose, scope, given)
     });
-    // Following an execution by id needs neither its pipeline nor a document.
-    let by_id = attach.as_ref().is_some_and(|a| a.id.is_some());
+    // Following an execution by id needs neither its pipeline nor a document (and with
+    // neither an id nor a pipeline, the one error says both).
+    let given = r.raw("pipeline").is_some() || r.raw("pipelines").is_some();
+    let by_id = attach.as_ref().is_some_and(|a| a.id.is_some() || !given);
 
     let platform = match platform_scope {
         Some(Scope::Datalab) => {

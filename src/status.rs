@@ -25,6 +25,9 @@ pub(crate) fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
         Ok(c) => c,
         Err(e) => return e,
     };
+    for w in cfg.warnings() {
+        log::warn!("{w}");
+    }
     let timings = Timings::from_env(env);
     // A look is short: a signal ends it as it would end any program.
     let clock: Arc<dyn Clock> = Arc::new(RealClock::new(SignalState::new()));

@@ -217,3 +217,22 @@ fn help_lists_commands_and_every_input_per_platform_in_100_columns() {
         "4 secrets and the explanation"
     );
 }
+
+#[test]
+fn the_command_input_selects_a_command_unless_one_is_typed() {
+    let look = |v: &'static str| move |k: &str| (k == "INPUT_COMMAND").then(|| v.to_string());
+    assert_eq!(ok(&[]).command_with(&look("wait")), Ok(Command::Wait));
+    assert_eq!(ok(&[]).command_with(&look(" STATUS ")), Ok(Command::Status));
+    assert_eq!(ok(&[]).command_with(&|_: &str| None), Ok(Command::Run));
+    assert_eq!(ok(&["run"]).command_with(&look("wait")), Ok(Command::Run));
+    assert_eq!(
+        ok(&["--command", "cancel"])
+            .command_with(&|k: &str| ok(&["--command", "cancel"]).flag(k).map(str::to_string)),
+        Ok(Command::Cancel)
+    );
+    // Only the commands a step may be: never the post step, help or version.
+    assert_eq!(
+        ok(&[]).command_with(&look("post")),
+        Err("input 'command': got 'post' (from INPUT_COMMAND); expected one of `run`, `wait`, `status`, `cancel`.".into())
+    );
+}

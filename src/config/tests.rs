@@ -457,3 +457,77 @@ fn every_id_used_in_config_is_in_the_table() {
         "only {seen} reader calls found: has the reader changed?"
     );
 }
+
+fn for_purpose(e: &HashMap<String, String>, purpose: Purpose) -> Result<Config, Vec<String>> {
+    from_lookup_for(&|k: &str| e.get(k).cloned(), purpose).map_err(|errs| {
+        errs.0
+            .iter()
+            .map(|e| format!("{}: {}", e.input, e.message))
+            .collect()
+    })
+}
+
+#[test]
+fn wait_by_id_needs_no_pipeline_and_never_cancels_by_default() {
+    let mut e = base();
+    e.remove("MATILLION_PIPELINE");
+    e.remove("MATILLION_ENVIRONMENT");
+    let id = "0F6E1C2A-3b4d-4e5f-8a9b-0c1d2e3f4a5b";
+    e.insert("INPUT_EXECUTION-ID".into(), id.into());
+    let c = for_purpose(&e, Purpose::Wait).expect("valid");
+    let a = c.attach.as_ref().expect("attached");
+    assert_eq!(
+        (a.id.as_deref(), a.once, a.wait_for_start),
+        (Some(id), false, false)
+    );
+    assert!(!c.cancel_on_timeout);
+    assert_eq!(mat(&c).pipeline, "");
+    // Given explicitly, it cancels on timeout; `run` keeps its default.
+    e.insert("INPUT_CANCEL-ON-TIMEOUT".into(), "true".into());
+    assert!(
+        for_purpose(&e, Purpose::Wait)
+            .expect("valid")
+            .cancel_on_timeout
+    );
+    assert!(ok(&base()).cancel_on_timeout);
+    assert!(ok(&base()).attach.is_none());
+    // The inputs of a trigger are not used, and the log says so.
+    e.insert("MATILLION_VARIABLES".into(), "a=1".into());
+    e.insert("MATILLION_EXECUTION_TAG".into(), "t".into());
+    assert_eq!(
+        for_purpose(&e, Purpose::Wait).expect("valid").warnings(),
+        [
+            "input(s) variables, execution-tag only shape a trigger, and this command sends none: not used"
+        ]
+    );
+    assert!(ok(&base()).warnings().is_empty());
+}
+
+#[test]
+fn wait_and_status_refuse_what_they_cannot_follow() {
+    let mut e = base();
+    e.remove("MATILLION_PIPELINE");
+    assert_eq!(
+        for_purpose(&e, Purpose::Wait).err().unwrap_or_default(),
+        [
+            "execution-id: or `pipeline` is required for `wait`: give the execution's id, or `pipeline` and `environment` to follow its running execution."
+        ]
+    );
+    e.insert("MATILLION_EXECUTION_ID".into(), "pex_1".into());
+    e.insert("MATILLION_WAIT".into(), "false".into());
+    assert_eq!(
+        for_purpose(&e, Purpose::Status).err().unwrap_or_default(),
+        [
+            "execution-id: got 'pex_1'; expected a Matillion execution id, a UUID such as `0f6e1c2a-…`.",
+            "wait: is false but `status` triggers nothing: it follows an execution that exists. Remove it.",
+        ]
+    );
+    // By pipeline: the environment is needed to find its run.
+    let mut e = base();
+    e.remove("MATILLION_ENVIRONMENT");
+    let errs = for_purpose(&e, Purpose::Wait).err().unwrap_or_default();
+    assert!(
+        errs.iter().any(|m| m.starts_with("environment: ")),
+        "{errs:?}"
+    );
+}

@@ -275,12 +275,7 @@ pub(crate) fn seed_past(
     took: Duration,
     ago: Duration,
 ) -> Option<String> {
-    let mut pipeline = state
-        .config
-        .datalab_pipelines
-        .iter()
-        .find(|p| p.id == pipeline_id)?
-        .clone();
+    let mut pipeline = configured(state, pipeline_id)?;
     pipeline.duration = took;
     pipeline.pending_for = pipeline.pending_for.min(took);
     let back = took + ago;
@@ -300,15 +295,20 @@ pub(crate) fn seed_past(
     Some(id)
 }
 
-/// Start a run of pipeline `pipeline_id` on `file_url` now, as another client would; its
-/// id, or `None` when no such pipeline is configured.
-pub(crate) fn start_now(state: &State, pipeline_id: &str, file_url: &str) -> Option<String> {
-    let pipeline = state
+/// The configured pipeline `pipeline_id`.
+fn configured(state: &State, pipeline_id: &str) -> Option<DatalabPipeline> {
+    state
         .config
         .datalab_pipelines
         .iter()
-        .find(|p| p.id == pipeline_id)?
-        .clone();
+        .find(|p| p.id == pipeline_id)
+        .cloned()
+}
+
+/// Start a run of pipeline `pipeline_id` on `file_url` now, as another client would; its
+/// id, or `None` when no such pipeline is configured.
+pub(crate) fn start_now(state: &State, pipeline_id: &str, file_url: &str) -> Option<String> {
+    let pipeline = configured(state, pipeline_id)?;
     let run = DatalabRun {
         id: format!("pex_{:016x}", random_u64()),
         version: pipeline.version,
@@ -333,12 +333,7 @@ pub(crate) fn seed_runs(
     n: usize,
     age: Duration,
 ) -> Option<Vec<String>> {
-    let pipeline = state
-        .config
-        .datalab_pipelines
-        .iter()
-        .find(|p| p.id == pipeline_id)?
-        .clone();
+    let pipeline = configured(state, pipeline_id)?;
     let now = state.clock.now();
     let wall = state.clock.wall();
     let started = now.checked_sub(age).unwrap_or(now);
