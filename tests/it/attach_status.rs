@@ -247,3 +247,23 @@ fn datalab_refuses_a_pipeline_without_an_id_and_names_an_unknown_id() {
         "{line}"
     );
 }
+
+#[test]
+fn status_of_several_pipelines_exits_with_the_worst_of_theirs() {
+    let sim = sim();
+    let dir = Scratch::new("status-fleet");
+    let done = sim.add_running_execution(
+        SeedExecution::new("quick", "prod")
+            .project(PROJECT_ID)
+            .finished(Duration::from_secs(30), Duration::from_secs(5)),
+    );
+    let going = sim.start_scheduled("prod", "slow").expect("published");
+    let out = run(&job(&sim, &dir, "quick\nslow"), &["status"]);
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    let v = crate::datalab_common::json(&dir);
+    assert_eq!(v["pipelines"][0]["execution_id"], done.as_str());
+    assert_eq!(v["pipelines"][0]["outcome"]["kind"], "succeeded");
+    assert_eq!(v["pipelines"][1]["execution_id"], going.as_str());
+    assert_eq!(v["pipelines"][1]["outcome"]["kind"], "running");
+    assert!(sim.requests_to(Route::Status).is_empty());
+}
