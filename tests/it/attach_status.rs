@@ -36,6 +36,19 @@ fn status_of_a_running_execution_exits_5_with_the_steps_so_far() {
     assert!(sim.requests_to(Route::Trigger).is_empty());
     assert!(sim.requests_to(Route::Cancel).is_empty());
     assert!(!dir.read("state.txt").contains("execution_id"));
+    // A handful of requests: the token, the project, the details (attach, then with the
+    // steps), the steps.
+    let routes: Vec<Route> = sim.requests().iter().map(|r| r.route).collect();
+    assert_eq!(
+        routes,
+        [
+            Route::Token,
+            Route::Projects,
+            Route::Details,
+            Route::Details,
+            Route::Steps
+        ]
+    );
 }
 
 #[test]
@@ -99,6 +112,7 @@ fn status_by_pipeline_looks_at_its_latest_execution() {
             "pipeline-run: the latest execution of pipeline 'quick' in environment 'prod' is {latest}, started {started}"
         ),
     );
+    assert_eq!(sim.requests().len(), 6, "{:?}", sim.requests());
     // Any status: the list is not filtered by it.
     let lists = sim.requests_to(Route::ListExecutions);
     assert_eq!(lists.len(), 1);
