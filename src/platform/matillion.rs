@@ -52,6 +52,9 @@ pub(crate) struct Matillion {
     /// The execution this program created (or adopted), when it learnt its id, and
     /// whether it has been found since (after that, a 404 is not replica lag).
     created: Mutex<Option<(String, Instant, bool)>>,
+    /// The execution `wait` or `status` follows (this program did not start it: it is
+    /// never cancelled, not even when it cannot be found).
+    attached: OnceLock<String>,
     not_found_grace: Duration,
 }
 
@@ -65,6 +68,7 @@ impl Matillion {
             project_id: Arc::default(),
             resolving: Arc::default(),
             created: Mutex::new(None),
+            attached: OnceLock::new(),
             not_found_grace: crate::timings::Timings::DEFAULT.not_found_grace,
         }
     }
@@ -204,6 +208,7 @@ impl Platform for Matillion {
             Ok(r) => r,
             Err(b) => {
                 return Err(match *b {
+                    (e, true) if self.is_attached(id) => self.attached_not_found(id, e),
                     (e, true) => self.not_found_after_grace(id, e, budget),
                     (e, false) => Failure::from_http(e, "Matillion", "the status poll", auth_hint),
                 });

@@ -369,3 +369,28 @@ fn several_pipelines_attach_to_each() {
     // Nothing saved for the post step.
     assert!(!dir.read("state.txt").contains("execution_id"));
 }
+
+#[test]
+fn a_followed_run_that_stops_being_found_is_never_cancelled() {
+    let sim = sim();
+    let dir = Scratch::new("attach-lost");
+    let id = sim.start_scheduled("prod", "slow").expect("published");
+    let mut child = spawn(&job_for_id(&sim, &dir, &id), &["wait"]);
+    let live = LiveStderr::take(&mut child);
+    wait_for("the wait", || live.contains("status: RUNNING"));
+    sim.add_fault(pipeline_run_sim::Fault::always(
+        Route::Status,
+        pipeline_run_sim::FaultAction::respond(
+            404,
+            "application/problem+json",
+            r#"{"status":404,"title":"Pipeline Execution not Found"}"#,
+        ),
+    ));
+    let out = live.finish(child);
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert!(sim.requests_to(Route::Cancel).is_empty());
+    assert_eq!(
+        sim.execution(&id).map(|e| e.status).as_deref(),
+        Some("RUNNING")
+    );
+}

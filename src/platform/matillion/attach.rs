@@ -6,7 +6,7 @@
 
 use super::wire::Details;
 use super::{Matillion, auth_hint, phase_of};
-use crate::http::{Budget, clean};
+use crate::http::{Budget, HttpError, clean};
 use crate::model::RunReport;
 use crate::platform::Found;
 use crate::wait::{Failure, RunState};
@@ -23,6 +23,7 @@ impl Matillion {
         // A run started a moment ago (by the job before this one) may not be on every
         // replica yet: the grace counts from now, as for a run this program created.
         self.just_created(id);
+        let _ = self.attached.set(id.to_string());
         let req = crate::http::Request::get(self.exec_url(id), "the execution details");
         let d: Details = self
             .through_replica_lag(id, budget, || self.get(&req, budget))
@@ -51,6 +52,20 @@ impl Matillion {
             phase: phase_of(&status),
             status,
         })
+    }
+
+    /// Whether `id` is the execution `wait` or `status` follows.
+    pub(super) fn is_attached(&self, id: &str) -> bool {
+        self.attached.get().is_some_and(|a| a == id)
+    }
+
+    /// The execution followed is not found after the grace: said, never cancelled.
+    pub(super) fn attached_not_found(&self, id: &str, e: HttpError) -> Failure {
+        Failure::Refused(format!(
+            "Matillion refused the status poll: {e}; execution {} has not been found for {}; this step did not start it and does not cancel it — check it in the Matillion console",
+            clean(id),
+            humantime::format_duration(self.not_found_grace)
+        ))
     }
 
     /// The executions of the configured pipeline in its environment, newest first (only
