@@ -142,6 +142,7 @@ pub fn run_seeded(
         cadence: Cadence::new(cfg.poll_interval),
         tracker: Tracker::new(),
     });
+    let mut unread = None;
     let waited = waiter.until_end_with(
         &mut policy,
         triggered,
@@ -171,8 +172,10 @@ pub fn run_seeded(
                 status: status.to_string(),
                 after,
             }),
+            Seen::Unread(note) => unread = Some(note),
         },
     );
+    report.notes.extend(unread);
 
     let collect_budget = Budget::until(waiter.deadline.max(clock.now()) + timings.collect_grace);
     // The platform kept failing until the deadline (or until one more retry would pass it)
