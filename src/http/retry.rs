@@ -108,6 +108,13 @@ impl Http {
                     }
                     return Err(HttpError::Deadline(why));
                 }
+                Verdict::GiveUp(HttpError::Deadline(why)) => {
+                    // Said by the caller, with the count of the streak, which a next call
+                    // of the same request goes on counting.
+                    let why = self.streaks.so_far(&req.what).unwrap_or(why);
+                    return Err(HttpError::Deadline(why));
+                }
+                Verdict::GiveUp(e @ HttpError::Unusable(_)) => return Err(e),
                 Verdict::GiveUp(e) => {
                     self.end_streak(req);
                     return Err(e);
@@ -126,7 +133,7 @@ impl Http {
         last: &str,
     ) -> Result<(Option<(String, Secret)>, Instant), HttpError> {
         loop {
-            self.check(budget, last)?;
+            self.check(req, budget, last)?;
             let now = self.clock.now();
             // A 429 told every request to wait: this one waits too, when that fits.
             let Some(left) = self.pace.left(now).filter(|l| now + *l <= budget.deadline) else {
@@ -144,19 +151,23 @@ impl Http {
         let header = auth.header(self, budget)?;
         // Fetching a token takes time: a signal that came meanwhile stops this request
         // before it is sent (nothing new starts after a signal).
-        self.check(budget, last)?;
+        self.check(req, budget, last)?;
         Ok((header, self.clock.now()))
     }
 
-    /// A signal (when the budget is interruptible) or a deadline passed stops the request.
-    fn check(&self, budget: Budget, last: &str) -> Result<(), HttpError> {
+    /// A signal (when the budget is interruptible) or a deadline passed stops the request
+    /// (saying what kept failing, with the count of its streak).
+    fn check(&self, req: &Request, budget: Budget, last_said: &str) -> Result<(), HttpError> {
         if budget.interruptible {
             if let Some(s) = self.clock.pending_signal() {
                 return Err(HttpError::Interrupted(s));
             }
         }
         if self.clock.now() >= budget.deadline {
-            return Err(HttpError::Deadline(last.to_string()));
+            let last = self.streaks.so_far(&req.what);
+            return Err(HttpError::Deadline(
+                last.unwrap_or_else(|| last_said.to_string()),
+            ));
         }
         Ok(())
     }

@@ -79,6 +79,15 @@ impl Streaks {
         Noted { first: true, ended }
     }
 
+    /// The summary of `what`'s streak so far, if it repeated; the streak goes on (a request
+    /// that gave up at its deadline or on unusable bodies, whose next call continues it).
+    pub(crate) fn so_far(&self, what: &str) -> Option<String> {
+        let all = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        all.iter()
+            .find(|s| s.what == what)
+            .and_then(Streak::summary)
+    }
+
     /// `what` succeeded, or gave up: the summary of its streak, if it repeated.
     pub(crate) fn end(&self, what: &str) -> Option<String> {
         let mut all = self.0.lock().unwrap_or_else(|e| e.into_inner());

@@ -16,7 +16,7 @@ use crate::progress::StepPage;
 use crate::timefmt;
 use crate::wait::{Failure, Phase, RunState, Waiter};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod catalog;
 mod lag;
@@ -48,9 +48,9 @@ pub(crate) struct Matillion {
     project_id: Arc<OnceLock<String>>,
     /// Held while the project is resolved, so that clients sharing it look it up once.
     resolving: Arc<Mutex<()>>,
-    /// The execution this program created (or adopted), when it learnt its id, and
-    /// whether it has been found since (after that, a 404 is not replica lag).
-    created: Mutex<Option<(String, Instant, bool)>>,
+    /// The execution this program created (or adopted), and since when it has not been
+    /// found (a 404 for it is replica lag for a while).
+    created: Mutex<Option<lag::Known>>,
     not_found_grace: Duration,
 }
 

@@ -187,6 +187,21 @@ pub(crate) fn handle(state: &Arc<State>, req: Request, conn: u64) -> Reply {
             state.gate.wait(d);
             Reply::Send(resp)
         }
+        Some(FaultAction::TooManyRequestsBehind(behind)) => {
+            let theirs = state.clock.wall() - behind;
+            let mut resp = Response::new(
+                429,
+                "application/problem+json",
+                r#"{"type":"about:blank","title":"Too Many Requests","status":429,"detail":"Rate limit exceeded"}"#,
+            );
+            resp.headers
+                .push(("Date".into(), crate::util::http_date(theirs)));
+            resp.headers.push((
+                "Retry-After".into(),
+                crate::util::http_date(theirs + Duration::from_secs(1)),
+            ));
+            Reply::Send(resp)
+        }
         Some(FaultAction::CacheIgnoringPage) => {
             let mut parts = into_parts(dispatch(state, &without_paging(&req), route));
             if let Some(mut v) = parts.json() {
