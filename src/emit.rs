@@ -146,7 +146,8 @@ fn one_line_result(r: &RunReport) -> String {
             "result: interrupted by {signal}; {}",
             report::describe_cancel(cancel, r.platform)
         ),
-        Outcome::Refused { reason } => format!("result: refused: {}", crate::http::clean(reason)),
+        // The reason is a sentence of its own ("Matillion refused the trigger: …").
+        Outcome::Refused { reason } => crate::http::clean(reason),
         Outcome::DryRun => "result: dry run passed; nothing was triggered".into(),
         Outcome::CancelRequested => "result: cancel requested".into(),
         Outcome::Stopped { cancel } => format!(

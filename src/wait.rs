@@ -55,7 +55,7 @@ impl Failure {
                 Failure::Refused(format!("{platform} refused {what}: {p}{hint}"))
             }
             HttpError::CredentialsRefused(p) => Failure::Refused(format!(
-                "{platform} refused the credentials: the token endpoint answered {p} — check client-id and client-secret."
+                "{platform} authentication failed: the token endpoint refused the credentials with {p} — check client-id and client-secret."
             )),
             HttpError::Untrusted(m) => Failure::Refused(format!(
                 "{platform}'s TLS certificate is not trusted ({m}) — if a proxy inspects TLS, give its root certificate in `ca-bundle` (or SSL_CERT_FILE)."

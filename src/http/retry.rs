@@ -187,8 +187,16 @@ impl Http {
                 self.mark_reached(origin);
                 read_reply(req, &r, retry_after, secret_reply, auth, accept)
             }
-            Attempt::NotSent(m) => Err(Failed::NotSent(format!("{} failed: {m}", req.what))),
-            Attempt::Lost(m) => Err(Failed::Lost(format!("{} failed: {m}", req.what))),
+            Attempt::NotSent(m) => Err(Failed::NotSent(format!(
+                "{} could not reach {}: {m}",
+                req.what,
+                host(origin)
+            ))),
+            Attempt::Lost(m) => Err(Failed::Lost(format!(
+                "{} lost its reply from {}: {m}",
+                req.what,
+                host(origin)
+            ))),
             Attempt::Untrusted(m) => Err(Failed::Untrusted(m)),
             Attempt::TooLarge(m) => {
                 self.mark_reached(origin);
@@ -269,6 +277,11 @@ fn read_reply<T>(
 
 fn is_401(failed: &Failed) -> bool {
     matches!(failed, Failed::Status { problem, .. } if problem.status == 401)
+}
+
+/// The `host[:port]` of an origin, for messages.
+fn host(origin: &str) -> String {
+    super::clean(origin.split_once("://").map_or(origin, |(_, h)| h))
 }
 
 /// `scheme://host[:port]` of a URL, lower-cased: what "the same origin" compares.

@@ -122,7 +122,7 @@ fn bad_credentials_exit_4_without_the_secret() {
     let out = run(&env, &[]);
     assert_eq!(out.code, 4, "{}", out.stderr);
     // Said once, as what it is: the credentials were refused (not "the project list").
-    let line = "pipeline-run: error: result: refused: Matillion refused the credentials: the token endpoint answered 401 access_denied: Unauthorized — check client-id and client-secret.\n";
+    let line = "pipeline-run: error: Matillion authentication failed: the token endpoint refused the credentials with 401 access_denied: Unauthorized — check client-id and client-secret.\n";
     assert_eq!(
         out.stderr.lines().filter(|l| l.contains("refused")).count(),
         1,

@@ -103,7 +103,7 @@ fn an_untrusted_certificate_fails_at_once_with_a_hint() {
     assert_eq!(out.code, 4, "{out:?}");
     assert!(
         out.stderr.contains(
-            "pipeline-run: error: result: refused: Matillion's TLS certificate is not trusted (io: invalid peer certificate: UnknownIssuer) — if a proxy inspects TLS, give its root certificate in `ca-bundle` (or SSL_CERT_FILE).\n"
+            "pipeline-run: error: Matillion's TLS certificate is not trusted (io: invalid peer certificate: UnknownIssuer) — if a proxy inspects TLS, give its root certificate in `ca-bundle` (or SSL_CERT_FILE).\n"
         ),
         "{}",
         out.stderr

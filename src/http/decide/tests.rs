@@ -207,13 +207,13 @@ fn a_host_that_never_answered_gets_its_window_and_one_last_attempt() {
     );
     assert_eq!(retry_after(&v), Some(10 * S));
     match decide(
-        Failed::NotSent("the project list failed: dns".into()),
+        Failed::NotSent("the project list could not reach au1.api.matillion.com: dns".into()),
         &never(120 * S, 30 * S),
         &mut tally,
     ) {
         Verdict::GiveUp(HttpError::Unreachable(m)) => assert!(
             m.starts_with(
-                "could not connect to https://au1.api.matillion.com for 2m (the project list failed: dns)"
+                "could not connect to https://au1.api.matillion.com for 2m (the project list could not reach au1.api.matillion.com: dns)"
             ),
             "{m}"
         ),
