@@ -80,45 +80,60 @@ impl Http {
                     .unwrap_or(self.retry_max)
                     .min(self.retry_max),
             };
-            match decide(failed, &rules, &mut tally) {
-                Verdict::Refresh => {
-                    refreshed = true;
-                    log::debug!(
-                        "{}: 401; fetching a new token and trying once more",
-                        req.what
-                    );
+            match self.act(req, budget, &kind, decide(failed, &rules, &mut tally))? {
+                Some(why) => last = why,
+                None => refreshed = true,
+            }
+        }
+    }
+
+    /// Carry out a verdict: `Some(what failed)` once the wait before the next attempt is
+    /// over, `None` to send again at once with a new credential, or the error to stop with.
+    fn act(
+        &self,
+        req: &Request,
+        budget: Budget,
+        kind: &str,
+        verdict: Verdict,
+    ) -> Result<Option<String>, HttpError> {
+        match verdict {
+            Verdict::Refresh => {
+                log::debug!(
+                    "{}: 401; fetching a new token and trying once more",
+                    req.what
+                );
+                Ok(None)
+            }
+            Verdict::Retry { after, why, hold } => {
+                self.hold(hold);
+                self.note_retry(req, kind, &why, after);
+                if let Wake::Signal(s) = self.wait(budget, after) {
+                    return Err(HttpError::Interrupted(s));
                 }
-                Verdict::Retry { after, why, hold } => {
-                    self.hold(hold);
-                    self.note_retry(req, &kind, &why, after);
-                    if let Wake::Signal(s) = self.wait(budget, after) {
-                        return Err(HttpError::Interrupted(s));
-                    }
-                    last = why;
+                Ok(Some(why))
+            }
+            Verdict::WaitOut { wait, why, hold } => {
+                self.hold(hold);
+                self.end_streak(req);
+                log::warn!(
+                    "{why}: waiting until the deadline, {} from now",
+                    humantime::format_duration(round_ms(wait))
+                );
+                if let Wake::Signal(s) = self.wait(budget, wait) {
+                    return Err(HttpError::Interrupted(s));
                 }
-                Verdict::WaitOut { wait, why, hold } => {
-                    self.hold(hold);
-                    self.end_streak(req);
-                    log::warn!(
-                        "{why}: waiting until the deadline, {} from now",
-                        humantime::format_duration(round_ms(wait))
-                    );
-                    if let Wake::Signal(s) = self.wait(budget, wait) {
-                        return Err(HttpError::Interrupted(s));
-                    }
-                    return Err(HttpError::Deadline(why));
-                }
-                Verdict::GiveUp(HttpError::Deadline(why)) => {
-                    // Said by the caller, with the count of the streak, which a next call
-                    // of the same request goes on counting.
-                    let why = self.streaks.so_far(&req.what).unwrap_or(why);
-                    return Err(HttpError::Deadline(why));
-                }
-                Verdict::GiveUp(e @ HttpError::Unusable(_)) => return Err(e),
-                Verdict::GiveUp(e) => {
-                    self.end_streak(req);
-                    return Err(e);
-                }
+                Err(HttpError::Deadline(why))
+            }
+            Verdict::GiveUp(HttpError::Deadline(why)) => {
+                // Said by the caller, with the count of the streak, which a next call of
+                // the same request goes on counting.
+                let why = self.streaks.so_far(&req.what).unwrap_or(why);
+                Err(HttpError::Deadline(why))
+            }
+            Verdict::GiveUp(e @ HttpError::Unusable(_)) => Err(e),
+            Verdict::GiveUp(e) => {
+                self.end_streak(req);
+                Err(e)
             }
         }
     }
