@@ -125,8 +125,9 @@ impl Http {
                 Err(HttpError::Deadline(why))
             }
             Verdict::GiveUp(HttpError::Deadline(why)) => {
-                // Said by the caller, with the count of the streak, which a next call of
-                // the same request goes on counting.
+                // Said by the caller, with the count of the streak (this failure too),
+                // which a next call of the same request goes on counting.
+                self.streaks.failed(&req.what, kind, &why, self.clock.now());
                 let why = self.streaks.so_far(&req.what).unwrap_or(why);
                 Err(HttpError::Deadline(why))
             }
