@@ -331,11 +331,14 @@ impl Watch {
         } else {
             log::debug!("{line}");
         }
-        let polls = if self.missed == 1 { "poll" } else { "polls" };
-        seen(Seen::Unread(format!(
-            "{} status {polls} could not be read; the wait went on (the last: {why})",
-            self.missed
-        )));
+        seen(Seen::Unread(if self.missed == 1 {
+            format!("1 status poll could not be read; the wait went on (the last: {why})")
+        } else {
+            format!(
+                "{} status polls could not be read; the wait went on (the last: {why})",
+                self.missed
+            )
+        }));
         self.failing = Some(why);
     }
 

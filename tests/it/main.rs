@@ -20,6 +20,7 @@ mod github;
 mod gitlab_reports;
 mod hostile_api;
 mod hostile_wait;
+mod log_phrases;
 mod missed_polls;
 mod polling;
 mod progress;
