@@ -1,4 +1,5 @@
-//! Argv dispatch: `run` (the default), `cancel`, `post`, `--help`, `--version`. `run()`
+//! Argv dispatch: `run` (the default, or the `command` input's), `publish`, `promote`,
+//! `cancel`, `post`, `--help`, `--version`. `run()`
 //! reads as the recipe: inputs → validated config → trigger and wait (on a worker thread,
 //! see [`crate::supervise`]) → reporters → exit code.
 
@@ -28,8 +29,18 @@ pub fn main_entry() -> i32 {
         Err(errors) => return crate::args::refuse(&errors, &env).code(),
     };
     let env = invocation.lookup(&env);
-    match invocation.command {
+    let command = match invocation.command_with(&env) {
+        Ok(c) => c,
+        Err(e) => return crate::args::refuse(&[e], &env).code(),
+    };
+    match command {
         crate::args::Command::Run => run(&env).code(),
+        crate::args::Command::Publish => {
+            crate::artifact::run(crate::config::artifact::ArtifactCommand::Publish, &env).code()
+        }
+        crate::args::Command::Promote => {
+            crate::artifact::run(crate::config::artifact::ArtifactCommand::Promote, &env).code()
+        }
         crate::args::Command::Cancel => crate::cancel::run(&env).code(),
         crate::args::Command::Post => crate::post::run(&env).code(),
         crate::args::Command::Version => {
