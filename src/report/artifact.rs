@@ -138,11 +138,16 @@ pub(crate) struct ArtifactReport {
     pub(crate) notes: Vec<String>,
 }
 
+/// The names of the step outputs of `publish` and `promote` (after a run's, in
+/// `action.yml`).
+pub const OUTPUT_NAMES: [&str; 2] = ["version", "ignored-resources"];
+
 /// The step outputs: `version` and `ignored-resources` (their count).
 pub(crate) fn output_values(r: &ArtifactReport) -> Vec<(&'static str, String)> {
+    let [version, ignored] = OUTPUT_NAMES;
     vec![
-        ("version", crate::text::one_line(&r.version)),
-        ("ignored-resources", r.ignored_resources.len().to_string()),
+        (version, crate::text::one_line(&r.version)),
+        (ignored, r.ignored_resources.len().to_string()),
     ]
 }
 

@@ -6,7 +6,7 @@
 //! [`crate::text`]'s so that the formats agree.
 
 pub mod aggregate;
-pub(crate) mod artifact;
+pub mod artifact;
 pub(crate) mod dotenv;
 pub(crate) mod json;
 pub(crate) mod junit;

@@ -21,6 +21,7 @@ mod hostile_api;
 mod hostile_wait;
 mod polling;
 mod progress;
+mod publish;
 mod readme;
 mod resilience_cancel;
 mod resilience_common;
