@@ -31,7 +31,12 @@ pub fn main_entry() -> i32 {
     let env = invocation.lookup(&env);
     let command = match invocation.command_with(&env) {
         Ok(c) => c,
-        Err(e) => return crate::args::refuse(&[e], &env).code(),
+        Err(e) => {
+            crate::logging::init(&env, crate::ci::detect(&env));
+            log::error!("{e}");
+            log::error!("nothing was sent: fix the input above.");
+            return Exit::BadInput.code();
+        }
     };
     match command {
         crate::args::Command::Run => run(&env).code(),

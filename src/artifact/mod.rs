@@ -74,6 +74,7 @@ pub(crate) fn run(command: ArtifactCommand, env: &dyn Fn(&str) -> Option<String>
     let Some(client) =
         crate::wiring::matillion_for(&cfg.base, Http::new(clock.clone()), &timings, ci)
     else {
+        log::error!("`{}` is for platform matillion", command.name());
         return Exit::BadInput;
     };
     let ctx = Context {

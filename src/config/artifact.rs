@@ -167,10 +167,14 @@ fn version(r: &mut Reader<'_>, command: ArtifactCommand) -> (String, String) {
 }
 
 /// The run-shaped part: connection, project, environment, timeout, files, CA bundle.
-fn base(r: &mut Reader<'_>, dry_run: bool) -> Option<Config> {
+fn base(r: &mut Reader<'_>, command: ArtifactCommand, dry_run: bool) -> Option<Config> {
     let (base_url, auth) = super::matillion::connection(r);
     let project = super::matillion::project(r);
-    let environment = header_name(r, "environment", "the environment (the target)");
+    let what = match command {
+        ArtifactCommand::Publish => "the environment to publish to",
+        ArtifactCommand::Promote => "the environment to promote to",
+    };
+    let environment = header_name(r, "environment", what);
     let timeout = match r.raw("timeout") {
         Some(_) => r.duration("timeout"),
         None => Some(DEFAULT_ARTIFACT_TIMEOUT),
@@ -231,7 +235,7 @@ pub(crate) fn from_lookup(
     }
     let dry_run = r.boolean("dry-run").unwrap_or(false);
     let _ = r.boolean("log-timestamps");
-    let base = base(&mut r, dry_run);
+    let base = base(&mut r, command, dry_run);
     let (version, version_from) = version(&mut r, command);
     let mut warnings = Vec::new();
     let (dir, commit, branch, from_environment) = match command {

@@ -29,6 +29,9 @@ fn sim() -> SimHandle {
     )
 }
 
+/// A part as received: name, filename, content type, content.
+type Part<'a> = (&'a str, Option<&'a str>, Option<&'a str>, &'a [u8]);
+
 /// The environment of a publish to `test` from a GitHub job.
 fn publish_env(sim: &SimHandle, dir: &Scratch) -> Vec<(String, String)> {
     let mut env = matillion_env(sim, "Warehouse", "test", "");
@@ -40,6 +43,15 @@ fn publish_env(sim: &SimHandle, dir: &Scratch) -> Vec<(String, String)> {
     );
     set(&mut env, "GITHUB_SHA", SHA);
     set(&mut env, "GITHUB_REF_NAME", "main");
+    env
+}
+
+/// The environment of a promotion of `seeded` from `test` to `prod`.
+fn promote_env(sim: &SimHandle) -> Vec<(String, String)> {
+    let mut env = matillion_env(sim, "Warehouse", "prod", "");
+    unset(&mut env, "MATILLION_PIPELINE");
+    set(&mut env, "MATILLION_FROM_ENVIRONMENT", "test");
+    set(&mut env, "MATILLION_VERSION", "seeded");
     env
 }
 
@@ -115,7 +127,7 @@ fn publishes_every_text_file_with_its_headers_and_reports_it() {
         ),
         ("test", Some(SHA), Some("main"))
     );
-    let parts: Vec<(&str, Option<&str>, Option<&str>, &[u8])> = a
+    let parts: Vec<Part<'_>> = a
         .files
         .iter()
         .map(|f| {
@@ -358,10 +370,7 @@ fn the_version_published_is_the_one_that_runs_and_others_are_not_found() {
 fn promote_copies_a_version_once_and_refuses_one_the_source_lacks() {
     let sim = sim();
     let dir = Scratch::new("promote");
-    let mut env = matillion_env(&sim, "Warehouse", "prod", "");
-    unset(&mut env, "MATILLION_PIPELINE");
-    set(&mut env, "MATILLION_FROM_ENVIRONMENT", "test");
-    set(&mut env, "MATILLION_VERSION", "seeded");
+    let mut env = promote_env(&sim);
     set(
         &mut env,
         "MATILLION_RESULT_FILE",
@@ -435,10 +444,7 @@ fn dry_runs_list_what_would_be_sent_and_send_nothing() {
     }
     assert!(sim.requests_to(Route::ArtifactCreate).is_empty());
 
-    let mut env = matillion_env(&sim, "Warehouse", "prod", "");
-    unset(&mut env, "MATILLION_PIPELINE");
-    set(&mut env, "MATILLION_FROM_ENVIRONMENT", "test");
-    set(&mut env, "MATILLION_VERSION", "seeded");
+    let env = promote_env(&sim);
     let out = run(&env, &["promote", "--dry-run"]);
     assert_eq!(out.code, 0, "{out:?}");
     has_line(
@@ -486,6 +492,15 @@ fn bad_input_is_refused_before_any_request() {
     has_line(
         &out.stderr,
         "pipeline-run: error: input 'version': is required: give the version to publish (no CI commit was found in GITHUB_SHA or CI_COMMIT_SHA to name it after).",
+    );
+    // A command the input does not know.
+    let mut bogus = env.clone();
+    set(&mut bogus, "INPUT_COMMAND", "deploy");
+    let out = run(&bogus, &[]);
+    assert_eq!(out.code, 2, "{out:?}");
+    has_line(
+        &out.stderr,
+        "pipeline-run: error: input 'command': got 'deploy' (from INPUT_COMMAND); expected `run`, `publish`, `promote` or `cancel`.",
     );
     // More files than the cap.
     for i in 0..5_001 {

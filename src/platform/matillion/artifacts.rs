@@ -1,7 +1,8 @@
 //! Artifacts: create one (a multipart upload, sent once: never repeated here), read the
 //! details of one version in an environment, promote a version from one environment to
 //! another (sent once too), and the environments' names for a dry run. What to make of an
-//! ambiguous answer is decided by the caller (`crate::artifact`), which reads the details.
+//! ambiguous answer is decided by the caller (the crate's `artifact` module), which reads
+//! the details.
 //!
 //! The API's success codes and its answer to a duplicate version are not documented: any
 //! 2xx is taken, and every reply is read leniently (a field missing, `null` or of another
@@ -9,7 +10,6 @@
 //! reply about another version (a server that ignores the query and answers with the
 //! latest) does not count as the version asked for.
 
-use super::wire::NameItem;
 use super::{Matillion, auth_hint};
 use crate::http::{Body, Budget, HttpError, Method, Request, Upload, enc};
 use crate::lenient::de;
@@ -174,13 +174,8 @@ impl Matillion {
 
     /// The names of the project's environments.
     pub(crate) fn environment_names(&self, budget: Budget) -> Result<Vec<String>, Failure> {
-        let envs: Vec<NameItem> = self
-            .all_pages(
-                &format!("/v1/projects/{}/environments", enc(self.project())),
-                &[],
-                "the environment list",
-                budget,
-            )
+        let envs = self
+            .environment_list(budget)
             .map_err(|e| Failure::from_http(e, "Matillion", "the environment list", auth_hint))?;
         Ok(envs.into_iter().map(|e| e.name).collect())
     }
