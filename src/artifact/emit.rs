@@ -47,6 +47,40 @@ fn result_line(r: &ArtifactReport) -> String {
     }
 }
 
+/// At most this many warning annotations (GitHub shows 10 a step).
+const MAX_WARNINGS: usize = 10;
+
+/// GitHub annotations: an error when refused, a warning for each resource Matillion left
+/// out and each file left out (at most [`MAX_WARNINGS`]). Names are workflow-command data.
+fn annotations(r: &ArtifactReport) {
+    if let ArtifactOutcome::Refused { reason } = &r.outcome {
+        out(&format!(
+            "::error title={}::{}",
+            text::escape_property(&format!("{} refused", r.command)),
+            text::escape_data(&crate::http::clean(reason))
+        ));
+    }
+    let ignored = r.ignored_resources.iter().map(|i| {
+        (
+            "Ignored by Matillion",
+            format!("{}: {}", text::one_line(&i.name), text::one_line(&i.reason)),
+        )
+    });
+    let left = r.left_out.iter().map(|l| {
+        (
+            "Left out of the artifact",
+            format!("{}: {}", text::one_line(&l.name), l.why),
+        )
+    });
+    for (title, message) in ignored.chain(left).take(MAX_WARNINGS) {
+        out(&format!(
+            "::warning title={}::{}",
+            text::escape_property(title),
+            text::escape_data(&message)
+        ));
+    }
+}
+
 /// Write every report asked for.
 pub(super) fn all(
     cfg: &ArtifactConfig,
@@ -60,12 +94,8 @@ pub(super) fn all(
     } else {
         log::error!("{line}");
     }
-    if let (CiKind::GitHub, ArtifactOutcome::Refused { reason }) = (ci, &r.outcome) {
-        out(&format!(
-            "::error title={}::{}",
-            text::escape_property(&format!("{} refused", r.command)),
-            text::escape_data(&crate::http::clean(reason))
-        ));
+    if ci == CiKind::GitHub {
+        annotations(r);
     }
     let named = |name: &str| env(name).filter(|p| !p.is_empty());
     if let Some(p) = named("GITHUB_STEP_SUMMARY") {

@@ -111,6 +111,14 @@ fn publishes_every_text_file_with_its_headers_and_reports_it() {
         out.stdout.lines().next(),
         Some(format!("::add-mask::{}", sim.issued_tokens()[0]).as_str())
     );
+    has_line(
+        &out.stdout,
+        "::warning title=Ignored by Matillion::README.md: Unsupported file type",
+    );
+    has_line(
+        &out.stdout,
+        "::warning title=Left out of the artifact::logo.png: its content is not UTF-8 text",
+    );
 
     let published: Vec<_> = sim
         .artifacts()
@@ -513,4 +521,45 @@ fn bad_input_is_refused_before_any_request() {
         "pipeline-run: error: input 'artifact-dir': it holds more than 5000 files to send (the most sent in one artifact); give the project's own directory.",
     );
     assert!(sim.requests().is_empty(), "{:?}", sim.requests());
+}
+
+#[test]
+fn on_gitlab_the_version_is_the_commit_and_the_dotenv_carries_it() {
+    let sim = sim();
+    let dir = Scratch::new("publish-gitlab");
+    project(&dir);
+    let mut env = publish_env(&sim, &dir);
+    for k in ["GITHUB_SHA", "GITHUB_REF_NAME"] {
+        unset(&mut env, k);
+    }
+    set(&mut env, "GITLAB_CI", "true");
+    set(
+        &mut env,
+        "CI_COMMIT_SHA",
+        "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567",
+    );
+    set(&mut env, "CI_COMMIT_REF_NAME", "main");
+    set(
+        &mut env,
+        "MATILLION_DOTENV_FILE",
+        dir.path("publish.env").display().to_string(),
+    );
+    let out = run(&env, &["publish"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let a = sim
+        .artifacts()
+        .into_iter()
+        .find(|a| a.version == "0a1b2c3d4e5f")
+        .expect("published");
+    assert_eq!(
+        a.commit_hash.as_deref(),
+        Some("0a1b2c3d4e5f60718293a4b5c6d7e8f901234567")
+    );
+    assert_eq!(a.branch.as_deref(), Some("main"));
+    assert_eq!(
+        dir.read("publish.env"),
+        "PIPELINE_RUN_VERSION=0a1b2c3d4e5f\nPIPELINE_RUN_ENVIRONMENT=test\nPIPELINE_RUN_IGNORED_RESOURCES=1\nPIPELINE_RUN_OUTCOME=published\n"
+    );
+    // No GitHub workflow command on GitLab.
+    assert!(!out.stdout.contains("::"), "{}", out.stdout);
 }
