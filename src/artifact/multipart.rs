@@ -50,8 +50,9 @@ fn head(name: &str, boundary: &str) -> String {
     )
 }
 
-/// The whole body.
-pub(crate) fn body(files: &[ProjectFile], boundary: &str) -> Vec<u8> {
+/// The whole body. `files` are consumed one by one as the body grows, so the content is
+/// held about once, not twice.
+pub(crate) fn body(files: Vec<ProjectFile>, boundary: &str) -> Vec<u8> {
     let size: usize = files
         .iter()
         .map(|f| head(&f.name, boundary).len() + f.bytes.len() + 2)
@@ -85,7 +86,7 @@ mod tests {
             file("folder/load.orch.yaml", "type: orchestration\n"),
             file("résumé.sql", ""),
         ];
-        let body = body(&files, "B");
+        let body = body(files.to_vec(), "B");
         assert_eq!(
             String::from_utf8(body).expect("utf-8"),
             "--B\r\nContent-Disposition: form-data; name=\"folder/load.orch.yaml\"; filename=\"load.orch.yaml\"\r\nContent-Type: text/plain\r\n\r\ntype: orchestration\n\r\n\

@@ -72,9 +72,8 @@ pub(super) fn run(ctx: &Context<'_>, files: Collected) -> ArtifactReport {
     let upload = Upload {
         content_type: multipart::content_type(&boundary),
         headers: headers(ctx),
-        bytes: Arc::new(multipart::body(&files.files, &boundary)),
+        bytes: Arc::new(multipart::body(files.files, &boundary)),
     };
-    drop(files);
     report.outcome = create(ctx, upload, &mut report);
     report
 }
