@@ -1,9 +1,10 @@
 //! Argv dispatch: `run` (the default, or the `command` input's), `publish`, `promote`,
-//! `cancel`, `post`, `--help`, `--version`. `run()`
-//! reads as the recipe: inputs → validated config → trigger and wait (on a worker thread,
-//! see [`crate::supervise`]) → reporters → exit code.
+//! `cancel`, `post`, `--help`, `--version`. `run()` reads as the recipe: inputs →
+//! validated config → trigger and wait (on a worker thread, see [`crate::supervise`]) →
+//! reporters → exit code.
 
 use crate::clock::{Clock, RealClock, Signal, SignalState};
+use crate::config::artifact::ArtifactCommand;
 use crate::exit::Exit;
 use crate::http::Http;
 use crate::timings::Timings;
@@ -41,10 +42,10 @@ pub fn main_entry() -> i32 {
     match command {
         crate::args::Command::Run => run(&env).code(),
         crate::args::Command::Publish => {
-            crate::artifact::run(crate::config::artifact::ArtifactCommand::Publish, &env).code()
+            crate::artifact::run(ArtifactCommand::Publish, &env).code()
         }
         crate::args::Command::Promote => {
-            crate::artifact::run(crate::config::artifact::ArtifactCommand::Promote, &env).code()
+            crate::artifact::run(ArtifactCommand::Promote, &env).code()
         }
         crate::args::Command::Cancel => crate::cancel::run(&env).code(),
         crate::args::Command::Post => crate::post::run(&env).code(),

@@ -563,3 +563,25 @@ fn on_gitlab_the_version_is_the_commit_and_the_dotenv_carries_it() {
     // No GitHub workflow command on GitLab.
     assert!(!out.stdout.contains("::"), "{}", out.stdout);
 }
+
+#[test]
+fn a_lost_reply_to_the_promotion_is_settled_by_the_target() {
+    let sim = sim();
+    sim.add_fault(pipeline_run_sim::Fault::once(
+        Route::ArtifactPromotion,
+        FaultAction::LoseReply,
+    ));
+    let out = run(&promote_env(&sim), &["promote"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(sim.requests_to(Route::ArtifactPromotion).len(), 1);
+    assert!(
+        out.stderr
+            .contains("pipeline-run: The promotion's answer was no usable reply"),
+        "{}",
+        out.stderr
+    );
+    has_line(
+        &out.stderr,
+        "pipeline-run: result: promoted version 'seeded' from 'test' to 'prod'",
+    );
+}
