@@ -73,6 +73,14 @@ fn project(dir: &Scratch) {
     write(dir, "vendor/.git/config", b"[core]\n");
 }
 
+/// The status of every upload the simulator answered, in order.
+fn create_statuses(sim: &SimHandle) -> Vec<Option<u16>> {
+    sim.requests_to(Route::ArtifactCreate)
+        .iter()
+        .map(|r| r.status)
+        .collect()
+}
+
 /// No secret reaches anything the program wrote (but the `::add-mask::` line that hides
 /// a token from the GitHub log, which must come first).
 fn no_secrets(sim: &SimHandle, texts: &[&str]) {
@@ -292,12 +300,7 @@ fn a_5xx_that_created_nothing_is_sent_again_once_the_details_say_so() {
     project(&dir);
     let out = run(&publish_env(&sim, &dir), &["publish"]);
     assert_eq!(out.code, 0, "{out:?}");
-    let statuses: Vec<Option<u16>> = sim
-        .requests_to(Route::ArtifactCreate)
-        .iter()
-        .map(|r| r.status)
-        .collect();
-    assert_eq!(statuses, [Some(503), Some(201)]);
+    assert_eq!(create_statuses(&sim), [Some(503), Some(201)]);
     assert_eq!(sim.requests_to(Route::ArtifactDetails).len(), 1);
     assert!(
         out.stderr.contains(&format!(
@@ -324,12 +327,7 @@ fn a_duplicate_version_with_the_same_commit_is_already_published() {
     );
     let out = run(&env, &["publish"]);
     assert_eq!(out.code, 0, "{out:?}");
-    let statuses: Vec<Option<u16>> = sim
-        .requests_to(Route::ArtifactCreate)
-        .iter()
-        .map(|r| r.status)
-        .collect();
-    assert_eq!(statuses, [Some(201), Some(409)]);
+    assert_eq!(create_statuses(&sim), [Some(201), Some(409)]);
     let json: serde_json::Value = serde_json::from_str(&dir.read("again.json")).expect("json");
     assert_eq!(json["outcome"]["kind"], "already-published");
 }
