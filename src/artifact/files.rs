@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 
 /// At most this many files are sent.
 pub(crate) const MAX_FILES: usize = 5_000;
-/// At most this many bytes of file content are sent (64 MiB), all held in memory.
+/// At most this many bytes of file content are sent (64 MiB), all held in memory (about
+/// twice at the peak: the files as read, then the upload built from them).
 pub(crate) const MAX_BYTES: u64 = 64 << 20;
 /// At most this many directory entries are looked at (files, folders and what is left
 /// out), so a huge tree is refused quickly rather than walked.

@@ -50,8 +50,8 @@ fn head(name: &str, boundary: &str) -> String {
     )
 }
 
-/// The whole body. `files` are consumed one by one as the body grows, so the content is
-/// held about once, not twice.
+/// The whole body. `files` are consumed one by one as the body grows (each file's content
+/// is freed once copied).
 pub(crate) fn body(files: Vec<ProjectFile>, boundary: &str) -> Vec<u8> {
     let size: usize = files
         .iter()
