@@ -58,7 +58,7 @@ use agents::{Agents, LazyRoots};
 pub(crate) use encode::{enc, upload_file_name};
 pub(crate) use pace::Pace;
 pub(crate) use problem::{Problem, clean, excerpt};
-pub(crate) use request::{Body, Method, Part, Request, Response};
+pub(crate) use request::{Body, Method, Part, Request, Response, Upload};
 pub(crate) use streak::Streaks;
 
 /// `User-Agent` sent with every request.

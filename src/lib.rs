@@ -20,10 +20,12 @@
 //! 7. `wiring` (config, platform client); `signals`;
 //! 8. `supervise`, `fleet` (several pipelines: N runs of `orchestrate` under one
 //!    supervisor; its progress lines are `supervise`'s), `cancel`; then `post` (on
-//!    `cancel`); `args` (the command line, on `inputs` and `exit`);
+//!    `cancel`); `artifact` (`publish` and `promote`, on `wiring`, `platform`, `report`
+//!    and `emit`); `args` (the command line, on `inputs` and `exit`);
 //! 9. `cli`, argv dispatch, on top.
 
 pub mod args;
+mod artifact;
 mod auth;
 mod cancel;
 pub mod ci;

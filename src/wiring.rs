@@ -59,6 +59,24 @@ pub fn platform_for(cfg: &Config, http: Http, timings: &Timings, ci: CiKind) -> 
     }
 }
 
+/// The Matillion client of `cfg` itself, for the artifact requests of `publish` and
+/// `promote` (`None` for another platform).
+pub(crate) fn matillion_for(
+    cfg: &Config,
+    http: Http,
+    timings: &Timings,
+    ci: CiKind,
+) -> Option<Matillion> {
+    match &cfg.platform {
+        PlatformConfig::Matillion(m) => Some(Matillion::new(
+            m.clone(),
+            configured(cfg, http, timings),
+            bearer(m, ci),
+        )),
+        PlatformConfig::Datalab(_) => None,
+    }
+}
+
 /// The clients of several pipelines (`runs`, from [`Config::runs`]), pipeline `i` on
 /// `clocks[i]`: one connection pool and one pace (clones of `http`), one token, and one
 /// lookup of the project, shared by all.

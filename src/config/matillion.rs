@@ -160,8 +160,9 @@ pub(super) fn parse_grid(v: &str) -> Result<BTreeMap<String, Vec<Vec<String>>>, 
     Ok(out)
 }
 
-/// Matillion's config, and the [`Fleet`] when several pipelines are given.
-pub(super) fn matillion(r: &mut Reader<'_>) -> Option<(MatillionConfig, Option<Fleet>)> {
+/// Where the API is and how to authenticate: `api-url` or `region`, `token-url`, and
+/// `client-id` with `client-secret` or `access-token` (shared by every Matillion command).
+pub(super) fn connection(r: &mut Reader<'_>) -> (Option<String>, Option<MatillionAuth>) {
     let base_url = match (r.get("api-url"), r.get("region")) {
         (Some(u), _) => r.url("api-url", &u),
         (None, Some(region)) => match region.to_ascii_lowercase().as_str() {
@@ -226,12 +227,23 @@ pub(super) fn matillion(r: &mut Reader<'_>) -> Option<(MatillionConfig, Option<F
         }
     };
 
+    (base_url, auth)
+}
+
+/// `project`: an id (UUID) or an exact name.
+pub(super) fn project(r: &mut Reader<'_>) -> ProjectRef {
     let project = r.required("project", "the project's id (UUID) or exact name");
-    let project = if is_uuid(&project) {
+    if is_uuid(&project) {
         ProjectRef::Id(project.to_ascii_lowercase())
     } else {
         ProjectRef::Name(project)
-    };
+    }
+}
+
+/// Matillion's config, and the [`Fleet`] when several pipelines are given.
+pub(super) fn matillion(r: &mut Reader<'_>) -> Option<(MatillionConfig, Option<Fleet>)> {
+    let (base_url, auth) = connection(r);
+    let project = project(r);
     // With `pipelines`, each entry may name its environment, and `pipeline` is not given.
     let list = r.get("pipelines");
     let environment = match &list {

@@ -103,6 +103,7 @@ fn call(
         Body::Json(v) => b.send_json(v),
         Body::Form(pairs) => b.send_form(pairs.iter().map(|(k, v)| (k.as_str(), v.expose()))),
         Body::Multipart(parts) => b.send(multipart(parts)?),
+        Body::Upload(u) => send_upload(b, u),
     })
 }
 
@@ -125,6 +126,18 @@ fn multipart(parts: &[Part]) -> Result<ureq::unversioned::multipart::Form<'_>, A
         };
     }
     Ok(form)
+}
+
+/// Send a body built beforehand, with its content type and headers.
+fn send_upload(
+    mut b: ureq::RequestBuilder<ureq::typestate::WithBody>,
+    u: &super::Upload,
+) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+    b = b.header("content-type", u.content_type.as_str());
+    for (name, value) in &u.headers {
+        b = b.header(name.as_str(), value.as_str());
+    }
+    b.send(u.bytes.as_slice())
 }
 
 fn classify(e: ureq::Error) -> Attempt {

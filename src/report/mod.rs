@@ -6,6 +6,7 @@
 //! [`crate::text`]'s so that the formats agree.
 
 pub mod aggregate;
+pub mod artifact;
 pub(crate) mod dotenv;
 pub(crate) mod json;
 pub(crate) mod junit;

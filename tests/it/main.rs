@@ -24,6 +24,7 @@ mod log_phrases;
 mod missed_polls;
 mod polling;
 mod progress;
+mod publish;
 mod rate_limits;
 mod resilience_cancel;
 mod resilience_common;
