@@ -5,38 +5,18 @@
 //! timeout. The real binary against the simulator.
 
 use crate::common::*;
-use crate::resilience_common::{ENV, PROJECT, PROJECT_ID, statuses};
-use pipeline_run_sim::{
-    Environment, Fault, FaultAction, Project, PublishedPipeline, Route, RunScript, SimConfig,
-    SimHandle,
-};
+use crate::hostile_wait::{env_for, sim_with};
+use crate::resilience_common::statuses;
+use pipeline_run_sim::{Fault, FaultAction, Route, SimConfig, SimHandle};
 use std::time::Duration;
 
-/// `steady` runs for 3 s; `long` for two minutes.
+/// The simulator of the wait tests (`steady` runs for 3 s, `long` for two minutes).
 fn sim(faults: Vec<Fault>) -> SimHandle {
-    let mut c = SimConfig::new()
-        .cancel_delay(Duration::from_millis(20))
-        .project(
-            Project::new(PROJECT_ID, PROJECT).environment(
-                Environment::new(ENV)
-                    .pipeline(PublishedPipeline::new(
-                        "steady",
-                        RunScript::new(Duration::from_secs(3), 3),
-                    ))
-                    .pipeline(PublishedPipeline::new(
-                        "long",
-                        RunScript::new(Duration::from_secs(120), 3),
-                    )),
-            ),
-        );
-    for f in faults {
-        c = c.fault(f);
-    }
-    start_sim(c)
+    sim_with(SimConfig::new(), faults)
 }
 
 fn with_result(sim: &SimHandle, pipeline: &str, scratch: &Scratch) -> Vec<(String, String)> {
-    let mut env = matillion_env(sim, PROJECT, ENV, pipeline);
+    let mut env = env_for(sim, pipeline);
     set(
         &mut env,
         "MATILLION_RESULT_FILE",
@@ -195,7 +175,7 @@ fn a_404_for_a_run_already_seen_gets_the_replica_lag_grace() {
 #[test]
 fn a_run_already_seen_still_not_found_after_the_grace_is_cancelled_and_named() {
     let sim = sim(vec![Fault::always(Route::Status, not_found()).after(2)]);
-    let mut env = matillion_env(&sim, PROJECT, ENV, "long");
+    let mut env = env_for(&sim, "long");
     // The grace, 30 s / 100: 0.3 s.
     set(&mut env, "PIPELINE_RUN_TEST_TIMINGS", "100");
     let out = run(&env, &[]);
