@@ -220,3 +220,30 @@ fn a_host_that_never_answered_gets_its_window_and_one_last_attempt() {
         v => panic!("{v:?}"),
     }
 }
+
+#[test]
+fn a_negative_or_past_retry_after_reads_as_no_wait_which_the_floor_ignores() {
+    use super::super::attempt::parse_retry_after;
+    let now = std::time::UNIX_EPOCH + Duration::from_secs(784_111_777);
+    assert_eq!(parse_retry_after("-5", now), None);
+    let past = parse_retry_after("Sun, 06 Nov 1994 07:49:37 GMT", now);
+    assert_eq!(past, Some(Duration::ZERO));
+    let t0 = Instant::now();
+    let step = Duration::from_millis(700);
+    for hint in [None, past, parse_retry_after("0", now)] {
+        let v = decide(
+            status(429, hint),
+            &rules(t0, S, 60 * S, step),
+            &mut Tally::default(),
+        );
+        assert_eq!(
+            v,
+            Verdict::Retry {
+                after: step,
+                why: "the status poll answered 429 Too Many Requests".into(),
+                hold: None
+            },
+            "{hint:?}"
+        );
+    }
+}
