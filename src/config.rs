@@ -16,6 +16,7 @@ use std::time::Duration;
 mod ca_bundle;
 mod datalab;
 mod fleet;
+pub(crate) mod load;
 mod matillion;
 mod reader;
 

@@ -32,31 +32,28 @@ pub mod clock;
 pub mod config;
 mod emit;
 pub mod exit;
-mod fleet;
 pub mod http;
 pub mod inputs;
 mod lenient;
 mod links;
 mod logging;
 pub mod model;
-pub mod orchestrate;
 pub mod platform;
 pub mod poll;
 pub mod post;
 pub mod progress;
 mod redact;
 pub mod report;
+pub mod run;
 mod secret;
 mod signals;
 mod suggest;
-pub mod supervise;
 mod text;
 pub mod timefmt;
 pub mod timings;
 mod token;
 mod unknown;
 pub mod wait;
-pub mod wiring;
 
 /// Helpers shared by the unit tests.
 #[cfg(test)]

@@ -294,6 +294,16 @@ pub(crate) fn dotenv(f: &FleetReport) -> String {
     out
 }
 
+/// The JUnit report of several pipelines: one test suite each; a pipeline that did not
+/// succeed says why (its message, or its outcome).
+pub(crate) fn junit(f: &FleetReport) -> String {
+    let why = |r: &RunReport| {
+        (!succeeded(&r.outcome))
+            .then(|| message_of(r).unwrap_or_else(|| outcome_name(&r.outcome).to_string()))
+    };
+    super::junit::render_suites(&f.runs, why)
+}
+
 #[derive(Serialize)]
 struct Entry<'a> {
     #[serde(flatten)]

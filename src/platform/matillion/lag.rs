@@ -4,8 +4,9 @@
 //! cannot see it) and the failure names it.
 
 use super::Matillion;
-use crate::http::{Budget, HttpError, clean};
+use crate::http::{Budget, HttpError};
 use crate::platform::Platform;
+use crate::text::clean;
 use crate::wait::Failure;
 use std::time::{Duration, Instant};
 
