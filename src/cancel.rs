@@ -1,6 +1,6 @@
 //! `pipeline-run cancel`: cancel executions by id, for clean-up steps such as GitLab's
-//! `after_script` on a cancelled job, and the cancels of the GitHub post step
-//! ([`crate::post`]). The ids come from the `execution-id` input, else from the main
+//! `after_script` on a cancelled job, and the cancels of the GitHub post step (`post`,
+//! above this module). The ids come from the `execution-id` input, else from the main
 //! step's `result-file` (JSON) or `dotenv-file` ([`targets`]). The other inputs are the
 //! same as for the run (the job's variables), so the project resolves the same way. One
 //! execution or several, one path: each is cancelled at once beside the others, on one
