@@ -7,7 +7,7 @@
 
 use crate::ci::{CiKind, Log};
 use crate::config::Config;
-use crate::report::aggregate::{self, FleetReport, succeeded};
+use crate::report::fleet::{self, FleetReport, succeeded};
 use crate::report::{self, Outcome, RunReport, workflow};
 use crate::text;
 use std::io::Write;
@@ -208,7 +208,7 @@ fn annotations(f: &FleetReport) -> Vec<String> {
 
 /// Write every report asked for: the same places for one pipeline and for several, each
 /// in the shape of its count (one pipeline: schema v1, its own summary and outputs;
-/// several: schema v2, [`crate::report::aggregate`]).
+/// several: schema v2, [`crate::report::fleet`]).
 pub(crate) fn all(cfg: &Config, f: &FleetReport, ci: CiKind, env: &dyn Fn(&str) -> Option<String>) {
     log_steps(cfg, f, ci);
     log_results(f);
@@ -301,9 +301,7 @@ fn github_files(f: &FleetReport, env: &dyn Fn(&str) -> Option<String>) {
     if let Some(p) = github("GITHUB_OUTPUT") {
         let written = match f.runs.as_slice() {
             [one] => report::outputs::write(Path::new(&p), one).map(|_| ()),
-            _ => {
-                report::outputs::write_pairs(Path::new(&p), aggregate::output_values(f)).map(|_| ())
-            }
+            _ => report::outputs::write_pairs(Path::new(&p), fleet::output_values(f)).map(|_| ()),
         };
         if let Err(e) = written {
             log::error!("could not write the step outputs: {e}");
@@ -323,15 +321,15 @@ fn report_files(cfg: &Config, f: &FleetReport) {
         _ => None,
     };
     if let Some(p) = &cfg.files.dotenv {
-        let text = one.map_or_else(|| aggregate::dotenv(f), report::dotenv::render);
+        let text = one.map_or_else(|| fleet::dotenv(f), report::dotenv::render);
         write_file("dotenv report", p, &text);
     }
     if let Some(p) = &cfg.files.junit {
-        let text = one.map_or_else(|| aggregate::junit(f), report::junit::render);
+        let text = one.map_or_else(|| fleet::junit(f), report::junit::render);
         write_file("JUnit report", p, &text);
     }
     if let Some(p) = &cfg.files.result {
-        let text = one.map_or_else(|| aggregate::json(f), report::json::render);
+        let text = one.map_or_else(|| fleet::json(f), report::json::render);
         write_file("JSON result", p, &text);
     }
 }

@@ -8,7 +8,7 @@
 use super::{STATE_EXECUTION_ID, log_for, now_unix, out, write_file_saying};
 use crate::ci::CiKind;
 use crate::config::Config;
-use crate::report::aggregate::{self, FleetReport};
+use crate::report::fleet::{self, FleetReport};
 use crate::report::{self, RunReport};
 use std::path::Path;
 
@@ -55,7 +55,7 @@ impl IdSaver {
             }
         }
         let (dotenv, json) = if several {
-            (aggregate::dotenv(so_far), aggregate::json(so_far))
+            (fleet::dotenv(so_far), fleet::json(so_far))
         } else {
             let mut r = self.one.clone();
             r.execution_id = Some(ids.clone());

@@ -5,8 +5,8 @@
 //! (durations, outcome names, truncation) live here; text cleaning is
 //! [`crate::text`]'s so that the formats agree.
 
-pub mod aggregate;
 pub(crate) mod dotenv;
+pub mod fleet;
 pub(crate) mod json;
 pub(crate) mod junit;
 pub mod outputs;

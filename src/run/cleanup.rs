@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::http::Budget;
 use crate::model::{CancelResult, Outcome};
 use crate::platform::{CancelAck, Platform};
-use crate::report::aggregate::FleetReport;
+use crate::report::fleet::FleetReport;
 use crate::text::clean;
 use crate::timings::{CancelTimings, SignalTimings, Timings};
 use crate::wait::Phase;

@@ -21,7 +21,7 @@ use crate::clock::{Clock, Signal};
 use crate::config::Config;
 use crate::http::Http;
 use crate::platform::Platform;
-use crate::report::aggregate::FleetReport;
+use crate::report::fleet::FleetReport;
 use crate::timings::Timings;
 use crew::{Crew, StopClock};
 use std::collections::VecDeque;

@@ -12,7 +12,7 @@ use crate::clock::{Clock, Signal};
 use crate::config::Config;
 use crate::emit::IdSaver;
 use crate::model::{Outcome, RunReport, Step};
-use crate::report::aggregate::FleetReport;
+use crate::report::fleet::FleetReport;
 use crate::report::{self, outcome_name};
 use crate::text::{clean, one_line};
 use crate::timings::Timings;

@@ -1,7 +1,8 @@
-//! Several pipelines in one step, as one result: [`FleetReport`] (every pipeline's own
-//! [`RunReport`], in the order given) and what is derived from it for the outputs, the
-//! dotenv report and the JSON result (`pipeline-run/result/v2`). The job summary is
-//! `summary::render_fleet`, the JUnit report `junit::render_suites`.
+//! The pipelines of one step, as one result: [`FleetReport`] (every pipeline's own
+//! [`RunReport`], in the order given; one pipeline is a fleet of one, whose reports keep
+//! their own shape, schema v1) and what is derived from it for several: the outputs, the
+//! dotenv report and the JSON result (`pipeline-run/result/v2`). Their job summary is
+//! `summary::render_fleet`, their JUnit report `junit::render_fleet`.
 //!
 //! One pipeline *decides* the step: the one whose outcome maps to the worst exit code, in
 //! the order of [`Exit::rank`] (the first such pipeline in the order given; a failure
@@ -301,7 +302,7 @@ pub(crate) fn junit(f: &FleetReport) -> String {
         (!succeeded(&r.outcome))
             .then(|| message_of(r).unwrap_or_else(|| outcome_name(&r.outcome).to_string()))
     };
-    super::junit::render_suites(&f.runs, why)
+    super::junit::render_fleet(&f.runs, why)
 }
 
 #[derive(Serialize)]
