@@ -191,7 +191,7 @@ const MAX_ANNOTATIONS: usize = 10;
 /// The annotations of every pipeline; for several, at most [`MAX_ANNOTATIONS`] in all
 /// (the last slot says how many more there were).
 fn annotations(f: &FleetReport) -> Vec<String> {
-    if let [one] = f.runs.as_slice() {
+    if let Some(one) = f.single() {
         return workflow::annotations(one);
     }
     let all: Vec<String> = f.runs.iter().flat_map(workflow::annotations).collect();
@@ -263,7 +263,7 @@ fn log_results(f: &FleetReport) {
             log::error!("{line}");
         }
     };
-    if let [r] = f.runs.as_slice() {
+    if let Some(r) = f.single() {
         say(succeeded(&r.outcome), &one_line_result(r));
         if let Some(line) = report::history_line(r) {
             log::info!("{line}");
@@ -292,16 +292,18 @@ fn github_files(f: &FleetReport, env: &dyn Fn(&str) -> Option<String>) {
     let github = |name: &str| env(name).filter(|p| !p.is_empty());
     if let Some(p) = github("GITHUB_STEP_SUMMARY") {
         let limit = report::summary::GITHUB_SUMMARY_LIMIT;
-        let s = match f.runs.as_slice() {
-            [one] => report::summary::render(one, limit),
-            _ => report::summary::render_fleet(f, limit),
+        let s = match f.single() {
+            Some(one) => report::summary::render(one, limit),
+            None => report::summary::render_fleet(f, limit),
         };
         append_file("job summary", Path::new(&p), &s);
     }
     if let Some(p) = github("GITHUB_OUTPUT") {
-        let written = match f.runs.as_slice() {
-            [one] => report::outputs::write(Path::new(&p), one).map(|_| ()),
-            _ => report::outputs::write_pairs(Path::new(&p), fleet::output_values(f)).map(|_| ()),
+        let written = match f.single() {
+            Some(one) => report::outputs::write(Path::new(&p), one).map(|_| ()),
+            None => {
+                report::outputs::write_pairs(Path::new(&p), fleet::output_values(f)).map(|_| ())
+            }
         };
         if let Err(e) = written {
             log::error!("could not write the step outputs: {e}");
@@ -316,10 +318,7 @@ fn github_files(f: &FleetReport, env: &dyn Fn(&str) -> Option<String>) {
 
 /// The dotenv, JUnit and JSON files asked for.
 fn report_files(cfg: &Config, f: &FleetReport) {
-    let one = match f.runs.as_slice() {
-        [one] => Some(one),
-        _ => None,
-    };
+    let one = f.single();
     if let Some(p) = &cfg.files.dotenv {
         let text = one.map_or_else(|| fleet::dotenv(f), report::dotenv::render);
         write_file("dotenv report", p, &text);

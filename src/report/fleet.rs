@@ -66,6 +66,14 @@ impl FleetReport {
         worst
     }
 
+    /// The only pipeline, when there is one: its reports keep their own shape (schema v1).
+    pub(crate) fn single(&self) -> Option<&RunReport> {
+        match self.runs.as_slice() {
+            [one] => Some(one),
+            _ => None,
+        }
+    }
+
     /// The step's exit code: the deciding pipeline's.
     pub(crate) fn exit(&self) -> Exit {
         self.deciding()
