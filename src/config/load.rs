@@ -27,8 +27,8 @@ pub(crate) fn unusable_ca_bundle(cfg: &Config, ci: CiKind) -> Option<Exit> {
 }
 
 /// Say every bad input: a log line each, an annotation each on GitHub (at most 10), and
-/// that nothing was triggered.
-fn refuse(ci: CiKind, errs: &InputErrors) -> Exit {
+/// that nothing was triggered; exit 2.
+pub(crate) fn refuse(ci: CiKind, errs: &InputErrors) -> Exit {
     for e in &errs.0 {
         log::error!("input '{}': {}", e.input, e.message);
     }

@@ -179,8 +179,7 @@ pub(super) fn parse_grid(v: &str) -> Result<BTreeMap<String, Vec<Vec<String>>>, 
 
 /// Matillion's config, and the [`Fleet`] when several pipelines are given.
 pub(super) fn matillion(r: &mut Reader<'_>) -> Option<(MatillionConfig, Option<Fleet>)> {
-    let base_url = api_url(r);
-    let auth = credentials(r);
+    let (base_url, auth) = connection(r);
     let project = project(r);
     // With `pipelines`, each entry may name its environment, and `pipeline` is not given.
     let list = r.get("pipelines");
@@ -209,6 +208,12 @@ pub(super) fn matillion(r: &mut Reader<'_>) -> Option<(MatillionConfig, Option<F
         None => None,
     };
     Some((m, fleet))
+}
+
+/// Where the API is and how to authenticate: `api-url` or `region`, `token-url`, and
+/// `client-id` with `client-secret` or `access-token`.
+pub(super) fn connection(r: &mut Reader<'_>) -> (Option<String>, Option<MatillionAuth>) {
+    (api_url(r), credentials(r))
 }
 
 /// `api-url`, else the URL of `region`.
@@ -281,8 +286,8 @@ fn credentials(r: &mut Reader<'_>) -> Option<MatillionAuth> {
     }
 }
 
-/// `project`: an id (a UUID) or an exact name.
-fn project(r: &mut Reader<'_>) -> ProjectRef {
+/// `project`: an id (UUID) or an exact name.
+pub(super) fn project(r: &mut Reader<'_>) -> ProjectRef {
     let project = r.required("project", "the project's id (UUID) or exact name");
     if is_uuid(&project) {
         ProjectRef::Id(project.to_ascii_lowercase())
