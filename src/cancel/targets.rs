@@ -146,3 +146,105 @@ fn one_in_dotenv(file: DotenvFile<'_>) -> Vec<Target> {
         .into_iter()
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    //! The order of the sources, each read once: the input, the ids of several pipelines
+    //! (result file, then dotenv file), one pipeline's id (result file, then dotenv file).
+    use super::*;
+    use crate::testing::env;
+
+    /// A config whose report files are `result` and `dotenv` (written when `Some`) in a
+    /// directory of this test's own.
+    fn config(name: &str, result: Option<&str>, dotenv: Option<&str>, input: &str) -> Config {
+        let dir = std::env::temp_dir().join(format!(
+            "pipeline-run-targets-{name}-{}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        let (r, d) = (dir.join("result.json"), dir.join("run.env"));
+        for (path, text) in [(&r, result), (&d, dotenv)] {
+            let _ = std::fs::remove_file(path);
+            if let Some(text) = text {
+                std::fs::write(path, text).expect("write");
+            }
+        }
+        let (r, d) = (r.display().to_string(), d.display().to_string());
+        let mut pairs = vec![
+            ("MATILLION_ACCESS_TOKEN", "t"),
+            ("MATILLION_PROJECT", "p"),
+            ("MATILLION_ENVIRONMENT", "e"),
+            ("MATILLION_PIPELINE", "x"),
+            ("MATILLION_REGION", "eu1"),
+            ("INPUT_RESULT-FILE", r.as_str()),
+            ("INPUT_DOTENV-FILE", d.as_str()),
+        ];
+        if !input.is_empty() {
+            pairs.push(("INPUT_EXECUTION-ID", input));
+        }
+        crate::config::from_lookup(&env(&pairs)).expect("valid inputs")
+    }
+
+    fn ids(cfg: &Config) -> Vec<(String, Option<String>)> {
+        find_targets(cfg)
+            .into_iter()
+            .map(|t| (t.id, t.pipeline))
+            .collect()
+    }
+
+    const V2: &str = r#"{"pipelines": [{"pipeline": "a", "execution_id": "e-a"},
+        {"pipeline": "b"}, {"pipeline": "c", "execution_id": "e-c"}]}"#;
+    const V1: &str = r#"{"execution_id": "e-1"}"#;
+    const DOTENV: &str = "PIPELINE_RUN_EXECUTION_IDS=d-1,d-2\nPIPELINE_RUN_EXECUTION_ID=d-0\n";
+
+    #[test]
+    fn the_input_comes_first_one_id_a_line() {
+        let cfg = config("input", Some(V2), Some(DOTENV), "i-1\n\n i-2 \n");
+        let found = find_targets(&cfg);
+        assert_eq!(
+            found.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
+            ["i-1", "i-2"]
+        );
+        assert_eq!(found[0].source, "input 'execution-id'");
+    }
+
+    #[test]
+    fn several_in_the_result_file_then_in_the_dotenv_file() {
+        let named = |p: &str| Some(p.to_string());
+        let cfg = config("v2", Some(V2), Some(DOTENV), "");
+        assert_eq!(
+            ids(&cfg),
+            [("e-a".into(), named("a")), ("e-c".into(), named("c"))]
+        );
+        let cfg = config("v1-and-ids", Some(V1), Some(DOTENV), "");
+        assert_eq!(ids(&cfg), [("d-1".into(), None), ("d-2".into(), None)]);
+    }
+
+    #[test]
+    fn one_in_the_result_file_then_in_the_dotenv_file() {
+        let cfg = config("v1", Some(V1), Some("PIPELINE_RUN_EXECUTION_ID=d-0\n"), "");
+        assert_eq!(ids(&cfg), [("e-1".into(), None)]);
+        let cfg = config("cut", Some("{\"execution_id\": \"e-"), Some(DOTENV), "");
+        assert_eq!(ids(&cfg), [("d-1".into(), None), ("d-2".into(), None)]);
+        let cut = config(
+            "cut-one",
+            Some("{\"execution_id\": \"e-"),
+            Some("PIPELINE_RUN_EXECUTION_ID= d-0 \n"),
+            "",
+        );
+        assert_eq!(ids(&cut), [("d-0".into(), None)]);
+        assert!(find_targets(&cut)[0].source.starts_with("dotenv-file "));
+    }
+
+    #[test]
+    fn no_file_no_target() {
+        assert!(find_targets(&config("none", None, None, "")).is_empty());
+        let empty = config(
+            "empty",
+            Some("{}"),
+            Some("PIPELINE_RUN_EXECUTION_ID=\n"),
+            "",
+        );
+        assert!(find_targets(&empty).is_empty());
+    }
+}
