@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 /// What the clean-up does for one pipeline: look up the run a trigger sent at this time
 /// created (its reply has not come), and cancel this run.
-struct Job {
+struct CleanUpJob {
     slot: usize,
     lost: Option<SystemTime>,
     running: Option<String>,
@@ -58,14 +58,14 @@ pub(super) fn after_signal(
         }
         sup.hear(trigger_wait);
     }
-    let jobs: Vec<Job> = sup
+    let jobs: Vec<CleanUpJob> = sup
         .slots
         .iter()
         .enumerate()
         .filter(|_| wait)
         .filter_map(|(i, s)| {
             let lost = s.awaiting_reply().then_some(s.triggering).flatten();
-            (lost.is_some() || s.running.is_some()).then(|| Job {
+            (lost.is_some() || s.running.is_some()).then(|| CleanUpJob {
                 slot: i,
                 lost,
                 running: s.running.clone(),
@@ -82,7 +82,7 @@ pub(super) fn after_signal(
 /// when one is known, and what the cancel did.
 fn clean_up(
     sup: &mut Supervisor<'_>,
-    jobs: Vec<Job>,
+    jobs: Vec<CleanUpJob>,
     clock: &dyn Clock,
     timings: &Timings,
     signalled: Instant,
