@@ -127,6 +127,8 @@ pub fn run_seeded(
         report.outcome = Outcome::Triggered;
         return report;
     }
+    // The pipeline's past runs, in one request; the deadline keeps its meaning (a slow
+    // lookup counts against it).
     let history = job.platform.history(Budget::until(
         (clock.now() + timings.history).min(job.waiter.deadline),
     ));
