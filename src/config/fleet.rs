@@ -3,9 +3,9 @@
 //! their own; and `max-parallel`, `fail-fast`. Everything is checked here, before any
 //! request: an entry that cannot be used names its place in the array and the field.
 //!
-//! Each entry becomes a whole single-pipeline [`Config`](super::Config)
-//! ([`Config::runs`](super::Config::runs)): the multi-pipeline run is N single runs under
-//! one supervisor. Two entries that would share an execution tag in one environment are
+//! Each entry is a [`RunSpec`], the common inputs applied, as one pipeline's config holds
+//! one; [`Config::runs`](super::Config::runs) gives each a [`Config`](super::Config) of
+//! its own, and the run path runs them as N slots (one pipeline is N = 1). Two entries that would share an execution tag in one environment are
 //! refused (the second would only wait for the first), and so is one pipeline listed
 //! twice in one environment (a lost trigger reply could not be told apart from its twin's).
 
