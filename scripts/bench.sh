@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Measures the performance budgets (README, "Performance"): builds the release binary, runs
+# Measures the performance budgets (docs/performance.md): builds the release binary, runs
 # the polling policies' corpus on simulated time (`polling` bench), then the `budgets`
 # benchmark against the bundled simulator, and prints one table with PASS/FAIL per budget.
 # Exits non-zero when a budget is missed.

@@ -1,8 +1,10 @@
-//! Argv dispatch: `run` (the default), `cancel`, `post`, `--help`, `--version`. `run()`
-//! reads as the recipe: inputs → validated config → trigger and wait (on worker threads
-//! under one supervisor, see [`crate::run`]) → reporters → exit code.
+//! Argv dispatch: `run` (the default, or the `command` input's), `publish`, `promote`,
+//! `cancel`, `post`, `--help`, `--version`. `run()` reads as the recipe: inputs →
+//! validated config → trigger and wait (on worker threads under one supervisor, see
+//! [`crate::run`]) → reporters → exit code.
 
 use crate::clock::{Clock, RealClock, Signal, SignalState};
+use crate::config::artifact::ArtifactCommand;
 use crate::config::load::process_env;
 use crate::exit::Exit;
 use crate::http::Http;
@@ -28,8 +30,23 @@ pub fn main_entry() -> i32 {
         Err(errors) => return crate::args::refuse(&errors, &env).code(),
     };
     let env = invocation.lookup(&env);
-    match invocation.command {
+    let command = match invocation.command_with(&env) {
+        Ok(c) => c,
+        Err(e) => {
+            crate::logging::init(&env, crate::ci::detect(&env));
+            log::error!("{e}");
+            log::error!("nothing was sent: fix the input above.");
+            return Exit::BadInput.code();
+        }
+    };
+    match command {
         crate::args::Command::Run => run(&env).code(),
+        crate::args::Command::Publish => {
+            crate::artifact::run(ArtifactCommand::Publish, &env).code()
+        }
+        crate::args::Command::Promote => {
+            crate::artifact::run(ArtifactCommand::Promote, &env).code()
+        }
         crate::args::Command::Cancel => crate::cancel::run(&env).code(),
         crate::args::Command::Post => crate::post::run(&env).code(),
         crate::args::Command::Version => {

@@ -6,7 +6,7 @@
 //! Here: the [`Config`] type, the input errors and [`from_lookup`] with the common inputs.
 //! Reading one input is in `config/reader.rs`, the CA bundle in `config/ca_bundle.rs`,
 //! each platform's inputs in `config/matillion.rs` and `config/datalab.rs`, several
-//! pipelines in `config/fleet.rs`.
+//! pipelines in `config/fleet.rs`, `publish` and `promote` in `config/artifact.rs`.
 
 use crate::inputs::{self, Scope};
 use crate::model::{PlatformKind, RunReport};
@@ -14,6 +14,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub(crate) mod artifact;
 mod ca_bundle;
 mod datalab;
 mod fleet;

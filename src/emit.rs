@@ -35,7 +35,7 @@ fn now_unix() -> u64 {
 }
 
 /// Print lines to stdout at once.
-fn out(lines: &str) {
+pub(crate) fn out(lines: &str) {
     crate::ci::print(lines);
 }
 
@@ -148,7 +148,7 @@ fn step_lines(r: &RunReport, rest: &str) -> String {
     s
 }
 
-fn write_file(what: &str, path: &Path, content: &str) {
+pub(crate) fn write_file(what: &str, path: &Path, content: &str) {
     write_file_saying(what, path, content, true);
 }
 
@@ -173,7 +173,7 @@ fn write_file_saying(what: &str, path: &Path, content: &str, say: bool) {
     }
 }
 
-fn append_file(what: &str, path: &Path, content: &str) {
+pub(crate) fn append_file(what: &str, path: &Path, content: &str) {
     let r = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

@@ -50,7 +50,7 @@ use agents::{Agents, LazyRoots};
 pub(crate) use encode::{enc, upload_file_name};
 pub(crate) use pace::Pace;
 pub(crate) use problem::{Problem, clean, excerpt};
-pub(crate) use request::{Body, Method, Part, Request, Response};
+pub(crate) use request::{Body, Method, Part, Request, Response, Upload};
 
 /// `User-Agent` sent with every request.
 pub(crate) const USER_AGENT: &str = concat!("pipeline-run/", env!("CARGO_PKG_VERSION"));

@@ -151,7 +151,7 @@ pub const INPUTS: &[Input] = &[
         "version",
         None,
         Matillion,
-        "Published artifact version to run (`versionName`); default: the latest.",
+        "Published artifact version to run (`versionName`); default: the latest. For `publish` and `promote`, the version to create or promote (publish's default: the CI commit, 12 characters).",
     ),
     input(
         "agent-id",
@@ -337,6 +337,24 @@ pub const INPUTS: &[Input] = &[
         Some("false"),
         Datalab,
         "Datalab: `true` to exit 0 when the execution ends `completed_with_errors`.",
+    ),
+    input(
+        "command",
+        Some("run"),
+        Common,
+        "What to do: `run` (trigger and wait), `publish` (publish `artifact-dir` as an artifact version), `promote` (copy a version from `from-environment` to `environment`) or `cancel`. On the command line, the subcommand.",
+    ),
+    input(
+        "artifact-dir",
+        Some("."),
+        Matillion,
+        "For `publish`: the project's directory; every file under it is sent (`.git` left out).",
+    ),
+    input(
+        "from-environment",
+        None,
+        Matillion,
+        "For `promote`: the environment the version is promoted from (`environment` is the target).",
     ),
 ];
 

@@ -26,11 +26,13 @@
 //!    command does).
 //! 6. `platform`: the platform clients behind one trait (`platform::build` makes them).
 //! 7. `emit`, `signals`: the one writer of every report; the signal handlers.
-//! 8. `run`: the run path (the worker, the worker threads, the supervisor, the clean-up).
+//! 8. `run`, `artifact`: the run path (the worker, the worker threads, the supervisor,
+//!    the clean-up); `publish` and `promote`.
 //! 9. `cancel`, `post`: cancel mode, then the GitHub post step (on cancel mode).
 //! 10. `cli`: argv dispatch, on top.
 
 pub mod args;
+mod artifact;
 mod auth;
 mod cancel;
 pub mod ci;

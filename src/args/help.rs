@@ -69,6 +69,7 @@ pub fn help() -> String {
         "pipeline-run {}: trigger a published data pipeline, wait for it, report its steps.\n\n\
          Usage: pipeline-run [run] [--<input> <value>]...\n       \
          pipeline-run cancel [--execution-id <id>] [--<input> <value>]...\n       \
+         pipeline-run publish | promote [--<input> <value>]...\n       \
          pipeline-run post | help | version\n\nCommands:\n",
         env!("CARGO_PKG_VERSION")
     );

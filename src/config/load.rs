@@ -32,15 +32,21 @@ pub(crate) fn refuse(ci: CiKind, errs: &InputErrors) -> Exit {
     for e in &errs.0 {
         log::error!("input '{}': {}", e.input, e.message);
     }
-    if ci == CiKind::GitHub {
-        for e in errs.0.iter().take(10) {
-            crate::ci::print(&format!(
-                "::error title={}::{}",
-                text::escape_property(&format!("Invalid input '{}'", e.input)),
-                text::escape_data(&e.message)
-            ));
-        }
-    }
+    annotate(ci, errs);
     log::error!("nothing was triggered: fix the input(s) above.");
     Exit::BadInput
+}
+
+/// On GitHub, an error annotation for each bad input (at most 10).
+pub(crate) fn annotate(ci: CiKind, errs: &InputErrors) {
+    if ci != CiKind::GitHub {
+        return;
+    }
+    for e in errs.0.iter().take(10) {
+        crate::ci::print(&format!(
+            "::error title={}::{}",
+            text::escape_property(&format!("Invalid input '{}'", e.input)),
+            text::escape_data(&e.message)
+        ));
+    }
 }

@@ -52,7 +52,7 @@ pub(crate) enum OnConflict {
 
 /// What one run of a Matillion pipeline asks for: the config of one pipeline holds one,
 /// and each entry of `pipelines` is one (the common inputs applied).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct RunSpec {
     /// Pipeline name.
     pub(crate) pipeline: String,
@@ -211,7 +211,7 @@ pub(super) fn matillion(r: &mut Reader<'_>) -> Option<(MatillionConfig, Option<F
 }
 
 /// Where the API is and how to authenticate: `api-url` or `region`, `token-url`, and
-/// `client-id` with `client-secret` or `access-token`.
+/// `client-id` with `client-secret` or `access-token` (shared by every Matillion command).
 pub(super) fn connection(r: &mut Reader<'_>) -> (Option<String>, Option<MatillionAuth>) {
     (api_url(r), credentials(r))
 }

@@ -79,6 +79,7 @@ impl Http {
                         }
                         b.send(form)
                     }
+                    Body::Upload(u) => send_upload(b, u),
                 }
             }
         };
@@ -113,6 +114,18 @@ impl Http {
             Err(e) => classify(e),
         }
     }
+}
+
+/// Send a body built beforehand, with its content type and headers.
+fn send_upload(
+    mut b: ureq::RequestBuilder<ureq::typestate::WithBody>,
+    u: &super::Upload,
+) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+    b = b.header("content-type", u.content_type.as_str());
+    for (name, value) in &u.headers {
+        b = b.header(name.as_str(), value.as_str());
+    }
+    b.send(u.bytes.as_slice())
 }
 
 fn classify(e: ureq::Error) -> Attempt {

@@ -24,6 +24,24 @@ pub fn client(cfg: &Config, http: Http, timings: &Timings, ci: CiKind) -> Arc<dy
     }
 }
 
+/// The Matillion client of `cfg` itself (not shared), for the artifact requests of `publish` and
+/// `promote` (`None` for another platform).
+pub(crate) fn matillion_client(
+    cfg: &Config,
+    http: Http,
+    timings: &Timings,
+    ci: CiKind,
+) -> Option<Matillion> {
+    match &cfg.platform {
+        PlatformConfig::Matillion(m) => Some(Matillion::new(
+            m.clone(),
+            configured(cfg, http, timings),
+            bearer(m, ci),
+        )),
+        PlatformConfig::Datalab(_) => None,
+    }
+}
+
 /// The clients of the pipelines `runs` (from [`Config::runs`]): one connection pool and
 /// one pace (clones of `http`), one token, and one lookup of the project, shared by all.
 pub(crate) fn clients(

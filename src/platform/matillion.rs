@@ -4,7 +4,7 @@
 //!
 //! This file holds the client and its [`Platform`] implementation; the work is in the
 //! files beside it: the catalog and the dry run ([`catalog`]), the trigger ([`trigger`]),
-//! the paged lists ([`lists`]), details and steps ([`steps`]), the grace given to a
+//! the artifacts, for `publish` and `promote` ([`artifacts`]), the paged lists ([`lists`]), details and steps ([`steps`]), the grace given to a
 //! replica that has not seen a new execution yet ([`lag`]), and the wire shapes ([`wire`]).
 
 use super::{CancelAck, PastRun, Platform, history};
@@ -18,6 +18,7 @@ use crate::wait::{Failure, Phase, RunState, Waiter};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+pub(crate) mod artifacts;
 mod catalog;
 mod lag;
 mod lists;

@@ -8,7 +8,8 @@
 //!   "environment"?,
 //!   "version"?, "execution_tag"?, "overridden_variables" [names], "execution_id"?,
 //!   "outcome" { "kind": "succeeded"|"failed"|"triggered"|"timed-out"|"interrupted"|
-//!               "refused"|"dry-run"|"cancel-requested", "cancel"?, "signal"?, "reason"? },
+//!               "refused"|"dry-run"|"cancel-requested"|"stopped", "cancel"?, "signal"?,
+//!               "reason"? },
 //!   "status"?, "message"?, "trigger"?, "started_at"?, "finished_at"?, "duration_seconds"?,
 //!   "steps" [{ "name", "status", "failed", "message"?, "started_at"?, "finished_at"?,
 //!              "duration_seconds"?, "child_pipeline"? }],
@@ -17,9 +18,12 @@
 //! ```
 //!
 //! `cancel` is `"cancelled"`, `"requested"`, `"not-attempted"`, `"unsupported"` or
-//! `{"failed": "why"}`. New fields may be added in v1; removing or changing one needs v2.
-//! The README ("The JSON result") documents each field; `tests/result_json.rs` holds the
-//! output to that table.
+//! `{"failed": "why"}`; it comes with `timed-out`, `interrupted` and `stopped`. `stopped`
+//! (fail-fast stopped this pipeline because another one failed) only appears inside a
+//! `pipeline-run/result/v2` document, as the outcome of one of its `pipelines`
+//! (`report/aggregate.rs`). New fields may be added in v1; removing or changing one needs
+//! v2. `docs/outputs.md` ("The JSON result") documents each field;
+//! `tests/it/result_json.rs` holds the output to that table.
 
 use super::RunReport;
 use serde::Serialize;

@@ -5,6 +5,7 @@
 //! (durations, outcome names, truncation) live here; text cleaning is
 //! [`crate::text`]'s so that the formats agree.
 
+pub mod artifact;
 pub(crate) mod dotenv;
 pub mod fleet;
 pub(crate) mod json;

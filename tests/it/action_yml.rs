@@ -167,6 +167,9 @@ fn outputs_agree_with_what_the_step_writes() {
         .map(|(n, _)| *n)
         .collect();
     assert_eq!(names[..single.len()], single[..]);
+    // `publish` and `promote` write theirs.
+    let mut names = names;
+    names.extend(pipeline_run::report::artifact::OUTPUT_NAMES);
     assert_eq!(outs.keys(), names);
     for n in names {
         let d = outs.get(n).and_then(|o| o.str("description")).unwrap_or("");

@@ -141,20 +141,20 @@ fn three_pipelines_one_fails_all_are_reported_and_none_is_cancelled() {
     let v = job.result();
     assert_eq!(v["schema"], "pipeline-run/result/v2");
     assert_eq!(v["pipelines"].as_array().map(Vec::len), Some(3));
-    // Every field of the step as a whole is in the README's table of v2.
-    let readme = include_str!("../../README.md");
-    let table = readme
-        .split("### The JSON result of several pipelines (v2)")
+    // Every field of the step as a whole is in the table of v2 (docs/outputs.md).
+    let outputs = include_str!("../../docs/outputs.md");
+    let table = outputs
+        .split("\n## The JSON result of several pipelines (v2)\n")
         .nth(1)
         .and_then(|t| t.split("\n\n```").next())
-        .expect("README documents v2");
+        .expect("docs/outputs.md documents v2");
     for key in v.as_object().unwrap().keys() {
         assert!(
             table.lines().any(|l| l.starts_with("| `")
                 && l.split('|')
                     .nth(1)
                     .is_some_and(|c| c.contains(&format!("`{key}`")))),
-            "field {key} of v2 is not in the README"
+            "field {key} of v2 is not in docs/outputs.md"
         );
     }
     assert_eq!(v["pipelines"][1]["status"], "FAILED");

@@ -1,5 +1,5 @@
 //! The JSON result (`result-file`) of real runs against the simulator, held to the table
-//! that documents it in the README ("The JSON result"): every field written is in the
+//! that documents it in docs/outputs.md ("The JSON result"): every field written is in the
 //! table with the documented type, every field the table says is always there is there,
 //! and every documented field shows up in at least one of the runs. One run is also
 //! checked value by value.
@@ -22,15 +22,15 @@ struct Field {
     always: bool,
 }
 
-/// The field table of the README's JSON result section.
+/// The field table of the JSON result section of docs/outputs.md (up to the next section,
+/// the result of several pipelines).
 fn documented() -> Vec<Field> {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .expect("README.md");
-    let start = readme
-        .find("### The JSON result")
-        .expect("README has a JSON result section");
-    let section = &readme[start..];
-    let section = &section[..section.find("<!-- section:").unwrap_or(section.len())];
+    let page = include_str!("../../docs/outputs.md");
+    let start = page
+        .find("\n## The JSON result (`result-file`)\n")
+        .expect("docs/outputs.md has a JSON result section");
+    let section = &page[start + 1..];
+    let section = &section[..section.find("\n## ").unwrap_or(section.len())];
     let fields: Vec<Field> = section
         .lines()
         .filter(|l| l.starts_with("| `"))
@@ -58,7 +58,7 @@ fn has_type(v: &Value, ty: &str) -> bool {
         "string or object" => v.is_string() || v.is_object(),
         "array of strings" => all(Value::is_string),
         "array of objects" => all(Value::is_object),
-        other => panic!("undocumented type {other:?} in the README"),
+        other => panic!("undocumented type {other:?} in docs/outputs.md"),
     }
 }
 

@@ -56,6 +56,11 @@ fn route_of(req: &Request) -> Route {
         ("GET", ["dpc", "v1", "projects", _, "environments"]) => Route::Environments,
         ("GET", ["dpc", "v1", "projects", _, "published-pipelines"]) => Route::PublishedPipelines,
         ("POST", ["dpc", "v1", "projects", _, "pipeline-executions"]) => Route::Trigger,
+        ("POST", ["dpc", "v1", "projects", _, "artifacts"]) => Route::ArtifactCreate,
+        ("GET", ["dpc", "v1", "projects", _, "artifacts", "details"]) => Route::ArtifactDetails,
+        ("POST", ["dpc", "v1", "projects", _, "artifacts", "promotions"]) => {
+            Route::ArtifactPromotion
+        }
         ("GET", ["dpc", "v1", "projects", _, "pipeline-executions", _]) => Route::Details,
         ("PATCH", ["dpc", "v1", "projects", _, "pipeline-executions", _]) => Route::Cancel,
         (
