@@ -1,15 +1,15 @@
 //! Argv dispatch: `run` (the default, or the `command` input's), `publish`, `promote`,
 //! `cancel`, `post`, `--help`, `--version`. `run()` reads as the recipe: inputs →
-//! validated config → trigger and wait (on a worker thread, see [`crate::supervise`]) →
-//! reporters → exit code.
+//! validated config → trigger and wait (on worker threads under one supervisor, see
+//! [`crate::run`]) → reporters → exit code.
 
 use crate::clock::{Clock, RealClock, Signal, SignalState};
 use crate::config::artifact::ArtifactCommand;
+use crate::config::load::process_env;
 use crate::exit::Exit;
 use crate::http::Http;
 use crate::timings::Timings;
-use crate::wiring::{load_config, platform_for, process_env};
-use crate::{emit, logging, supervise};
+use crate::{config, emit, logging, run};
 use std::sync::Arc;
 use std::sync::mpsc;
 
@@ -60,11 +60,11 @@ pub fn main_entry() -> i32 {
     }
 }
 
-/// `pipeline-run run`.
+/// `pipeline-run run`: one pipeline or several, one path.
 pub(crate) fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
     let ci = crate::ci::detect(env);
     logging::init(env, ci);
-    let cfg = match load_config(env, ci) {
+    let cfg = match config::load::load(env, ci) {
         Ok(c) => c,
         Err(e) => return e,
     };
@@ -82,29 +82,11 @@ pub(crate) fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
     }
     let timings = Timings::from_env(env);
     let clock: Arc<dyn Clock> = Arc::new(RealClock::new(signals.clone()));
-    if cfg.fleet.is_some() {
-        // Several pipelines: N single runs under one supervisor, one aggregate report.
-        let fleet = crate::fleet::run_with(
-            &cfg,
-            Http::new(clock.clone()),
-            clock,
-            &timings,
-            sig_rx,
-            env,
-            ci,
-        );
-        if let Some(bad) = crate::wiring::unusable_ca_bundle(&cfg, ci) {
-            return bad;
-        }
-        emit::fleet::all(&cfg, &fleet, ci, env);
-        return fleet.exit();
-    }
-    let platform = platform_for(&cfg, Http::new(clock.clone()), &timings, ci);
-
-    let report = supervise::run_with(platform, &cfg, clock, &timings, sig_rx, env, ci);
-    if let Some(bad) = crate::wiring::unusable_ca_bundle(&cfg, ci) {
+    let workers = run::Workers::build(&cfg, Http::new(clock.clone()), clock.clone(), &timings, ci);
+    let report = run::supervise(&cfg, workers, clock, &timings, sig_rx, env, ci);
+    if let Some(bad) = config::load::unusable_ca_bundle(&cfg, ci) {
         return bad;
     }
     emit::all(&cfg, &report, ci, env);
-    Exit::from(&report.outcome)
+    report.exit()
 }

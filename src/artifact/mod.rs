@@ -72,7 +72,7 @@ pub(crate) fn run(command: ArtifactCommand, env: &dyn Fn(&str) -> Option<String>
     let timings = Timings::from_env(env);
     let clock: Arc<dyn Clock> = Arc::new(RealClock::new(signals));
     let Some(client) =
-        crate::wiring::matillion_for(&cfg.base, Http::new(clock.clone()), &timings, ci)
+        crate::platform::build::matillion_client(&cfg.base, Http::new(clock.clone()), &timings, ci)
     else {
         log::error!("`{}` is for platform matillion", command.name());
         return Exit::BadInput;
@@ -88,7 +88,7 @@ pub(crate) fn run(command: ArtifactCommand, env: &dyn Fn(&str) -> Option<String>
         Some(files) => publish::run(&ctx, files),
         None => promote::run(&ctx),
     };
-    if let Some(bad) = crate::wiring::unusable_ca_bundle(&cfg.base, ci) {
+    if let Some(bad) = crate::config::load::unusable_ca_bundle(&cfg.base, ci) {
         return bad;
     }
     emit::all(&cfg, &report, ci, env);
@@ -100,7 +100,7 @@ fn refuse_inputs(ci: crate::ci::CiKind, errs: &InputErrors) -> Exit {
     for e in &errs.0 {
         log::error!("input '{}': {}", e.input, e.message);
     }
-    crate::emit::input_errors(ci, errs);
+    crate::config::load::annotate(ci, errs);
     log::error!("nothing was sent: fix the input(s) above.");
     Exit::BadInput
 }

@@ -4,12 +4,12 @@
 //! commit and branch the CI names. Every check happens here, before any request; a value
 //! that goes into an HTTP header must be visible ASCII.
 
+use super::matillion::RunSpec;
 use super::reader::{Reader, show};
 use super::{
     Config, InputError, InputErrors, MatillionConfig, OnConflict, PlatformConfig, ReportFiles,
     TimeoutSource,
 };
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -183,13 +183,10 @@ fn base(r: &mut Reader<'_>, command: ArtifactCommand, dry_run: bool) -> Option<C
         base_url: base_url?,
         auth: auth?,
         project,
-        environment,
-        pipeline: String::new(),
-        version: None,
-        agent_id: None,
-        execution_tag: None,
-        variables: BTreeMap::new(),
-        grid_variables: BTreeMap::new(),
+        run: RunSpec {
+            environment,
+            ..RunSpec::default()
+        },
         on_conflict: OnConflict::Fail,
     };
     Some(Config {

@@ -56,6 +56,35 @@ pub(super) fn datalab(r: &mut Reader<'_>) -> Option<DatalabConfig> {
             "is required with platform 'datalab' (or set DATALAB_API_KEY).",
         );
     }
+    let pipeline = pipeline_id(r);
+    let input = document(r);
+    let (version, output_format, page_range) = run_options(r);
+    let skip_cache = r.boolean("skip-cache");
+    let run_evals = r.boolean("run-evals");
+    let webhook_url = match r.get("webhook-url") {
+        Some(u) => r.url("webhook-url", &u),
+        None => None,
+    };
+    let result_dir = r.path("result-dir");
+    let allow_completed_with_errors = r.boolean("allow-completed-with-errors").unwrap_or(false);
+    Some(DatalabConfig {
+        base_url: base_url?,
+        api_key: api_key?,
+        pipeline,
+        input: input?,
+        version,
+        output_format,
+        page_range,
+        skip_cache,
+        run_evals,
+        webhook_url,
+        result_dir,
+        allow_completed_with_errors,
+    })
+}
+
+/// `pipeline`: one Datalab pipeline id, `pl_...`.
+fn pipeline_id(r: &mut Reader<'_>) -> String {
     let pipeline = r.required("pipeline", "the Datalab pipeline id, `pl_...`");
     if pipeline.contains('\n') {
         r.err(
@@ -72,7 +101,12 @@ pub(super) fn datalab(r: &mut Reader<'_>) -> Option<DatalabConfig> {
             ),
         );
     }
-    let input = match (r.get("file"), r.get("file-url")) {
+    pipeline
+}
+
+/// The document: `file` (a regular file) or `file-url`, exactly one.
+fn document(r: &mut Reader<'_>) -> Option<DatalabInput> {
+    match (r.get("file"), r.get("file-url")) {
         (Some(_), Some(_)) => {
             r.err(
                 "file-url",
@@ -102,7 +136,11 @@ pub(super) fn datalab(r: &mut Reader<'_>) -> Option<DatalabConfig> {
             r.err("file", "is required: give `file` (a path) or `file-url`.");
             None
         }
-    };
+    }
+}
+
+/// `pipeline-version`, `output-format` and `page-range`, each checked.
+fn run_options(r: &mut Reader<'_>) -> (Option<String>, Option<String>, Option<String>) {
     let version = r.string("pipeline-version");
     if let Some(v) = &version {
         if v.parse::<u32>().is_err() {
@@ -148,26 +186,5 @@ pub(super) fn datalab(r: &mut Reader<'_>) -> Option<DatalabConfig> {
             );
         }
     }
-    let skip_cache = r.boolean("skip-cache");
-    let run_evals = r.boolean("run-evals");
-    let webhook_url = match r.get("webhook-url") {
-        Some(u) => r.url("webhook-url", &u),
-        None => None,
-    };
-    let result_dir = r.path("result-dir");
-    let allow_completed_with_errors = r.boolean("allow-completed-with-errors").unwrap_or(false);
-    Some(DatalabConfig {
-        base_url: base_url?,
-        api_key: api_key?,
-        pipeline,
-        input: input?,
-        version,
-        output_format,
-        page_range,
-        skip_cache,
-        run_evals,
-        webhook_url,
-        result_dir,
-        allow_completed_with_errors,
-    })
+    (version, output_format, page_range)
 }

@@ -157,12 +157,12 @@ fn outputs_agree_with_what_the_step_writes() {
     let report = RunReport::new(PlatformKind::Matillion, "p");
     let single: Vec<&str> = outputs::values(&report).iter().map(|(n, _)| *n).collect();
     // Several pipelines write the same outputs, then `results`.
-    let fleet = pipeline_run::report::aggregate::FleetReport {
+    let fleet = pipeline_run::report::fleet::FleetReport {
         runs: vec![report.clone(), report.clone()],
         max_parallel: 4,
         fail_fast: false,
     };
-    let names: Vec<&str> = pipeline_run::report::aggregate::output_values(&fleet)
+    let names: Vec<&str> = pipeline_run::report::fleet::output_values(&fleet)
         .iter()
         .map(|(n, _)| *n)
         .collect();

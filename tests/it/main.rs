@@ -3,6 +3,7 @@
 //! against the bundled simulator over loopback HTTP; `common` holds the shared helpers.
 
 mod action_yml;
+mod architecture;
 mod cancel_mode;
 mod ci_logs;
 #[allow(dead_code)]

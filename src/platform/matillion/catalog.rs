@@ -5,7 +5,8 @@
 use super::wire::{NameItem, ProjectItem};
 use super::{Matillion, auth_hint};
 use crate::config::ProjectRef;
-use crate::http::{Budget, HttpError, clean, enc};
+use crate::http::{Budget, HttpError, enc};
+use crate::text::clean;
 use crate::wait::Failure;
 use serde_json::Value;
 

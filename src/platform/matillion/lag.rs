@@ -6,8 +6,9 @@
 //! failure names it.
 
 use super::Matillion;
-use crate::http::{Budget, HttpError, clean};
+use crate::http::{Budget, HttpError};
 use crate::platform::Platform;
+use crate::text::clean;
 use crate::wait::Failure;
 use std::time::{Duration, Instant};
 
