@@ -13,7 +13,7 @@
 //! - Detection latency: the time from the run's end to the first poll at or after it.
 //!   Requests per hour: all requests of all runs (the history lookup counts as one for the
 //!   history-aware policy, with or without history, as in production) over all run-hours.
-//! - Today's backoff is `orchestrate::Waiter::intervals`: `backoff::ExponentialBackoff`
+//! - Today's backoff is `wait::Waiter::intervals`: `backoff::ExponentialBackoff`
 //!   from 5 s, ×1.5, ±20%, capped at 30 s, each gap clamped to 30 s. The crate draws its
 //!   jitter from a thread-local generator that cannot be seeded, so here the crate runs with
 //!   its randomization off and the same ±20% uniform draw (its formula) comes from the
@@ -283,7 +283,7 @@ fn fixed(gap: f64) -> Make {
     Box::new(move |_| (Box::new(move |_| gap), 0))
 }
 
-/// `orchestrate::Waiter::intervals` with `poll-interval` and `max-poll-interval` × `k`.
+/// `wait::Waiter::intervals` with `poll-interval` and `max-poll-interval` × `k`.
 fn today_backoff(k: f64) -> Make {
     Box::new(move |run| {
         let (initial, max) = (POLL.mul_f64(k), MAX_POLL.mul_f64(k));

@@ -28,6 +28,10 @@ pub(crate) enum Command {
     Help,
     /// Print the version.
     Version,
+    /// Publish `artifact-dir` as an artifact version.
+    Publish,
+    /// Promote an artifact version to another environment.
+    Promote,
 }
 
 /// The subcommands, with one line of help each.
@@ -53,6 +57,16 @@ pub(crate) const COMMANDS: &[(&str, Command, &str)] = &[
         "Cancel an execution: `--execution-id`, else the id in `result-file` or `dotenv-file`.",
     ),
     (
+        "publish",
+        Command::Publish,
+        "Publish `artifact-dir` as artifact version `version` in `environment` (see docs/publish.md).",
+    ),
+    (
+        "promote",
+        Command::Promote,
+        "Promote artifact version `version` from `from-environment` to `environment`.",
+    ),
+    (
         "post",
         Command::Post,
         "The GitHub Action's post step: cancel a run the main step could not stop.",
@@ -75,6 +89,8 @@ const BY_INPUT: &[Command] = &[
     Command::Run,
     Command::Wait,
     Command::Status,
+    Command::Publish,
+    Command::Promote,
     Command::Cancel,
 ];
 
@@ -120,13 +136,14 @@ impl Invocation {
             .find(|c| named(c).is_some_and(|n| n.eq_ignore_ascii_case(&given.value)))
             .copied()
             .ok_or_else(|| {
-                let accepted: Vec<String> = BY_INPUT
+                let mut accepted: Vec<String> = BY_INPUT
                     .iter()
                     .filter_map(named)
                     .map(|n| format!("`{n}`"))
                     .collect();
+                let last = accepted.pop().unwrap_or_default();
                 format!(
-                    "input 'command': got {} (from {}); expected one of {}.",
+                    "input 'command': got {} (from {}); expected {} or {last}.",
                     show(&given.value),
                     given.from,
                     accepted.join(", ")
@@ -226,141 +243,182 @@ fn did_you_mean_word(word: &str, first: bool, command: Option<Command>) -> Strin
     String::new()
 }
 
-/// Parse the arguments after the program's name. `Err`: every problem, one sentence each.
-pub(crate) fn parse(args: &[String]) -> Result<Invocation, Vec<String>> {
-    let mut command: Option<Command> = None;
-    let mut flags: Vec<Given> = Vec::new();
-    let mut errors: Vec<String> = Vec::new();
-    let mut asked: Option<Command> = None;
-    let is_bool = |v: &str| v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false");
-    let mut i = 0;
-    while i < args.len() {
-        let arg = args[i].as_str();
-        let first = i == 0;
-        i += 1;
-        match arg {
-            "--help" | "-h" => {
-                asked.get_or_insert(Command::Help);
-                continue;
-            }
+/// The state of one parse: where it is in the arguments, and what it found.
+struct Parser<'a> {
+    args: &'a [String],
+    /// The next argument's index.
+    i: usize,
+    command: Option<Command>,
+    flags: Vec<Given>,
+    errors: Vec<String>,
+    /// `--help` or `--version`, answered whatever else was typed.
+    asked: Option<Command>,
+}
+
+fn is_bool(v: &str) -> bool {
+    v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false")
+}
+
+impl Parser<'_> {
+    /// The next argument as a value when `take` accepts it (it is then consumed).
+    fn value_if(&mut self, take: impl Fn(&str) -> bool) -> Option<String> {
+        let v = self.args.get(self.i).filter(|v| take(v))?.clone();
+        self.i += 1;
+        Some(v)
+    }
+
+    /// `--help`, `-h`, `--version` (alone), `-V`: `true` when `arg` was one of them.
+    fn asked_for(&mut self, arg: &str) -> bool {
+        let asked = match arg {
+            "--help" | "-h" => Command::Help,
             // `--version` with a value is the Matillion input `version`; alone, the program's.
-            "--version" if args.get(i).is_some_and(|v| !v.starts_with('-')) => {}
-            "--version" | "-V" => {
-                asked.get_or_insert(Command::Version);
-                continue;
+            "--version" if self.args.get(self.i).is_some_and(|v| !v.starts_with('-')) => {
+                return false;
             }
-            _ => {}
-        }
-        if let Some(body) = arg.strip_prefix("--").filter(|b| !b.is_empty()) {
-            let (name, inline) = match body.split_once('=') {
-                Some((n, v)) => (n, Some(v)),
-                None => (body, None),
-            };
-            let flag = format!("--{name}");
-            let (input, value) = if let Some(input) = inputs::find(name) {
-                let value = match inline {
-                    Some(v) => v.to_string(),
-                    None if input.boolean => match args.get(i) {
-                        Some(v) if is_bool(v) => {
-                            i += 1;
-                            v.clone()
-                        }
-                        _ => "true".to_string(),
-                    },
-                    None => match args.get(i) {
-                        Some(v) if !v.starts_with("--") => {
-                            i += 1;
-                            v.clone()
-                        }
-                        _ => {
-                            errors.push(format!(
-                                "flag '{flag}' needs a value: '{flag} <value>' or '{flag}=<value>'."
-                            ));
-                            continue;
-                        }
-                    },
-                };
-                (input, value)
-            } else if let Some(input) = name
-                .strip_prefix("no-")
-                .and_then(inputs::find)
-                .filter(|i| i.boolean)
-            {
-                if inline.is_some() {
-                    errors.push(format!(
-                        "flag '{flag}' takes no value; give '--{}=<true|false>' instead.",
-                        input.id
-                    ));
-                    continue;
+            "--version" | "-V" => Command::Version,
+            _ => return false,
+        };
+        self.asked.get_or_insert(asked);
+        true
+    }
+
+    /// The input and value of `--name[=value]` when `name` is an input (or `no-<boolean>`).
+    fn input_value(
+        &mut self,
+        name: &str,
+        inline: Option<&str>,
+    ) -> Option<(&'static Input, String)> {
+        let flag = format!("--{name}");
+        if let Some(input) = inputs::find(name) {
+            let value = match inline {
+                Some(v) => Some(v.to_string()),
+                None if input.boolean => {
+                    Some(self.value_if(is_bool).unwrap_or_else(|| "true".into()))
                 }
-                (input, "false".to_string())
-            } else {
-                // Its value, if it has one, is never shown: it may be a secret.
-                let mut msg = format!("unknown flag '{}'.", crate::http::clean(&flag));
-                msg.push_str(&did_you_mean_flag(&flag));
-                if inline.is_none() && args.get(i).is_some_and(|v| !v.starts_with('-')) {
-                    i += 1;
-                    msg.push_str(" (Its value is not shown.)");
-                }
-                errors.push(msg);
-                continue;
+                None => self.value_if(|v| !v.starts_with("--")),
             };
-            if value.trim().is_empty() {
-                errors.push(format!(
-                    "flag '{flag}' has an empty value; give a value, or leave the flag out."
+            if value.is_none() {
+                self.errors.push(format!(
+                    "flag '{flag}' needs a value: '{flag} <value>' or '{flag}=<value>'."
                 ));
-                continue;
             }
-            if let Some(earlier) = flags.iter().find(|g| g.input.id == input.id) {
-                errors.push(format!(
-                    "input '{}' is given twice on the command line ('{}' and '{flag}'); give it once.",
-                    input.id, earlier.typed
-                ));
-                continue;
-            }
-            flags.push(Given {
-                input,
-                typed: flag,
-                value,
-            });
-            continue;
+            return value.map(|v| (input, v));
         }
-        if arg.starts_with('-') {
-            errors.push(format!(
-                "unknown flag {}.{}",
-                show(arg.split('=').next().unwrap_or(arg)),
-                did_you_mean_flag(arg.split('=').next().unwrap_or(arg))
+        if let Some(input) = name
+            .strip_prefix("no-")
+            .and_then(inputs::find)
+            .filter(|i| i.boolean)
+        {
+            if inline.is_some() {
+                self.errors.push(format!(
+                    "flag '{flag}' takes no value; give '--{}=<true|false>' instead.",
+                    input.id
+                ));
+                return None;
+            }
+            return Some((input, "false".to_string()));
+        }
+        // Its value, if it has one, is never shown: it may be a secret.
+        let mut msg = format!("unknown flag '{}'.", crate::http::clean(&flag));
+        msg.push_str(&did_you_mean_flag(&flag));
+        if inline.is_none() && self.value_if(|v| !v.starts_with('-')).is_some() {
+            msg.push_str(" (Its value is not shown.)");
+        }
+        self.errors.push(msg);
+        None
+    }
+
+    /// `--name`, `--name value` or `--name=value`.
+    fn flag(&mut self, body: &str) {
+        let (name, inline) = match body.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (body, None),
+        };
+        let flag = format!("--{name}");
+        let Some((input, value)) = self.input_value(name, inline) else {
+            return;
+        };
+        if value.trim().is_empty() {
+            self.errors.push(format!(
+                "flag '{flag}' has an empty value; give a value, or leave the flag out."
             ));
-            continue;
+            return;
         }
+        if let Some(earlier) = self.flags.iter().find(|g| g.input.id == input.id) {
+            self.errors.push(format!(
+                "input '{}' is given twice on the command line ('{}' and '{flag}'); give it once.",
+                input.id, earlier.typed
+            ));
+            return;
+        }
+        self.flags.push(Given {
+            input,
+            typed: flag,
+            value,
+        });
+    }
+
+    /// A word: the subcommand in first place, else a mistake.
+    fn word(&mut self, arg: &str, first: bool) {
         let known = COMMANDS.iter().find(|(n, _, _)| *n == arg).map(|c| c.1);
         match known {
-            Some(c) if first => command = Some(c),
-            Some(_) => errors.push(format!(
+            Some(c) if first => self.command = Some(c),
+            Some(_) => self.errors.push(format!(
                 "the subcommand '{arg}' must come first: 'pipeline-run {arg} [flags]'."
             )),
-            None => errors.push(format!(
+            None => self.errors.push(format!(
                 "unexpected argument {}.{}",
                 show(arg),
-                did_you_mean_word(arg, first, command)
+                did_you_mean_word(arg, first, self.command)
             )),
+        }
+    }
+}
+
+/// Parse the arguments after the program's name. `Err`: every problem, one sentence each.
+pub(crate) fn parse(args: &[String]) -> Result<Invocation, Vec<String>> {
+    let mut p = Parser {
+        args,
+        i: 0,
+        command: None,
+        flags: Vec::new(),
+        errors: Vec::new(),
+        asked: None,
+    };
+    while let Some(arg) = args.get(p.i) {
+        let first = p.i == 0;
+        p.i += 1;
+        if p.asked_for(arg) {
+            continue;
+        }
+        if let Some(body) = arg.strip_prefix("--").filter(|b| !b.is_empty()) {
+            p.flag(body);
+        } else if arg.starts_with('-') {
+            let name = arg.split('=').next().unwrap_or(arg);
+            p.errors.push(format!(
+                "unknown flag {}.{}",
+                show(name),
+                did_you_mean_flag(name)
+            ));
+        } else {
+            p.word(arg, first);
         }
     }
     // Asking for help (or the version) is answered whatever else was typed.
-    if let Some(command) = asked {
+    if let Some(command) = p.asked {
         return Ok(Invocation {
             command,
             typed: true,
-            flags,
+            flags: p.flags,
         });
     }
-    if !errors.is_empty() {
-        return Err(errors);
+    if !p.errors.is_empty() {
+        return Err(p.errors);
     }
     Ok(Invocation {
-        command: command.unwrap_or(Command::Run),
-        typed: command.is_some(),
-        flags,
+        command: p.command.unwrap_or(Command::Run),
+        typed: p.command.is_some(),
+        flags: p.flags,
     })
 }
 

@@ -48,9 +48,9 @@ pub(crate) fn started_at(report: &RunReport, w: &Waiter<'_>) -> Instant {
 
 /// "pipeline 'p' in environment 'e'" (or without the environment where there is none).
 fn pipeline_in(report: &RunReport) -> String {
-    let p = crate::http::clean(&report.pipeline);
+    let p = crate::text::clean(&report.pipeline);
     match report.environment.as_deref().filter(|e| !e.is_empty()) {
-        Some(e) => format!("pipeline '{p}' in environment '{}'", crate::http::clean(e)),
+        Some(e) => format!("pipeline '{p}' in environment '{}'", crate::text::clean(e)),
         None => format!("pipeline '{p}'"),
     }
 }
@@ -107,7 +107,7 @@ pub(crate) fn newest(mut found: Vec<Found>) -> Option<(Found, Vec<Found>)> {
 
 /// Say which execution is followed, when that was a choice.
 fn say_which(chosen: &Found, others: &[Found], what: &str, once: bool, report: &mut RunReport) {
-    let clean = crate::http::clean;
+    let clean = crate::text::clean;
     let started = chosen
         .started_at
         .as_deref()

@@ -1,144 +1,111 @@
-//! `pipeline-run cancel`: cancel an execution by id, for clean-up steps such as GitLab's
-//! `after_script` on a cancelled job. The id comes from the `execution-id` input, else from
-//! the main step's `result-file` (JSON) or `dotenv-file`. The other inputs are the same as
-//! for the run (the job's variables), so the project resolves the same way.
+//! `pipeline-run cancel`: cancel executions by id, for clean-up steps such as GitLab's
+//! `after_script` on a cancelled job, and the cancels of the GitHub post step (`post`,
+//! above this module). The ids come from the `execution-id` input, else from the main
+//! step's `result-file` (JSON) or `dotenv-file` ([`targets`]). The other inputs are the
+//! same as for the run (the job's variables), so the project resolves the same way. One
+//! execution or several, one path: each is cancelled at once beside the others, on one
+//! client (one token), and the reports are written by the one writer ([`crate::emit`]).
 
 use crate::ci::CiKind;
 use crate::clock::{Clock, RealClock, SignalState};
-use crate::config::Config;
+use crate::config::{Config, PlatformConfig, load};
 use crate::exit::Exit;
 use crate::http::{Budget, Http};
 use crate::model::{CancelResult, Outcome, RunReport};
-use crate::orchestrate::{cancel_and_follow, no_cancel};
 use crate::platform::Platform;
 use crate::report::describe_cancel;
+use crate::report::fleet::FleetReport;
+use crate::run::cleanup::{cancel_and_follow, no_cancel};
 use crate::timings::Timings;
-use crate::wiring::{load_config, platform_for};
 use std::sync::Arc;
 
-pub(crate) mod many;
+pub(crate) mod targets;
 
-pub(crate) use many::{cancel_targets, find_targets};
+pub(crate) use targets::{Target, find_targets, lines_of};
 
-/// Where the id came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Target {
-    /// The execution id.
-    pub(crate) id: String,
-    /// "input execution-id", "result-file x.json", ...
-    pub(crate) source: String,
-    /// The pipeline it ran, when the source says (the JSON result of several pipelines).
-    pub(crate) pipeline: Option<String>,
-}
-
-/// Find the execution to cancel. `Ok(None)`: there is none (the run never started).
-pub(crate) fn find_target(cfg: &Config) -> Result<Option<Target>, String> {
-    if let Some(id) = &cfg.execution_id {
-        return Ok(Some(Target {
-            id: id.clone(),
-            source: "input 'execution-id'".into(),
-            pipeline: None,
-        }));
-    }
-    if let Some(path) = &cfg.files.result {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            match serde_json::from_str::<serde_json::Value>(&text) {
-                Ok(v) => {
-                    if let Some(id) = v.get("execution_id").and_then(|x| x.as_str()) {
-                        return Ok(Some(Target {
-                            id: id.to_string(),
-                            source: format!("result-file {}", path.display()),
-                            pipeline: None,
-                        }));
-                    }
-                }
-                // Not fatal: the dotenv file may still hold the id, and a run left going
-                // is worse than a warning.
-                Err(e) => log::warn!(
-                    "result-file {} is not JSON ({e}); looking in dotenv-file",
-                    path.display()
-                ),
-            }
-        }
-    }
-    if let Some(path) = &cfg.files.dotenv {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            if let Some(id) = text
-                .lines()
-                .find_map(|l| l.strip_prefix("PIPELINE_RUN_EXECUTION_ID="))
-                .map(str::trim)
-                .filter(|id| !id.is_empty())
-            {
-                return Ok(Some(Target {
-                    id: id.to_string(),
-                    source: format!("dotenv-file {}", path.display()),
-                    pipeline: None,
-                }));
-            }
-        }
-    }
-    Ok(None)
-}
-
-/// Run cancel mode: cancel the execution, then write every report asked for (outputs,
+/// Run cancel mode: cancel the executions, then write every report asked for (outputs,
 /// summary, dotenv, JUnit, JSON) with the outcome `cancel-requested` (or `refused`), so an
 /// `after_script` that reads them sees what the clean-up did.
 pub(crate) fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
     let ci = crate::ci::detect(env);
     crate::logging::init(env, ci);
-    let cfg = match load_config(env, ci) {
+    let cfg = match load::load(env, ci) {
         Ok(c) => c,
         Err(e) => return e,
     };
-    let targets = match find_targets(&cfg) {
-        Ok(t) if t.len() > 1 => {
-            // Several pipelines ran: cancel each, report them all.
-            let fleet = cancel_targets(&cfg, &t, ci, &Timings::from_env(env));
-            if let Some(bad) = crate::wiring::unusable_ca_bundle(&cfg, ci) {
-                return bad;
-            }
-            crate::emit::fleet::all(&cfg, &fleet, ci, env);
-            return fleet.exit();
-        }
-        other => other,
-    };
-    let target = match targets.map(|t| t.into_iter().next()) {
-        Ok(Some(t)) => t,
-        Ok(None) => {
-            log::info!(
-                "nothing to cancel: no execution id in input 'execution-id', result-file or dotenv-file (the run may never have started)"
-            );
-            return Exit::Success;
-        }
-        Err(e) => {
-            log::error!("{e}");
-            return Exit::BadInput;
-        }
-    };
-    let report = cancel_target(&cfg, &target, ci, &Timings::from_env(env));
-    if let Some(bad) = crate::wiring::unusable_ca_bundle(&cfg, ci) {
+    let targets = find_targets(&cfg);
+    if targets.is_empty() {
+        log::info!(
+            "nothing to cancel: no execution id in input 'execution-id', result-file or dotenv-file (the run may never have started)"
+        );
+        return Exit::Success;
+    }
+    let report = cancel_targets(&cfg, &targets, ci, &Timings::from_env(env));
+    if let Some(bad) = load::unusable_ca_bundle(&cfg, ci) {
         return bad;
     }
     crate::emit::all(&cfg, &report, ci, env);
-    Exit::from(&report.outcome)
+    report.exit()
 }
 
-/// Cancel `target` and follow it to its end (shared by `cancel` and the GitHub post step),
-/// within `timings.cancel_mode`. The report's outcome is `CancelRequested` when it was
-/// cancelled, had already ended, or the cancel was accepted; `Refused` otherwise, with
-/// the reason (said once, by whoever reports it).
-pub(crate) fn cancel_target(
+/// Cancel every target at once and follow each to its end (within `timings.cancel_mode`),
+/// on one client: one report per target. A report's outcome is `CancelRequested` when
+/// its execution was cancelled, had already ended, or the cancel was accepted; `Refused`
+/// otherwise, with the reason (said once, by whoever reports it).
+pub(crate) fn cancel_targets(
     cfg: &Config,
-    target: &Target,
+    targets: &[Target],
     ci: CiKind,
     timings: &Timings,
-) -> RunReport {
+) -> FleetReport {
     let clock: Arc<dyn Clock> = Arc::new(RealClock::new(SignalState::new()));
-    let platform = platform_for(cfg, Http::new(clock.clone()), timings, ci);
-    cancel_on(platform.as_ref(), cfg, target, clock.as_ref(), timings)
+    let runs = cfg.runs();
+    // Each target with the config of its pipeline, when the source named it.
+    let cfgs: Vec<Config> = targets
+        .iter()
+        .map(|t| {
+            runs.iter()
+                .find(|r| Some(r.pipeline()) == t.pipeline.as_deref())
+                .unwrap_or(cfg)
+                .clone()
+        })
+        .collect();
+    let platforms = crate::platform::build::clients(&cfgs, Http::new(clock.clone()), timings, ci);
+    // Which pipeline ran an execution is not known when several were saved without names.
+    let unnamed = cfg.fleet.is_some() && targets.len() > 1;
+    let reports = std::thread::scope(|scope| {
+        let handles: Vec<_> = targets
+            .iter()
+            .zip(&cfgs)
+            .zip(&platforms)
+            .map(|((t, c), p)| {
+                let clock = clock.as_ref();
+                scope.spawn(move || {
+                    let mut r = cancel_on(p.as_ref(), c, t, clock, timings);
+                    match (&t.pipeline, &c.platform) {
+                        (Some(name), _) => r.pipeline = name.clone(),
+                        (None, PlatformConfig::Matillion(_)) if unnamed => {
+                            r.pipeline = format!("execution {}", t.id);
+                        }
+                        _ => {}
+                    }
+                    r
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|h| h.join().ok())
+            .collect::<Vec<_>>()
+    });
+    FleetReport {
+        runs: reports,
+        max_parallel: cfg.fleet.as_ref().map_or(1, |f| f.max_parallel),
+        fail_fast: false,
+    }
 }
 
-/// [`cancel_target`] on a client already built.
+/// Cancel `target` on `platform`, and follow it to its end.
 fn cancel_on(
     platform: &dyn Platform,
     cfg: &Config,

@@ -78,6 +78,31 @@ pub(crate) fn section_end(name: &str, unix_ts: u64) -> String {
     )
 }
 
+/// Print `lines` on stdout at once (flushed: a workflow command must come before what it
+/// applies to). Nothing for an empty string.
+pub(crate) fn print(lines: &str) {
+    use std::io::Write;
+    if lines.is_empty() {
+        return;
+    }
+    let mut o = std::io::stdout().lock();
+    let _ = writeln!(o, "{lines}");
+    let _ = o.flush();
+}
+
+/// The command that masks `value` in the rest of a GitHub job's log (no trailing newline).
+pub(crate) fn add_mask(value: &str) -> String {
+    format!("::add-mask::{}", escape_data(value))
+}
+
+/// On GitHub, mask `value` in the rest of the job's log before anything could print it
+/// (every token fetched); elsewhere nothing.
+pub(crate) fn mask(kind: CiKind, value: &str) {
+    if kind == CiKind::GitHub {
+        print(&add_mask(value));
+    }
+}
+
 /// Log decoration for one CI system. Keeps track of the open group, because GitHub groups
 /// do not nest and a GitLab section must be closed by name.
 #[derive(Debug)]
@@ -170,6 +195,11 @@ mod tests {
     use super::*;
 
     use crate::testing::env;
+
+    #[test]
+    fn masks_are_escaped() {
+        assert_eq!(add_mask("se%cr\net"), "::add-mask::se%25cr%0Aet");
+    }
 
     #[test]
     fn detects_ci() {

@@ -1,15 +1,16 @@
 //! Argv dispatch: `run` (the default, or the `command` input's), `wait`, `status`,
-//! `cancel`, `post`, `--help`, `--version`. `run()` reads as the recipe: inputs → validated
-//! config → trigger (or, for `wait`, find the execution) and wait (on a worker thread, see
-//! [`crate::supervise`]) → reporters → exit code.
+//! `publish`, `promote`, `cancel`, `post`, `--help`, `--version`. `run()` reads as the
+//! recipe: inputs → validated config → trigger (for `wait`, find the execution) and wait
+//! (on worker threads under one supervisor, see [`crate::run`]) → reporters → exit code.
 
 use crate::clock::{Clock, RealClock, Signal, SignalState};
 use crate::config::Purpose;
+use crate::config::artifact::ArtifactCommand;
+use crate::config::load::process_env;
 use crate::exit::Exit;
 use crate::http::Http;
 use crate::timings::Timings;
-use crate::wiring::{load_config_for, platform_for, process_env};
-use crate::{emit, logging, supervise};
+use crate::{config, emit, logging, run};
 use std::sync::Arc;
 use std::sync::mpsc;
 
@@ -32,12 +33,23 @@ pub fn main_entry() -> i32 {
     let env = invocation.lookup(&env);
     let command = match invocation.command_with(&env) {
         Ok(c) => c,
-        Err(e) => return crate::args::refuse(&[e], &env).code(),
+        Err(e) => {
+            crate::logging::init(&env, crate::ci::detect(&env));
+            log::error!("{e}");
+            log::error!("nothing was sent: fix the input above.");
+            return Exit::BadInput.code();
+        }
     };
     match command {
         crate::args::Command::Run => run(&env, Purpose::Run).code(),
         crate::args::Command::Wait => run(&env, Purpose::Wait).code(),
         crate::args::Command::Status => crate::status::run(&env).code(),
+        crate::args::Command::Publish => {
+            crate::artifact::run(ArtifactCommand::Publish, &env).code()
+        }
+        crate::args::Command::Promote => {
+            crate::artifact::run(ArtifactCommand::Promote, &env).code()
+        }
         crate::args::Command::Cancel => crate::cancel::run(&env).code(),
         crate::args::Command::Post => crate::post::run(&env).code(),
         crate::args::Command::Version => {
@@ -56,7 +68,7 @@ pub fn main_entry() -> i32 {
 pub(crate) fn run(env: &dyn Fn(&str) -> Option<String>, purpose: Purpose) -> Exit {
     let ci = crate::ci::detect(env);
     logging::init(env, ci);
-    let cfg = match load_config_for(env, ci, purpose) {
+    let cfg = match config::load::load_for(env, ci, purpose) {
         Ok(c) => c,
         Err(e) => return e,
     };
@@ -74,29 +86,11 @@ pub(crate) fn run(env: &dyn Fn(&str) -> Option<String>, purpose: Purpose) -> Exi
     }
     let timings = Timings::from_env(env);
     let clock: Arc<dyn Clock> = Arc::new(RealClock::new(signals.clone()));
-    if cfg.fleet.is_some() {
-        // Several pipelines: N single runs under one supervisor, one aggregate report.
-        let fleet = crate::fleet::run_with(
-            &cfg,
-            Http::new(clock.clone()),
-            clock,
-            &timings,
-            sig_rx,
-            env,
-            ci,
-        );
-        if let Some(bad) = crate::wiring::unusable_ca_bundle(&cfg, ci) {
-            return bad;
-        }
-        emit::fleet::all(&cfg, &fleet, ci, env);
-        return fleet.exit();
-    }
-    let platform = platform_for(&cfg, Http::new(clock.clone()), &timings, ci);
-
-    let report = supervise::run_with(platform, &cfg, clock, &timings, sig_rx, env, ci);
-    if let Some(bad) = crate::wiring::unusable_ca_bundle(&cfg, ci) {
+    let workers = run::Workers::build(&cfg, Http::new(clock.clone()), clock.clone(), &timings, ci);
+    let report = run::supervise(&cfg, workers, clock, &timings, sig_rx, env, ci);
+    if let Some(bad) = config::load::unusable_ca_bundle(&cfg, ci) {
         return bad;
     }
     emit::all(&cfg, &report, ci, env);
-    Exit::from(&report.outcome)
+    report.exit()
 }

@@ -6,18 +6,21 @@
 //! Here: the [`Config`] type, the input errors and [`from_lookup`] with the common inputs.
 //! Reading one input is in `config/reader.rs`, the CA bundle in `config/ca_bundle.rs`,
 //! each platform's inputs in `config/matillion.rs` and `config/datalab.rs`, several
-//! pipelines in `config/fleet.rs`, the execution `wait` and `status` follow in
-//! `config/attach.rs`.
+//! pipelines in `config/fleet.rs`, `publish` and `promote` in `config/artifact.rs`, the
+//! execution `wait` and `status` follow in `config/attach.rs`.
 
 use crate::inputs::{self, Scope};
+use crate::model::{PlatformKind, RunReport};
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub(crate) mod artifact;
 mod attach;
 mod ca_bundle;
 mod datalab;
 mod fleet;
+pub(crate) mod load;
 mod matillion;
 mod reader;
 
@@ -125,14 +128,13 @@ impl Config {
             (Some(f), PlatformConfig::Matillion(m)) => f
                 .entries
                 .iter()
-                .map(|e| {
-                    let mut m = m.clone();
-                    e.apply(&mut m);
-                    Config {
-                        platform: PlatformConfig::Matillion(m),
-                        fleet: None,
-                        ..self.clone()
-                    }
+                .map(|run| Config {
+                    platform: PlatformConfig::Matillion(MatillionConfig {
+                        run: run.clone(),
+                        ..m.clone()
+                    }),
+                    fleet: None,
+                    ..self.clone()
                 })
                 .collect(),
             _ => vec![self.clone()],
@@ -187,6 +189,33 @@ impl Config {
     }
 }
 
+impl RunReport {
+    /// The report before anything is sent: what `cfg` asks for.
+    pub fn for_config(cfg: &Config) -> Self {
+        match &cfg.platform {
+            PlatformConfig::Matillion(m) => {
+                let mut r = RunReport::new(PlatformKind::Matillion, m.pipeline.clone());
+                r.project = Some(m.project.to_string());
+                r.environment = Some(m.environment.clone());
+                r.version = m.version.clone();
+                r.execution_tag = m.execution_tag.clone();
+                r.overridden_variables = m
+                    .variables
+                    .keys()
+                    .chain(m.grid_variables.keys())
+                    .cloned()
+                    .collect();
+                r
+            }
+            PlatformConfig::Datalab(d) => {
+                let mut r = RunReport::new(PlatformKind::Datalab, d.pipeline.clone());
+                r.version = d.version.clone();
+                r
+            }
+        }
+    }
+}
+
 /// One bad input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputError {
@@ -230,40 +259,7 @@ pub(crate) fn from_lookup_for(
         lookup,
         errors: Vec::new(),
     };
-
-    let platform_name = r.get("platform").unwrap_or_default().to_ascii_lowercase();
-    let platform_scope = match platform_name.as_str() {
-        "matillion" => Some(Scope::Matillion),
-        "datalab" => Some(Scope::Datalab),
-        _ => {
-            let shown = r.get("platform").unwrap_or_default();
-            r.err(
-                "platform",
-                format!("got {}; expected `matillion` or `datalab`.", show(&shown)),
-            );
-            None
-        }
-    };
-
-    // An input of the other platform is an error, whoever gave it: `action.yml` passes no
-    // defaults, so the runner never sets one that was not asked for.
-    if let Some(scope) = platform_scope {
-        for i in inputs::INPUTS {
-            if i.scope == Scope::Common || i.scope == scope {
-                continue;
-            }
-            if let Some(g) = inputs::read(i, lookup) {
-                r.err(
-                    i.id,
-                    format!(
-                        "does not apply to platform '{platform_name}' (set by {}); remove it or choose another platform.",
-                        g.from
-                    ),
-                );
-            }
-        }
-    }
-
+    let scope = platform_scope(&mut r);
     let wait = r.boolean("wait").unwrap_or(true);
     // A run this step did not start is cancelled only when asked explicitly (the
     // default, `true`, is for the runs it starts).
@@ -273,29 +269,8 @@ pub(crate) fn from_lookup_for(
     let progress = r.boolean("progress").unwrap_or(true);
     // Applied by the logger, which starts before the inputs are checked: only checked here.
     let _ = r.boolean("log-timestamps");
-
-    let (timeout, timeout_source) = if r.raw("timeout").is_some() {
-        (r.duration("timeout"), TimeoutSource::Input)
-    } else if let Some((t, job)) = gitlab_job_timeout(lookup) {
-        (Some(t), TimeoutSource::GitLabJob { job })
-    } else {
-        (r.duration("timeout"), TimeoutSource::Default)
-    };
-    let poll_interval = r.duration("poll-interval");
-    let max_poll_interval = r.duration("max-poll-interval");
-    if let (Some(p), Some(m)) = (poll_interval, max_poll_interval) {
-        if m < p {
-            r.err(
-                "max-poll-interval",
-                format!(
-                    "is {} but poll-interval is {}; it must be at least poll-interval.",
-                    humantime::format_duration(m),
-                    humantime::format_duration(p)
-                ),
-            );
-        }
-    }
-
+    let (timeout, timeout_source) = timeout(&mut r);
+    let (poll_interval, max_poll_interval) = poll_intervals(&mut r);
     let files = ReportFiles {
         dotenv: r.path("dotenv-file"),
         junit: r.path("junit-file"),
@@ -303,7 +278,7 @@ pub(crate) fn from_lookup_for(
     };
     let execution_id = r.string("execution-id");
     let ca_bundle = ca_bundle(&mut r);
-    let attach = platform_scope.and_then(|scope| {
+    let attach = scope.and_then(|scope| {
         let given = attach::TriggerOnly { dry_run, wait };
         attach::read(&mut r, purpose, scope, given)
     });
@@ -311,20 +286,17 @@ pub(crate) fn from_lookup_for(
     // neither an id nor a pipeline, the one error says both).
     let given = r.raw("pipeline").is_some() || r.raw("pipelines").is_some();
     let by_id = attach.as_ref().is_some_and(|a| a.id.is_some() || !given);
-
-    let platform = match platform_scope {
-        Some(Scope::Datalab) => {
-            datalab::datalab(&mut r, attach.is_some()).map(|d| (PlatformConfig::Datalab(d), None))
-        }
-        Some(_) => matillion::matillion(&mut r, by_id)
-            .map(|(m, fleet)| (PlatformConfig::Matillion(m), fleet)),
-        None => None,
-    };
-    let (platform, fleet) = match platform {
-        Some((p, f)) => (Some(p), f),
+    let (platform, fleet) = match scope {
+        Some(Scope::Datalab) => (
+            datalab::datalab(&mut r, attach.is_some()).map(PlatformConfig::Datalab),
+            None,
+        ),
+        Some(_) => match matillion::matillion(&mut r, by_id) {
+            Some((m, fleet)) => (Some(PlatformConfig::Matillion(m)), fleet),
+            None => (None, None),
+        },
         None => (None, None),
     };
-
     match (platform, timeout, poll_interval, max_poll_interval) {
         (Some(platform), Some(timeout), Some(poll_interval), Some(max_poll_interval))
             if r.errors.is_empty() =>
@@ -348,6 +320,71 @@ pub(crate) fn from_lookup_for(
         }
         _ => Err(InputErrors(r.errors)),
     }
+}
+
+/// `platform`: which inputs apply. An input of the other platform is an error, whoever
+/// gave it: `action.yml` passes no defaults, so the runner never sets one that was not
+/// asked for.
+fn platform_scope(r: &mut Reader<'_>) -> Option<Scope> {
+    let platform_name = r.get("platform").unwrap_or_default().to_ascii_lowercase();
+    let scope = match platform_name.as_str() {
+        "matillion" => Scope::Matillion,
+        "datalab" => Scope::Datalab,
+        _ => {
+            let shown = r.get("platform").unwrap_or_default();
+            r.err(
+                "platform",
+                format!("got {}; expected `matillion` or `datalab`.", show(&shown)),
+            );
+            return None;
+        }
+    };
+    for i in inputs::INPUTS {
+        if i.scope == Scope::Common || i.scope == scope {
+            continue;
+        }
+        if let Some(g) = inputs::read(i, r.lookup) {
+            r.err(
+                i.id,
+                format!(
+                    "does not apply to platform '{platform_name}' (set by {}); remove it or choose another platform.",
+                    g.from
+                ),
+            );
+        }
+    }
+    Some(scope)
+}
+
+/// `timeout`, else (on GitLab) the job's timeout less a margin, else the default; and
+/// where it came from.
+fn timeout(r: &mut Reader<'_>) -> (Option<Duration>, TimeoutSource) {
+    if r.raw("timeout").is_some() {
+        (r.duration("timeout"), TimeoutSource::Input)
+    } else if let Some((t, job)) = gitlab_job_timeout(r.lookup) {
+        (Some(t), TimeoutSource::GitLabJob { job })
+    } else {
+        (r.duration("timeout"), TimeoutSource::Default)
+    }
+}
+
+/// `poll-interval` and `max-poll-interval`, the second at least the first.
+fn poll_intervals(r: &mut Reader<'_>) -> (Option<Duration>, Option<Duration>) {
+    let poll_interval = r.duration("poll-interval");
+    let max_poll_interval = r.duration("max-poll-interval");
+    if let (Some(p), Some(m)) = (poll_interval, max_poll_interval) {
+        if m < p {
+            r.err(
+                "max-poll-interval",
+                format!(
+                    "is {} but poll-interval is {}; it must be at least poll-interval.",
+                    humantime::format_duration(m),
+                    humantime::format_duration(p)
+                ),
+            );
+        }
+    }
+    (poll_interval, max_poll_interval)
 }
 
 /// `ca-bundle`, else `SSL_CERT_FILE`: a PEM file of root certificates, named here and read

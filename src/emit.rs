@@ -1,19 +1,24 @@
-//! Writes the run's result everywhere it was asked for: the log (grouped for the CI
-//! system), the GitHub job summary, step outputs, annotations and state, and the dotenv,
-//! JUnit and JSON files. Stdout carries workflow commands and the step list; the log
+//! The one writer of the result, for one pipeline and for several: the log (grouped for
+//! the CI system), the GitHub job summary, step outputs, annotations and state, and the
+//! dotenv, JUnit and JSON files, each in the shape of the count (one pipeline: schema v1;
+//! several: schema v2). While the pipelines run, [`IdSaver`] saves each execution id as
+//! soon as it is known. Stdout carries workflow commands and the step list; the log
 //! (stderr) carries progress.
 
-use crate::auth::TokenHook;
 use crate::ci::{CiKind, Log};
-use crate::config::{Config, InputErrors};
+use crate::config::Config;
+use crate::report::fleet::{self, FleetReport, succeeded};
 use crate::report::{self, Outcome, RunReport, workflow};
 use crate::text;
 use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
+
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub(crate) mod fleet;
+mod ids;
+
+pub(crate) use ids::IdSaver;
 
 /// In the log, at most this many steps that did not fail are listed (all failed ones are).
 pub(crate) const LOG_STEPS: usize = 200;
@@ -30,13 +35,8 @@ fn now_unix() -> u64 {
 }
 
 /// Print lines to stdout at once.
-fn out(lines: &str) {
-    if lines.is_empty() {
-        return;
-    }
-    let mut o = std::io::stdout().lock();
-    let _ = writeln!(o, "{lines}");
-    let _ = o.flush();
+pub(crate) fn out(lines: &str) {
+    crate::ci::print(lines);
 }
 
 /// The log decoration shared by the waiting group and the final report.
@@ -45,78 +45,8 @@ fn log_for(ci: CiKind) -> &'static Mutex<Log> {
     LOG.get_or_init(|| Mutex::new(Log::new(ci)))
 }
 
-/// On GitHub, every token fetched is masked before anything could print it.
-pub(crate) fn mask_hook(ci: CiKind) -> TokenHook {
-    match ci {
-        CiKind::GitHub => Arc::new(|t| out(&workflow::add_mask(t.expose()))),
-        _ => Arc::new(|_| {}),
-    }
-}
-
-/// Annotations for bad inputs (GitHub).
-pub(crate) fn input_errors(ci: CiKind, errs: &InputErrors) {
-    if ci != CiKind::GitHub {
-        return;
-    }
-    for e in errs.0.iter().take(10) {
-        out(&format!(
-            "::error title={}::{}",
-            text::escape_property(&format!("Invalid input '{}'", e.input)),
-            text::escape_data(&e.message)
-        ));
-    }
-}
-
-/// Called once the execution id is known: on GitHub saves it in `GITHUB_STATE` (for the
-/// post step, when this step `started` it), and opens the group the wait is shown in.
-pub(crate) fn state_saver(
-    ci: CiKind,
-    env: &dyn Fn(&str) -> Option<String>,
-    wait: bool,
-    started: bool,
-) -> impl Fn(&str) + Send + 'static {
-    let state = (ci == CiKind::GitHub)
-        .then(|| env("GITHUB_STATE"))
-        .flatten()
-        .filter(|p| !p.is_empty());
-    move |id: &str| {
-        if let (Some(path), true) = (&state, wait && started) {
-            if let Err(e) = report::outputs::write_state(Path::new(path), STATE_EXECUTION_ID, id) {
-                log::warn!("could not save the execution id in GITHUB_STATE: {e}");
-            }
-        }
-        if wait {
-            let mut log = log_for(ci).lock().unwrap_or_else(|e| e.into_inner());
-            out(&log.group_start(&format!("Waiting for execution {id}"), now_unix()));
-        }
-    }
-}
-
-/// Called once the execution id is known: writes the dotenv and JSON result files at once,
-/// with the id and outcome `triggered`. A GitLab job that is cancelled is killed before
-/// [`all`] runs, and its `after_script` (`pipeline-run cancel`) finds the id only here.
-/// [`all`] overwrites both files with the final result.
-pub(crate) fn id_saver(cfg: &Config) -> impl Fn(&str) + Send + 'static {
-    let files = cfg.files.clone();
-    let report = RunReport::for_config(cfg);
-    move |id: &str| {
-        let mut r = report.clone();
-        r.execution_id = Some(id.to_string());
-        if let Some(p) = &files.dotenv {
-            write_file("execution id", p, &report::dotenv::render(&r));
-        }
-        if let Some(p) = &files.result {
-            write_file("execution id", p, &report::json::render(&r));
-        }
-    }
-}
-
 fn one_line_result(r: &RunReport) -> String {
-    let status = r
-        .status
-        .as_deref()
-        .map(crate::http::clean)
-        .unwrap_or_default();
+    let status = r.status.as_deref().map(text::clean).unwrap_or_default();
     let dur = r
         .duration
         .map(|d| format!(" in {}", report::humanize_duration(d)))
@@ -132,7 +62,7 @@ fn one_line_result(r: &RunReport) -> String {
             "result: {status}{dur}{steps}{}",
             r.message
                 .as_deref()
-                .map(|m| format!(": {}", crate::http::clean(m)))
+                .map(|m| format!(": {}", text::clean(m)))
                 .unwrap_or_default()
         ),
         Outcome::Triggered => format!(
@@ -147,14 +77,15 @@ fn one_line_result(r: &RunReport) -> String {
             "result: interrupted by {signal}; {}",
             report::describe_cancel(cancel, r.platform)
         ),
-        Outcome::Refused { reason } => format!("result: refused: {}", crate::http::clean(reason)),
+        // The reason is a sentence of its own ("Matillion refused the trigger: …").
+        Outcome::Refused { reason } => text::clean(reason),
         Outcome::DryRun => "result: dry run passed; nothing was triggered".into(),
         Outcome::CancelRequested => "result: cancel requested".into(),
         Outcome::Running => format!(
             "result: execution {} is still running ({status})",
             r.execution_id
                 .as_deref()
-                .map(crate::http::clean)
+                .map(crate::text::clean)
                 .unwrap_or_default()
         ),
         Outcome::Stopped { cancel } => format!(
@@ -225,7 +156,7 @@ fn step_lines(r: &RunReport, rest: &str) -> String {
     s
 }
 
-fn write_file(what: &str, path: &Path, content: &str) {
+pub(crate) fn write_file(what: &str, path: &Path, content: &str) {
     write_file_saying(what, path, content, true);
 }
 
@@ -250,7 +181,7 @@ fn write_file_saying(what: &str, path: &Path, content: &str, say: bool) {
     }
 }
 
-fn append_file(what: &str, path: &Path, content: &str) {
+pub(crate) fn append_file(what: &str, path: &Path, content: &str) {
     let r = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -261,56 +192,130 @@ fn append_file(what: &str, path: &Path, content: &str) {
     }
 }
 
-/// Write every report asked for.
-pub(crate) fn all(cfg: &Config, r: &RunReport, ci: CiKind, env: &dyn Fn(&str) -> Option<String>) {
-    let ts = now_unix();
-    {
-        let mut log = log_for(ci).lock().unwrap_or_else(|e| e.into_inner());
-        out(&log.group_end(ts));
-        if !r.steps.is_empty() {
-            out(&log.group_start(
-                &format!("Steps ({}, {} failed)", r.steps.len(), r.steps_failed()),
-                ts,
-            ));
-            out(&log.remote_text(&step_lines(r, &rest_of_the_steps(cfg, ci))));
-            out(&log.group_end(ts));
+/// GitHub shows at most this many error annotations per step (several pipelines share
+/// them; one pipeline's own are already within it).
+const MAX_ANNOTATIONS: usize = 10;
+
+/// The annotations of every pipeline; for several, at most [`MAX_ANNOTATIONS`] in all
+/// (the last slot says how many more there were).
+fn annotations(f: &FleetReport) -> Vec<String> {
+    if let Some(one) = f.single() {
+        return workflow::annotations(one);
+    }
+    let all: Vec<String> = f.runs.iter().flat_map(workflow::annotations).collect();
+    if all.len() <= MAX_ANNOTATIONS {
+        return all;
+    }
+    let mut shown: Vec<String> = all.iter().take(MAX_ANNOTATIONS - 1).cloned().collect();
+    shown.push(format!(
+        "::error::{} more annotations (see the job summary)",
+        all.len() - shown.len()
+    ));
+    shown
+}
+
+/// Write every report asked for: the same places for one pipeline and for several, each
+/// in the shape of its count (one pipeline: schema v1, its own summary and outputs;
+/// several: schema v2, [`crate::report::fleet`]).
+pub(crate) fn all(cfg: &Config, f: &FleetReport, ci: CiKind, env: &dyn Fn(&str) -> Option<String>) {
+    log_steps(cfg, f, ci);
+    log_results(f);
+    // `wait: false` in a script: `id=$(pipeline-run)`. The ids are the only thing on
+    // stdout then. On GitHub they are the `execution-id` output instead (stdout is the log
+    // there).
+    if let (Outcome::Triggered, false) = (f.outcome(), ci == CiKind::GitHub) {
+        for id in f.execution_ids() {
+            out(&text::clean(id));
         }
     }
-    // The notes were logged as they happened; the summary and the JSON result list them.
-    let result = one_line_result(r);
-    match r.outcome {
-        Outcome::Succeeded
-        | Outcome::Triggered
-        | Outcome::DryRun
-        | Outcome::CancelRequested
-        | Outcome::Running => log::info!("{result}"),
-        _ => log::error!("{result}"),
-    }
-    if let Some(line) = report::history_line(r) {
-        log::info!("{line}");
-    }
-    // `wait: false` in a script: `id=$(pipeline-run)`. The id is the only thing on stdout
-    // then. On GitHub it is the `execution-id` output instead (stdout is the log there).
-    if let (Outcome::Triggered, Some(id), false) =
-        (&r.outcome, &r.execution_id, ci == CiKind::GitHub)
-    {
-        out(&crate::http::clean(id));
-    }
-
     // The runner's files are written whenever they are named (also outside GitHub, e.g.
     // by the demo); workflow commands only on GitHub.
-    let github = |name: &str| env(name).filter(|p| !p.is_empty());
     if ci == CiKind::GitHub {
-        for a in workflow::annotations(r) {
+        for a in annotations(f) {
             out(&a);
         }
     }
+    github_files(f, env);
+    report_files(cfg, f);
+}
+
+/// The end of the waiting group, then each pipeline's steps in a group of their own.
+fn log_steps(cfg: &Config, f: &FleetReport, ci: CiKind) {
+    let ts = now_unix();
+    let mut log = log_for(ci).lock().unwrap_or_else(|e| e.into_inner());
+    out(&log.group_end(ts));
+    let several = f.runs.len() > 1;
+    for r in f.runs.iter().filter(|r| !r.steps.is_empty()) {
+        let of = if several {
+            format!(" of {}", text::one_line(&r.pipeline))
+        } else {
+            String::new()
+        };
+        out(&log.group_start(
+            &format!("Steps{of} ({}, {} failed)", r.steps.len(), r.steps_failed()),
+            ts,
+        ));
+        out(&log.remote_text(&step_lines(r, &rest_of_the_steps(cfg, ci))));
+        out(&log.group_end(ts));
+    }
+}
+
+/// Each pipeline's result line (marked with its name when there are several), then, for
+/// one, how it compares with its past runs, and for several, the step's line. The notes
+/// were logged as they happened; the summary and the JSON result list them.
+fn log_results(f: &FleetReport) {
+    let say = |ok: bool, line: &str| {
+        if ok {
+            log::info!("{line}");
+        } else {
+            log::error!("{line}");
+        }
+    };
+    // A run still going (`status`) is news, not an error.
+    let fine = |o: &Outcome| succeeded(o) || matches!(o, Outcome::Running);
+    if let Some(r) = f.single() {
+        say(fine(&r.outcome), &one_line_result(r));
+        if let Some(line) = report::history_line(r) {
+            log::info!("{line}");
+        }
+        return;
+    }
+    for r in &f.runs {
+        crate::logging::set_context(Some(&r.pipeline));
+        say(fine(&r.outcome), &one_line_result(r));
+        crate::logging::set_context(None);
+    }
+    say(
+        succeeded(&f.outcome()),
+        &format!(
+            "result: {} of {} pipelines succeeded; exit code {}",
+            f.succeeded(),
+            f.runs.len(),
+            f.exit().code()
+        ),
+    );
+}
+
+/// The job summary, the step outputs and the `done` mark in `GITHUB_STATE`, when the
+/// runner names their files.
+fn github_files(f: &FleetReport, env: &dyn Fn(&str) -> Option<String>) {
+    let github = |name: &str| env(name).filter(|p| !p.is_empty());
     if let Some(p) = github("GITHUB_STEP_SUMMARY") {
-        let s = report::summary::render(r, report::summary::GITHUB_SUMMARY_LIMIT);
+        let limit = report::summary::GITHUB_SUMMARY_LIMIT;
+        let s = match f.single() {
+            Some(one) => report::summary::render(one, limit),
+            None => report::summary::render_fleet(f, limit),
+        };
         append_file("job summary", Path::new(&p), &s);
     }
     if let Some(p) = github("GITHUB_OUTPUT") {
-        if let Err(e) = report::outputs::write(Path::new(&p), r) {
+        let written = match f.single() {
+            Some(one) => report::outputs::write(Path::new(&p), one).map(|_| ()),
+            None => {
+                report::outputs::write_pairs(Path::new(&p), fleet::output_values(f)).map(|_| ())
+            }
+        };
+        if let Err(e) = written {
             log::error!("could not write the step outputs: {e}");
         }
     }
@@ -319,13 +324,21 @@ pub(crate) fn all(cfg: &Config, r: &RunReport, ci: CiKind, env: &dyn Fn(&str) ->
             log::warn!("could not write GITHUB_STATE: {e}");
         }
     }
+}
+
+/// The dotenv, JUnit and JSON files asked for.
+fn report_files(cfg: &Config, f: &FleetReport) {
+    let one = f.single();
     if let Some(p) = &cfg.files.dotenv {
-        write_file("dotenv report", p, &report::dotenv::render(r));
+        let text = one.map_or_else(|| fleet::dotenv(f), report::dotenv::render);
+        write_file("dotenv report", p, &text);
     }
     if let Some(p) = &cfg.files.junit {
-        write_file("JUnit report", p, &report::junit::render(r));
+        let text = one.map_or_else(|| fleet::junit(f), report::junit::render);
+        write_file("JUnit report", p, &text);
     }
     if let Some(p) = &cfg.files.result {
-        write_file("JSON result", p, &report::json::render(r));
+        let text = one.map_or_else(|| fleet::json(f), report::json::render);
+        write_file("JSON result", p, &text);
     }
 }

@@ -2,7 +2,11 @@
 //!
 //! - Retried, with exponential backoff and jitter, until the budget's deadline: connection
 //!   errors, timeouts, 5xx (whatever the body), 429, and a 2xx whose body is not the JSON
-//!   expected. `Retry-After` (seconds or HTTP-date) is honoured exactly.
+//!   expected. `Retry-After` (seconds or HTTP-date) is honoured, with a floor: `0`, a
+//!   negative value or a date already past is no hint (the backoff decides), and a hint is
+//!   never shorter than the backoff's current step.
+//! - A failure repeated is logged once when it starts and once when its streak ends, with
+//!   its count ("… (37 times in 12s)"), not once per attempt.
 //! - Not retried: other 4xx. A 401 gets one fresh token and one repeat; a second 401 is a
 //!   refusal.
 //! - A request that is not safe to repeat (the trigger) is never sent twice here: when its
@@ -25,8 +29,10 @@
 //!   shared "not before" instant, [`Pace`]): several pipelines run side by side share one
 //!   rate limit, so one told to wait makes the others wait with it.
 //!
-//! Here: the client ([`Http`]), its errors, its budget and its entry points. The loop that
-//! applies the policy is in `http/retry.rs`, one attempt on the wire in `http/attempt.rs`,
+//! Here: the client ([`Http`]), its errors, its budget and its entry points. The decision
+//! after a failed attempt is a pure function in `http/decide.rs`, the loop around it in
+//! `http/retry.rs`, the streaks of failures in `http/streak.rs`, one attempt on the wire
+//! in `http/attempt.rs`,
 //! the agents and the TLS roots they trust in `http/agents.rs`.
 
 use crate::clock::{Clock, Signal};
@@ -38,19 +44,22 @@ use std::time::{Duration, Instant};
 
 mod agents;
 mod attempt;
+mod decide;
 mod encode;
 mod pace;
 mod problem;
 pub(crate) mod proxy;
 mod request;
 mod retry;
+mod streak;
 
 pub(crate) use agents::read_pem_certs;
 use agents::{Agents, LazyRoots};
 pub(crate) use encode::{enc, upload_file_name};
 pub(crate) use pace::Pace;
 pub(crate) use problem::{Problem, clean, excerpt};
-pub(crate) use request::{Body, Method, Part, Request, Response};
+pub(crate) use request::{Body, Method, Part, Request, Response, Upload};
+pub(crate) use streak::Streaks;
 
 /// `User-Agent` sent with every request.
 pub(crate) const USER_AGENT: &str = concat!("pipeline-run/", env!("CARGO_PKG_VERSION"));
@@ -163,6 +172,9 @@ pub struct Http {
     agents: Agents,
     /// Set: `https://` requests go through the agents built from these roots.
     pace: Arc<Pace>,
+    /// The current streak of each request's failures (its own for each clock: each
+    /// pipeline run beside others).
+    streaks: Arc<Streaks>,
     roots: Option<Arc<LazyRoots>>,
     proxy: Arc<proxy::ProxyEnv>,
     /// Origins (`scheme://host:port`) that have answered at least once.
@@ -194,6 +206,7 @@ impl Http {
         Self {
             agents: Agents::new(None, &proxy),
             pace: Arc::default(),
+            streaks: Arc::default(),
             roots: None,
             proxy,
             reached: Arc::new(Mutex::new(Vec::new())),
@@ -220,7 +233,11 @@ impl Http {
     /// The same client (connections, pace, roots) on another clock: a pipeline run beside
     /// others sleeps on a clock of its own, which its supervisor can stop.
     pub(crate) fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
-        Self { clock, ..self }
+        Self {
+            clock,
+            streaks: Arc::default(),
+            ..self
+        }
     }
 
     /// The clock.

@@ -151,7 +151,7 @@ pub const INPUTS: &[Input] = &[
         "version",
         None,
         Matillion,
-        "Published artifact version to run (`versionName`); default: the latest.",
+        "Published artifact version to run (`versionName`); default: the latest. For `publish` and `promote`, the version to create or promote (publish's default: the CI commit, 12 characters).",
     ),
     input(
         "agent-id",
@@ -342,7 +342,19 @@ pub const INPUTS: &[Input] = &[
         "command",
         Some("run"),
         Common,
-        "What to do: `run` (trigger and wait), `wait` (follow a run already going), `status` (one look at a run) or `cancel`. On the command line, the subcommand.",
+        "What to do: `run` (trigger and wait), `wait` (follow a run already going), `status` (one look at a run), `publish` (publish `artifact-dir` as an artifact version), `promote` (copy a version from `from-environment` to `environment`) or `cancel`. On the command line, the subcommand.",
+    ),
+    input(
+        "artifact-dir",
+        Some("."),
+        Matillion,
+        "For `publish`: the project's directory; every file under it is sent (`.git` left out).",
+    ),
+    input(
+        "from-environment",
+        None,
+        Matillion,
+        "For `promote`: the environment the version is promoted from (`environment` is the target).",
     ),
     boolean(
         "wait-for-start",

@@ -44,99 +44,88 @@ pub(crate) fn parse<T: DeserializeOwned>(body: &str) -> Result<T, serde_json::Er
 /// left as it is.
 pub(crate) fn repair(body: &str) -> Cow<'_, str> {
     let b = body.as_bytes();
-    let mut out = String::new();
-    let mut copied = 0;
+    let mut fixes = Vec::new();
     let mut in_string = false;
     let mut i = 0;
-    let mut changed = false;
-    // Push the replacement for b[start..end].
-    let replace = |out: &mut String, copied: &mut usize, start: usize, end: usize, with: &str| {
-        out.push_str(&body[*copied..start]);
-        out.push_str(with);
-        *copied = end;
-    };
     while i < b.len() {
         let c = b[i];
         if !in_string {
-            if c == b'"' {
-                in_string = true;
-            }
+            in_string = c == b'"';
             i += 1;
             continue;
         }
-        match c {
+        let (next, fix) = match c {
             b'"' => {
                 in_string = false;
-                i += 1;
+                (i + 1, None)
             }
-            b'\\' => {
-                let Some(&e) = b.get(i + 1) else {
-                    // A backslash that ends the body: the body is cut anyway.
-                    break;
-                };
-                match e {
-                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
-                    b'u' => {
-                        let (unit, len) = hex4(b, i + 2);
-                        match unit {
-                            Some(hi @ 0xD800..=0xDBFF) => {
-                                // Needs a low surrogate right after.
-                                let next = i + 2 + len;
-                                let low = if b.get(next) == Some(&b'\\')
-                                    && b.get(next + 1) == Some(&b'u')
-                                {
-                                    match hex4(b, next + 2) {
-                                        (Some(lo @ 0xDC00..=0xDFFF), 4) => Some(lo),
-                                        _ => None,
-                                    }
-                                } else {
-                                    None
-                                };
-                                let _ = hi;
-                                if low.is_some() {
-                                    i = next + 6;
-                                } else {
-                                    replace(&mut out, &mut copied, i, next, "\\ufffd");
-                                    changed = true;
-                                    i = next;
-                                }
-                            }
-                            Some(0xDC00..=0xDFFF) | None => {
-                                replace(&mut out, &mut copied, i, i + 2 + len, "\\ufffd");
-                                changed = true;
-                                i += 2 + len;
-                            }
-                            Some(_) => i += 6,
-                        }
-                    }
-                    _ => {
-                        // An unknown escape: drop the backslash and the letter.
-                        let end = i + 1 + utf8_len(e);
-                        replace(&mut out, &mut copied, i, end.min(b.len()), "\\ufffd");
-                        changed = true;
-                        i = end;
-                    }
-                }
-            }
-            0x00..=0x1F => {
-                replace(
-                    &mut out,
-                    &mut copied,
-                    i,
-                    i + 1,
-                    &format!("\\u{:04x}", u32::from(c)),
-                );
-                changed = true;
-                i += 1;
-            }
-            _ => i += 1,
-        }
+            // A backslash that ends the body: the body is cut anyway.
+            b'\\' if i + 1 >= b.len() => break,
+            b'\\' => escape(b, i),
+            0x00..=0x1F => (i + 1, Some((i, i + 1, format!("\\u{:04x}", u32::from(c))))),
+            _ => (i + 1, None),
+        };
+        fixes.extend(fix);
+        i = next;
     }
-    if !changed {
+    if fixes.is_empty() {
         return Cow::Borrowed(body);
     }
+    Cow::Owned(splice(body, &fixes))
+}
+
+/// A replacement: `body[start..end]` becomes the text.
+type Fix = (usize, usize, String);
+
+const REPLACEMENT: &str = "\\ufffd";
+
+/// The escape whose backslash is at `b[i]` (a byte follows it): where the string goes on,
+/// and its replacement when a strict parser refuses it (an unknown escape letter: the
+/// backslash and the letter go).
+fn escape(b: &[u8], i: usize) -> (usize, Option<Fix>) {
+    let e = b[i + 1];
+    match e {
+        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => (i + 2, None),
+        b'u' => unicode_escape(b, i),
+        _ => {
+            let end = i + 1 + utf8_len(e);
+            (end, Some((i, end.min(b.len()), REPLACEMENT.into())))
+        }
+    }
+}
+
+/// A `\u` escape at `b[i]`: a high surrogate needs a low one right after; a lone low
+/// surrogate or fewer than four hex digits is refused.
+fn unicode_escape(b: &[u8], i: usize) -> (usize, Option<Fix>) {
+    let (unit, len) = hex4(b, i + 2);
+    let end = i + 2 + len;
+    match unit {
+        Some(0xD800..=0xDBFF) => {
+            let paired = b.get(end) == Some(&b'\\')
+                && b.get(end + 1) == Some(&b'u')
+                && matches!(hex4(b, end + 2), (Some(0xDC00..=0xDFFF), 4));
+            if paired {
+                (end + 6, None)
+            } else {
+                (end, Some((i, end, REPLACEMENT.into())))
+            }
+        }
+        Some(0xDC00..=0xDFFF) | None => (end, Some((i, end, REPLACEMENT.into()))),
+        Some(_) => (end, None),
+    }
+}
+
+/// `body` with the replacements made (in order, not overlapping).
+fn splice(body: &str, fixes: &[Fix]) -> String {
+    let mut out = String::with_capacity(body.len() + 8 * fixes.len());
+    let mut copied = 0;
+    for (start, end, with) in fixes {
+        out.push_str(&body[copied..*start]);
+        out.push_str(with);
+        copied = *end;
+    }
     out.push_str(&body[copied.min(body.len())..]);
-    Cow::Owned(out)
+    out
 }
 
 /// Up to four hex digits at `at`: the value if there are four, and how many there were.

@@ -1,31 +1,40 @@
 //! pipeline-run: trigger a published data pipeline from CI, wait for it, report its steps.
 //!
-//! `run()` in [`cli`] reads as the recipe: inputs → validated [`config::Config`] → trigger
-//! and wait ([`supervise`] over [`orchestrate`]) → reporters ([`report`]) → exit code
+//! `run()` in [`cli`] reads as the recipe: inputs → validated [`config::Config`] → the
+//! pipelines on worker threads under one supervisor ([`run`]; one pipeline is a run of
+//! one) → the one writer of every report (`emit`, over [`report`]) → exit code
 //! ([`exit::Exit`]).
 //!
-//! The import graph runs one way. A module imports only modules of a lower layer (or of
-//! its own layer, where the list says so):
+//! # Layers
 //!
-//! 1. leaves, importing nothing of the crate: `clock`, `timings`, `secret`, `timefmt`,
-//!    `text`, `token`, `suggest`, `poll`, `inputs`, `redact`; then `lenient` (on
-//!    `redact`) and `unknown` (on `inputs`, `suggest`);
-//! 2. `http`; then `auth` and `config` (both on `http`);
-//! 3. the run model `model` (and `links`, the web page of a run, and `progress`, the
-//!    bookkeeping of live progress) and the wait primitive `wait`;
-//! 4. `exit`, `report` and `ci` (reporters and the CI system), `logging`; `report`'s
-//!    `aggregate` (several pipelines) ranks outcomes with `exit`;
-//! 5. `platform` (on `wait` and `model`); then `attach` (which execution `wait` and
-//!    `status` follow) and `orchestrate`, the wait loop on it (on `attach`);
-//! 6. `emit` (writes the reports; never the wait loop);
-//! 7. `wiring` (config, platform client); `signals`;
-//! 8. `supervise`, `fleet` (several pipelines: N runs of `orchestrate` under one
-//!    supervisor; its progress lines are `supervise`'s), `cancel`, `status` (one look at
-//!    an execution); then `post` (on `cancel`); `args` (the command line, on `inputs` and
-//!    `exit`);
-//! 9. `cli`, argv dispatch, on top.
+//! The import graph runs one way. A module imports only modules of a lower layer, or
+//! modules listed before it in its own layer. The names before each colon are the layer
+//! table that `tests/it/architecture.rs` checks every `crate::` path of `src/` against,
+//! so a drift fails the tests:
+//!
+//! 1. `clock`, `timings`, `secret`, `timefmt`, `token`, `suggest`, `poll`, `inputs`,
+//!    `redact`, `lenient`, `text`: the leaves (time, durations, secrets, dates, random
+//!    tokens, the polling schedule, the inputs table, redaction); the lenient JSON reader
+//!    and the text cleaner use redaction.
+//! 2. `http`, `ci`, `model`, `links`, `progress`, `wait`: the HTTP client; the CI system
+//!    (log groups, masking); the run model, the web page of a run, the bookkeeping of
+//!    live progress; the wait primitive (on the HTTP client's budgets).
+//! 3. `auth`, `exit`, `logging`, `report`: tokens; exit codes; the logger; the reporters
+//!    (pure renderers of the run model: summary, outputs, dotenv, JUnit, JSON).
+//! 4. `args`, `unknown`: the command line, and the warnings about inputs nobody reads.
+//! 5. `config`: inputs → validated config (`config::load` reads and refuses them as a
+//!    command does).
+//! 6. `platform`: the platform clients behind one trait (`platform::build` makes them).
+//! 7. `emit`, `signals`: the one writer of every report; the signal handlers.
+//! 8. `attach`, `run`, `artifact`: which execution `wait` and `status` follow instead of
+//!    triggering one; the run path (the worker, the worker threads, the supervisor, the
+//!    clean-up); `publish` and `promote`.
+//! 9. `cancel`, `status`, `post`: cancel mode, one look at an execution, then the GitHub
+//!    post step (on cancel mode).
+//! 10. `cli`: argv dispatch, on top.
 
 pub mod args;
+mod artifact;
 mod attach;
 mod auth;
 mod cancel;
@@ -35,32 +44,29 @@ pub mod clock;
 pub mod config;
 mod emit;
 pub mod exit;
-mod fleet;
 pub mod http;
 pub mod inputs;
 mod lenient;
 mod links;
 mod logging;
 pub mod model;
-pub mod orchestrate;
 pub mod platform;
 pub mod poll;
 pub mod post;
 pub mod progress;
 mod redact;
 pub mod report;
+pub mod run;
 mod secret;
 mod signals;
 mod status;
 mod suggest;
-pub mod supervise;
 mod text;
 pub mod timefmt;
 pub mod timings;
 mod token;
 mod unknown;
 pub mod wait;
-pub mod wiring;
 
 /// Helpers shared by the unit tests.
 #[cfg(test)]

@@ -57,7 +57,7 @@ pub(crate) fn line(stamp: Option<&str>, level: log::Level, msg: &str) -> String 
         log::Level::Info => "",
         log::Level::Debug | log::Level::Trace => "debug: ",
     };
-    let msg = crate::http::clean(msg);
+    let msg = crate::text::clean(msg);
     match stamp {
         Some(t) => format!("{t} pipeline-run: {prefix}{msg}"),
         None => format!("pipeline-run: {prefix}{msg}"),

@@ -1,10 +1,10 @@
 //! The run model: the result of a run, as every reporter sees it. Platform clients and the
 //! wait loop fill it in; reporters (summary, outputs, annotations, dotenv, JUnit, JSON) only
-//! read it. It sits below both, and imports only the clock's [`Signal`] and the config it
-//! starts from. Every string in here that came from the platform is untrusted data.
+//! read it. It sits below both, and imports only the clock's [`Signal`] (the report a
+//! config asks for, `RunReport::for_config`, is made where the config is). Every string
+//! in here that came from the platform is untrusted data.
 
 use crate::clock::Signal;
-use crate::config::{Config, PlatformConfig};
 use serde::Serialize;
 use std::time::Duration;
 
@@ -259,31 +259,6 @@ impl RunReport {
             steps: Vec::new(),
             notes: Vec::new(),
             history: None,
-        }
-    }
-
-    /// The report before anything is sent: what `cfg` asks for.
-    pub fn for_config(cfg: &Config) -> Self {
-        match &cfg.platform {
-            PlatformConfig::Matillion(m) => {
-                let mut r = RunReport::new(PlatformKind::Matillion, m.pipeline.clone());
-                r.project = Some(m.project.to_string());
-                r.environment = Some(m.environment.clone());
-                r.version = m.version.clone();
-                r.execution_tag = m.execution_tag.clone();
-                r.overridden_variables = m
-                    .variables
-                    .keys()
-                    .chain(m.grid_variables.keys())
-                    .cloned()
-                    .collect();
-                r
-            }
-            PlatformConfig::Datalab(d) => {
-                let mut r = RunReport::new(PlatformKind::Datalab, d.pipeline.clone());
-                r.version = d.version.clone();
-                r
-            }
         }
     }
 

@@ -300,55 +300,10 @@ impl Model {
             .map(|d| d.max(&MIN_DURATION).as_secs_f64().ln())
             .collect();
         u.sort_by(f64::total_cmp);
-        let n = u.len() as f64;
-        let mean = u.iter().sum::<f64>() / n;
-        let sd = (u.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
-        let iqr = quantile(&u, 0.75) - quantile(&u, 0.25);
-        let spread = if iqr > 0.0 { sd.min(iqr / 1.34) } else { sd };
-        let b = (BANDWIDTH_FACTOR * spread * n.powf(-0.2)).max(MIN_BANDWIDTH);
-        let u_max = u[u.len() - 1];
-        let u_end = u_max + TAIL_BANDWIDTHS * b;
-        let end = u_end.exp();
-
-        // The grid: t = 0, then log-spaced from 1 s to the end.
-        let step = (b / POINTS_PER_BANDWIDTH).max(u_end / (MAX_GRID - 2) as f64);
-        let points = (u_end / step).ceil() as usize + 1;
-        let mut t = Vec::with_capacity(points + 1);
-        t.push(0.0);
-        for k in 0..points {
-            t.push((k as f64 * step).min(u_end).exp());
-        }
-
-        // Survival and hazard at each grid point.
-        let early = EARLY_WINDOW.as_secs_f64();
-        let (mut surv, mut hazard) = (Vec::with_capacity(t.len()), Vec::with_capacity(t.len()));
-        for &tk in &t {
-            let (mut dens, mut tail) = (0.0, 0.0);
-            if tk > 0.0 {
-                let lt = tk.ln();
-                for &ui in &u {
-                    let z = (lt - ui) / b;
-                    if z < -KERNEL_CUTOFF {
-                        tail += 1.0;
-                    } else if z <= KERNEL_CUTOFF {
-                        dens += (-0.5 * z * z).exp();
-                        tail += upper_tail(z);
-                    }
-                }
-                dens /= n * b * tk * (2.0 * std::f64::consts::PI).sqrt();
-            } else {
-                tail = n;
-            }
-            let (ef, es) = if tk < early {
-                (1.0 / early, 1.0 - tk / early)
-            } else {
-                (0.0, 0.0)
-            };
-            let f = (1.0 - EARLY_MASS) * dens + EARLY_MASS * ef;
-            let s = (1.0 - EARLY_MASS) * tail / n + EARLY_MASS * es;
-            surv.push(s);
-            hazard.push(if s > 1e-300 { f / s } else { f / 1e-300 });
-        }
+        let b = bandwidth(&u);
+        let u_end = u[u.len() - 1] + TAIL_BANDWIDTHS * b;
+        let t = grid(b, u_end);
+        let (surv, hazard) = survival_and_hazard(&u, b, &t);
 
         // Solve c for the target latency: L(c) decreases with c.
         let rate = |c: f64, h: f64| (c * h.sqrt()).clamp(1.0 / max, 1.0 / min_gap);
@@ -382,7 +337,7 @@ impl Model {
             latency: latency(c),
             t,
             lambda,
-            end,
+            end: u_end.exp(),
             used: u.len(),
             median: quantile(&u, 0.5).exp(),
             p10: quantile(&u, 0.1).exp(),
@@ -401,6 +356,66 @@ impl Model {
         }
         Some(interpolate(&self.lambda, &self.t, next) - t)
     }
+}
+
+/// The kernel bandwidth on sorted log-durations `u`: Silverman's robust rule, at least
+/// [`MIN_BANDWIDTH`].
+fn bandwidth(u: &[f64]) -> f64 {
+    let n = u.len() as f64;
+    let mean = u.iter().sum::<f64>() / n;
+    let sd = (u.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+    let iqr = quantile(u, 0.75) - quantile(u, 0.25);
+    let spread = if iqr > 0.0 { sd.min(iqr / 1.34) } else { sd };
+    (BANDWIDTH_FACTOR * spread * n.powf(-0.2)).max(MIN_BANDWIDTH)
+}
+
+/// The grid of times (seconds): 0, then log-spaced from 1 s to `e^u_end`, a fraction of a
+/// bandwidth `b` apart (at most [`MAX_GRID`] points).
+fn grid(b: f64, u_end: f64) -> Vec<f64> {
+    let step = (b / POINTS_PER_BANDWIDTH).max(u_end / (MAX_GRID - 2) as f64);
+    let points = (u_end / step).ceil() as usize + 1;
+    let mut t = Vec::with_capacity(points + 1);
+    t.push(0.0);
+    for k in 0..points {
+        t.push((k as f64 * step).min(u_end).exp());
+    }
+    t
+}
+
+/// The survival `S` and hazard `h = f/S` of the end time at each grid time `t`: the kernel
+/// density on the log-durations `u` (bandwidth `b`) mixed with the early mass.
+fn survival_and_hazard(u: &[f64], b: f64, t: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let n = u.len() as f64;
+    let early = EARLY_WINDOW.as_secs_f64();
+    let (mut surv, mut hazard) = (Vec::with_capacity(t.len()), Vec::with_capacity(t.len()));
+    for &tk in t {
+        let (mut dens, mut tail) = (0.0, 0.0);
+        if tk > 0.0 {
+            let lt = tk.ln();
+            for &ui in u {
+                let z = (lt - ui) / b;
+                if z < -KERNEL_CUTOFF {
+                    tail += 1.0;
+                } else if z <= KERNEL_CUTOFF {
+                    dens += (-0.5 * z * z).exp();
+                    tail += upper_tail(z);
+                }
+            }
+            dens /= n * b * tk * (2.0 * std::f64::consts::PI).sqrt();
+        } else {
+            tail = n;
+        }
+        let (ef, es) = if tk < early {
+            (1.0 / early, 1.0 - tk / early)
+        } else {
+            (0.0, 0.0)
+        };
+        let f = (1.0 - EARLY_MASS) * dens + EARLY_MASS * ef;
+        let s = (1.0 - EARLY_MASS) * tail / n + EARLY_MASS * es;
+        surv.push(s);
+        hazard.push(if s > 1e-300 { f / s } else { f / 1e-300 });
+    }
+    (surv, hazard)
 }
 
 /// `ys` at `x`, linear between the points of the increasing `xs` (clamped at its ends).

@@ -5,16 +5,16 @@
 //! clean-up; the runner hands both back to the post step as `STATE_execution_id` and
 //! `STATE_done`. An id without `done` means nobody stopped the run: cancel it.
 //!
-//! This mode can never trigger anything: it only reaches [`crate::cancel::cancel_target`].
+//! This mode can never trigger anything: it only reaches [`crate::cancel::cancel_targets`].
 //! The runner passes `runs.args` to the main, pre *and* post entrypoints alike, so the post
 //! step is chosen by the program's name (`/pipeline-run-post`, a link to the same binary in
 //! the image) before any argument is looked at; `pipeline-run post` does the same by hand.
 
-use crate::cancel::{Target, cancel_target, cancel_targets};
+use crate::cancel::{cancel_targets, lines_of};
+use crate::config::load;
 use crate::exit::Exit;
 use crate::text;
 use crate::timings::Timings;
-use crate::wiring::load_config;
 use crate::{ci, emit, inputs};
 
 /// The program name that selects the post step whatever the arguments say.
@@ -82,52 +82,29 @@ pub(crate) fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
     };
     log::warn!(
         "the main step stopped before it could clean up; execution {} may still be running",
-        crate::http::clean(&id)
+        crate::text::clean(&id)
     );
-    let cfg = match load_config(env, ci) {
+    let cfg = match load::load(env, ci) {
         Ok(c) => c,
         Err(e) => return e,
     };
     // Several pipelines saved one id a line: each is cancelled.
-    let targets = crate::cancel::many::lines_of(&id, "GITHUB_STATE");
-    if targets.len() > 1 {
-        let fleet = cancel_targets(&cfg, &targets, ci, &Timings::from_env(env));
-        if let Some(bad) = crate::wiring::unusable_ca_bundle(&cfg, ci) {
-            return bad;
-        }
-        let mut exit = Exit::Success;
-        for r in &fleet.runs {
-            if let crate::model::Outcome::Refused { reason } = &r.outcome {
-                log::error!("{reason}");
-            }
-            let one = Exit::from(&r.outcome);
-            if ci == ci::CiKind::GitHub {
-                let id = r.execution_id.as_deref().unwrap_or_default();
-                println!("{}", annotation(id, one == Exit::Success));
-            }
-            if one.rank() > exit.rank() {
-                exit = one;
-            }
-        }
-        return exit;
-    }
-    let target = Target {
-        id: id.clone(),
-        source: "GITHUB_STATE".into(),
-        pipeline: None,
-    };
-    let report = cancel_target(&cfg, &target, ci, &Timings::from_env(env));
-    if let Some(bad) = crate::wiring::unusable_ca_bundle(&cfg, ci) {
+    let targets = lines_of(&id, "GITHUB_STATE");
+    let report = cancel_targets(&cfg, &targets, ci, &Timings::from_env(env));
+    if let Some(bad) = load::unusable_ca_bundle(&cfg, ci) {
         return bad;
     }
-    if let crate::model::Outcome::Refused { reason } = &report.outcome {
-        log::error!("{reason}");
+    for r in &report.runs {
+        if let crate::model::Outcome::Refused { reason } = &r.outcome {
+            log::error!("{reason}");
+        }
+        if ci == ci::CiKind::GitHub {
+            let id = r.execution_id.as_deref().unwrap_or_default();
+            let ok = Exit::from(&r.outcome) == Exit::Success;
+            println!("{}", annotation(id, ok));
+        }
     }
-    let exit = Exit::from(&report.outcome);
-    if ci == ci::CiKind::GitHub {
-        println!("{}", annotation(&id, exit == Exit::Success));
-    }
-    exit
+    report.exit()
 }
 
 /// The annotation that tells the job's reader what the post step did.

@@ -1,6 +1,6 @@
 //! Live progress while waiting, as pure bookkeeping: when a look at the steps is due
 //! ([`Cadence`]), which pages of steps a look reads, and which steps ended since the last
-//! look ([`Tracker`]). The wait loop (`orchestrate`) does the requests and sends the steps
+//! look ([`Tracker`]). The worker (`run::worker`) does the requests and sends the steps
 //! that ended to the supervisor; the pages already complete are handed to the final
 //! report, so that the tail after the run's end reads only the rest.
 //!

@@ -1,6 +1,7 @@
-//! Untrusted text made safe for one line: the one cleaner every format shares, and the
-//! escaping of GitHub workflow-command data. Imports nothing of the crate, so the log
-//! decoration (`ci`) and the reporters (`report`) can both use it.
+//! Untrusted text made safe for one line: the one cleaner every format shares ([`clean`]
+//! for a log line, [`one_line`] beneath it), and the escaping of GitHub workflow-command
+//! data. Imports only [`crate::redact`], so the HTTP client, the log decoration (`ci`) and
+//! the reporters (`report`) can all use it.
 
 /// The characters of `s` on one line: every run of white space and control characters
 /// (newlines, tabs, ESC, the Unicode line and paragraph separators) becomes one space,
@@ -20,6 +21,13 @@ pub(crate) fn one_line_chars(s: &str) -> impl Iterator<Item = char> + '_ {
             [space, Some(c)]
         })
         .flatten()
+}
+
+/// Remote text made safe for one log line: secrets removed ([`crate::redact`]), on one
+/// line ([`one_line`]: control characters and runs of white space become one space, ends
+/// trimmed), and the legacy `##[` command marker broken up.
+pub(crate) fn clean(s: &str) -> String {
+    one_line(&crate::redact::redact(s)).replace("##[", "# #[")
 }
 
 /// `s` on one line (see [`one_line_chars`]). Used wherever a format has no room for a

@@ -43,7 +43,7 @@ pub(crate) fn unknown_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec
         }
         let rest = &name[prefix.len()..];
         let id_like = rest.to_ascii_lowercase().replace('_', "-");
-        let shown = crate::http::clean(name);
+        let shown = crate::text::clean(name);
         let hint = suggest::closest(&id_like, INPUTS.iter().map(|i| i.id))
             .and_then(inputs::find)
             .map(|i| {

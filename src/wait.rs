@@ -21,12 +21,18 @@ pub enum Failure {
     Interrupted(Signal),
     /// The wait for something else (a held execution tag) passed the deadline.
     TimedOut(String),
+    /// A reply came but could not be used (an HTML page from a proxy, a body over the size
+    /// limit), again and again: a full sentence. In a wait, a missed poll.
+    Unreadable(String),
 }
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Failure::Refused(m) | Failure::Unreachable(m) | Failure::TimedOut(m) => f.write_str(m),
+            Failure::Refused(m)
+            | Failure::Unreachable(m)
+            | Failure::TimedOut(m)
+            | Failure::Unreadable(m) => f.write_str(m),
             Failure::Interrupted(s) => write!(f, "interrupted by {s}"),
         }
     }
@@ -49,7 +55,7 @@ impl Failure {
                 Failure::Refused(format!("{platform} refused {what}: {p}{hint}"))
             }
             HttpError::CredentialsRefused(p) => Failure::Refused(format!(
-                "{platform} refused the credentials: the token endpoint answered {p} — check client-id and client-secret."
+                "{platform} authentication failed: the token endpoint refused the credentials with {p} — check client-id and client-secret."
             )),
             HttpError::Untrusted(m) => Failure::Refused(format!(
                 "{platform}'s TLS certificate is not trusted ({m}) — if a proxy inspects TLS, give its root certificate in `ca-bundle` (or SSL_CERT_FILE)."
@@ -62,7 +68,7 @@ impl Failure {
             )),
             HttpError::Interrupted(s) => Failure::Interrupted(s),
             HttpError::Unusable(m) => {
-                Failure::Unreachable(format!("{platform} gave no usable reply to {what}: {m}"))
+                Failure::Unreadable(format!("{platform} gave no usable reply to {what}: {m}"))
             }
             HttpError::Unreachable(m) => {
                 Failure::Unreachable(format!("{platform} could not be reached for {what}: {m}"))
@@ -112,6 +118,9 @@ pub enum Seen<'a> {
         /// How long the wait has lasted.
         after: Duration,
     },
+    /// A poll could not be read (the wait goes on): the note for the report, with how
+    /// many polls so far.
+    Unread(String),
 }
 
 /// "still RUNNING after 2m": the heartbeat line.
@@ -189,7 +198,8 @@ impl Waiter<'_> {
     }
 
     /// [`Waiter::until_end`] on `policy`'s schedule, its elapsed time counted from `since`
-    /// (the trigger).
+    /// (the trigger). A poll that cannot be read, or whose retries ran out, is a missed
+    /// poll: the wait goes on at the schedule's pace, and only the deadline ends it.
     pub(crate) fn until_end_with(
         &self,
         policy: &mut Policy,
@@ -197,59 +207,159 @@ impl Waiter<'_> {
         mut poll: impl FnMut(Budget) -> Result<RunState, Failure>,
         mut seen: impl FnMut(Seen<'_>),
     ) -> Result<RunState, WaitStop> {
-        let started = self.clock.now();
-        let mut last: Option<RunState> = None;
-        let mut last_line = started;
+        let mut watch = Watch::new(self.clock.now());
         loop {
             // A poll sleep ends at the deadline: past it there is nothing left to ask with.
             if self.clock.now() >= self.deadline {
-                return Err(WaitStop::TimedOut(last));
+                return Err(watch.stop());
             }
-            let state = poll(self.budget()).map_err(WaitStop::Failed)?;
-            if last.as_ref().map(|l| &l.status) != Some(&state.status) {
-                seen(Seen::Changed(&state));
-                last_line = self.clock.now();
+            match poll(self.budget()) {
+                Ok(state) => {
+                    watch.read_again();
+                    if let Some(end) = self.saw(&mut watch, state, &mut seen) {
+                        return Ok(end);
+                    }
+                }
+                Err(Failure::Unreadable(m) | Failure::Unreachable(m))
+                    if self.clock.now() < self.deadline =>
+                {
+                    watch.missed(m, &mut seen);
+                }
+                Err(f) => return Err(WaitStop::Failed(f)),
             }
-            if state.phase != Phase::Running {
-                return Ok(state);
+            if self.clock.now() >= self.deadline {
+                return Err(watch.stop());
             }
+            let gap = policy.next_gap(self.clock.now().saturating_duration_since(since));
+            self.nap(gap, &mut watch, &mut seen)?;
+        }
+    }
+
+    /// A poll read: say a new status or a heartbeat; the state when the run has ended.
+    fn saw(
+        &self,
+        watch: &mut Watch,
+        state: RunState,
+        seen: &mut impl FnMut(Seen<'_>),
+    ) -> Option<RunState> {
+        if watch.last.as_ref().map(|l| &l.status) != Some(&state.status) {
+            seen(Seen::Changed(&state));
+            watch.last_line = self.clock.now();
+        }
+        if state.phase != Phase::Running {
+            return Some(state);
+        }
+        let now = self.clock.now();
+        if now.saturating_duration_since(watch.last_line) >= self.heartbeat {
+            seen(Seen::Still {
+                status: &state.status,
+                after: Duration::from_secs((now - watch.started).as_secs()),
+            });
+            watch.last_line = now;
+        }
+        watch.last = Some(state);
+        None
+    }
+
+    /// Sleep `gap` in slices, so that a heartbeat falls due on time even when the gap
+    /// between polls is longer than it; never past the deadline. `Err` on a signal.
+    fn nap(
+        &self,
+        gap: Duration,
+        watch: &mut Watch,
+        seen: &mut impl FnMut(Seen<'_>),
+    ) -> Result<(), WaitStop> {
+        let wake_at = self.clock.now() + gap;
+        loop {
             let now = self.clock.now();
-            if now.saturating_duration_since(last_line) >= self.heartbeat {
+            if now >= wake_at || now >= self.deadline {
+                return Ok(());
+            }
+            let due = watch.last_line + self.heartbeat.max(Duration::from_millis(10));
+            if let (true, Some(state)) = (now >= due, &watch.last) {
                 seen(Seen::Still {
                     status: &state.status,
-                    after: Duration::from_secs((now - started).as_secs()),
+                    after: Duration::from_secs((now - watch.started).as_secs()),
                 });
-                last_line = now;
+                watch.last_line = now;
+                continue;
             }
-            if now >= self.deadline {
-                return Err(WaitStop::TimedOut(Some(state)));
-            }
-            // Sleep in slices, so that a heartbeat falls due on time even when the gap
-            // between polls is longer than it.
-            let wake_at = now + policy.next_gap(now.saturating_duration_since(since));
-            loop {
-                let now = self.clock.now();
-                if now >= wake_at || now >= self.deadline {
-                    break;
-                }
-                let due = last_line + self.heartbeat.max(Duration::from_millis(10));
-                if now >= due {
-                    seen(Seen::Still {
-                        status: &state.status,
-                        after: Duration::from_secs((now - started).as_secs()),
-                    });
-                    last_line = now;
-                    continue;
-                }
-                self.sleep(wake_at.min(due) - now)
-                    .map_err(|s| WaitStop::Failed(Failure::Interrupted(s)))?;
-            }
-            last = Some(state);
-            // The sleep stops at the deadline: polling then would have no budget left and
-            // be reported as unreachable instead of timed out.
-            if self.clock.now() >= self.deadline {
-                return Err(WaitStop::TimedOut(last));
-            }
+            let until = if watch.last.is_some() {
+                wake_at.min(due)
+            } else {
+                wake_at
+            };
+            self.sleep(until - now)
+                .map_err(|s| WaitStop::Failed(Failure::Interrupted(s)))?;
+        }
+    }
+}
+
+/// What a wait has seen so far.
+struct Watch {
+    started: Instant,
+    /// The last state read.
+    last: Option<RunState>,
+    /// When the last line (a status or a heartbeat) was said.
+    last_line: Instant,
+    /// Polls that could not be read, in all and in a row.
+    missed: u32,
+    in_row: u32,
+    /// What the last poll failed with, when it failed.
+    failing: Option<String>,
+}
+
+impl Watch {
+    fn new(now: Instant) -> Self {
+        Self {
+            started: now,
+            last: None,
+            last_line: now,
+            missed: 0,
+            in_row: 0,
+            failing: None,
+        }
+    }
+
+    /// A missed poll: said when it starts a streak, counted for the report.
+    fn missed(&mut self, why: String, seen: &mut impl FnMut(Seen<'_>)) {
+        self.missed += 1;
+        self.in_row += 1;
+        let line = format!("{why}; a missed poll, the wait goes on");
+        if self.in_row == 1 {
+            log::warn!("{line}");
+        } else {
+            log::debug!("{line}");
+        }
+        seen(Seen::Unread(if self.missed == 1 {
+            format!("1 status poll could not be read; the wait went on (the last: {why})")
+        } else {
+            format!(
+                "{} status polls could not be read; the wait went on (the last: {why})",
+                self.missed
+            )
+        }));
+        self.failing = Some(why);
+    }
+
+    /// A poll read after missed ones: how many in a row were missed.
+    fn read_again(&mut self) {
+        if self.in_row > 1 {
+            log::warn!(
+                "{} status polls in a row could not be read; read again",
+                self.in_row
+            );
+        }
+        self.in_row = 0;
+        self.failing = None;
+    }
+
+    /// At the deadline: what kept failing, if the last poll failed (a timeout too, said
+    /// with it), or the last state seen.
+    fn stop(self) -> WaitStop {
+        match self.failing {
+            Some(m) => WaitStop::Failed(Failure::Unreachable(m)),
+            None => WaitStop::TimedOut(self.last),
         }
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! - Polling cost and detection latency (`polling`) come from runs on simulated time: one
 //!   `SimClock` is shared by the simulator and the production code path
-//!   (`config::from_lookup` → `wiring::platform_for` → `orchestrate::run_seeded`), so an
+//!   (`config::from_lookup` → `platform::build::client` → `worker::run_seeded`), so an
 //!   hour-long run takes milliseconds of wall time and every request is a real HTTP request
 //!   on loopback; with and without a history of past runs seeded in the simulator. The
 //!   policy's own corpus benchmark, with today's backoff and fixed pollers at equal mean

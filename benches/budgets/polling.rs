@@ -11,12 +11,12 @@ use pipeline_run::config;
 use pipeline_run::http::Budget;
 use pipeline_run::http::Http;
 use pipeline_run::model::{Outcome, PlatformKind, RunReport, Step};
-use pipeline_run::orchestrate;
+use pipeline_run::platform::build;
 use pipeline_run::platform::{CancelAck, PastRun, Platform};
 use pipeline_run::progress::StepPage;
+use pipeline_run::run::worker;
 use pipeline_run::timings::Timings;
 use pipeline_run::wait::{Failure, RunState, Waiter};
-use pipeline_run::wiring;
 use pipeline_run_sim::{Route, SeedExecution, Simulator};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -95,7 +95,7 @@ struct Polled {
     step_looks: usize,
     /// Lists of executions (the lookup of past runs).
     list_requests: usize,
-    /// Simulated time from the run's end on the platform to the end of `orchestrate::run`.
+    /// Simulated time from the run's end on the platform to the end of `worker::run`.
     latency: Duration,
     /// Wall time from the status poll that saw the end to the end of the run.
     tail: Duration,
@@ -167,7 +167,7 @@ fn simulated_run(
         ));
     }
     let platform = Observed {
-        inner: wiring::platform_for(
+        inner: build::client(
             &cfg,
             Http::new(dyn_clock.clone()),
             &Timings::DEFAULT,
@@ -175,9 +175,9 @@ fn simulated_run(
         ),
         last_status: Mutex::new(None),
     };
-    // What the binary's worker thread runs (`supervise::run_with` adds the signal watch and
+    // What the binary's worker thread runs (`run::supervise` adds the signal watch and
     // the progress lines, which would print here).
-    let report = orchestrate::run_seeded(
+    let report = worker::run_seeded(
         &platform,
         &cfg,
         dyn_clock.as_ref(),

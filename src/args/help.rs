@@ -70,6 +70,7 @@ pub fn help() -> String {
          Usage: pipeline-run [run] [--<input> <value>]...\n       \
          pipeline-run wait | status [--execution-id <id>] [--<input> <value>]...\n       \
          pipeline-run cancel [--execution-id <id>] [--<input> <value>]...\n       \
+         pipeline-run publish | promote [--<input> <value>]...\n       \
          pipeline-run post | help | version\n\nCommands:\n",
         env!("CARGO_PKG_VERSION")
     );

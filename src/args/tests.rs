@@ -233,6 +233,6 @@ fn the_command_input_selects_a_command_unless_one_is_typed() {
     // Only the commands a step may be: never the post step, help or version.
     assert_eq!(
         ok(&[]).command_with(&look("post")),
-        Err("input 'command': got 'post' (from INPUT_COMMAND); expected one of `run`, `wait`, `status`, `cancel`.".into())
+        Err("input 'command': got 'post' (from INPUT_COMMAND); expected `run`, `wait`, `status`, `publish`, `promote` or `cancel`.".into())
     );
 }

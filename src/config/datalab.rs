@@ -60,6 +60,38 @@ pub(super) fn datalab(r: &mut Reader<'_>, attached: bool) -> Option<DatalabConfi
             "is required with platform 'datalab' (or set DATALAB_API_KEY).",
         );
     }
+    let pipeline = pipeline_id(r, attached);
+    let input = match attached {
+        true => document_if_given(r),
+        false => document(r),
+    };
+    let (version, output_format, page_range) = run_options(r);
+    let skip_cache = r.boolean("skip-cache");
+    let run_evals = r.boolean("run-evals");
+    let webhook_url = match r.get("webhook-url") {
+        Some(u) => r.url("webhook-url", &u),
+        None => None,
+    };
+    let result_dir = r.path("result-dir");
+    let allow_completed_with_errors = r.boolean("allow-completed-with-errors").unwrap_or(false);
+    Some(DatalabConfig {
+        base_url: base_url?,
+        api_key: api_key?,
+        pipeline,
+        input: input?,
+        version,
+        output_format,
+        page_range,
+        skip_cache,
+        run_evals,
+        webhook_url,
+        result_dir,
+        allow_completed_with_errors,
+    })
+}
+
+/// `pipeline`: one Datalab pipeline id, `pl_...` (not needed when `attached`).
+fn pipeline_id(r: &mut Reader<'_>, attached: bool) -> String {
     let pipeline = match attached {
         true => r.get("pipeline").unwrap_or_default(),
         false => r.required("pipeline", "the Datalab pipeline id, `pl_...`"),
@@ -79,8 +111,20 @@ pub(super) fn datalab(r: &mut Reader<'_>, attached: bool) -> Option<DatalabConfi
             ),
         );
     }
-    let input = match (r.get("file"), r.get("file-url")) {
-        (None, None) if attached => Some(DatalabInput::Attached),
+    pipeline
+}
+
+/// `wait` and `status` upload nothing: a document given is checked, none is needed.
+fn document_if_given(r: &mut Reader<'_>) -> Option<DatalabInput> {
+    match (r.get("file"), r.get("file-url")) {
+        (None, None) => Some(DatalabInput::Attached),
+        _ => document(r),
+    }
+}
+
+/// The document: `file` (a regular file) or `file-url`, exactly one.
+fn document(r: &mut Reader<'_>) -> Option<DatalabInput> {
+    match (r.get("file"), r.get("file-url")) {
         (Some(_), Some(_)) => {
             r.err(
                 "file-url",
@@ -110,7 +154,11 @@ pub(super) fn datalab(r: &mut Reader<'_>, attached: bool) -> Option<DatalabConfi
             r.err("file", "is required: give `file` (a path) or `file-url`.");
             None
         }
-    };
+    }
+}
+
+/// `pipeline-version`, `output-format` and `page-range`, each checked.
+fn run_options(r: &mut Reader<'_>) -> (Option<String>, Option<String>, Option<String>) {
     let version = r.string("pipeline-version");
     if let Some(v) = &version {
         if v.parse::<u32>().is_err() {
@@ -156,26 +204,5 @@ pub(super) fn datalab(r: &mut Reader<'_>, attached: bool) -> Option<DatalabConfi
             );
         }
     }
-    let skip_cache = r.boolean("skip-cache");
-    let run_evals = r.boolean("run-evals");
-    let webhook_url = match r.get("webhook-url") {
-        Some(u) => r.url("webhook-url", &u),
-        None => None,
-    };
-    let result_dir = r.path("result-dir");
-    let allow_completed_with_errors = r.boolean("allow-completed-with-errors").unwrap_or(false);
-    Some(DatalabConfig {
-        base_url: base_url?,
-        api_key: api_key?,
-        pipeline,
-        input: input?,
-        version,
-        output_format,
-        page_range,
-        skip_cache,
-        run_evals,
-        webhook_url,
-        result_dir,
-        allow_completed_with_errors,
-    })
+    (version, output_format, page_range)
 }

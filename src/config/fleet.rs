@@ -3,17 +3,17 @@
 //! their own; and `max-parallel`, `fail-fast`. Everything is checked here, before any
 //! request: an entry that cannot be used names its place in the array and the field.
 //!
-//! Each entry becomes a whole single-pipeline [`Config`](super::Config)
-//! ([`Config::runs`](super::Config::runs)): the multi-pipeline run is N single runs under
-//! one supervisor. Two entries that would share an execution tag in one environment are
+//! Each entry is a [`RunSpec`], the common inputs applied, as one pipeline's config holds
+//! one; [`Config::runs`](super::Config::runs) gives each a [`Config`](super::Config) of
+//! its own, and the run path runs them as N slots (one pipeline is N = 1). Two entries that would share an execution tag in one environment are
 //! refused (the second would only wait for the first), and so is one pipeline listed
 //! twice in one environment (a lost trigger reply could not be told apart from its twin's).
 
 use super::MatillionConfig;
+use super::matillion::RunSpec;
 use super::matillion::{parse_grid, parse_variables};
 use super::reader::{Reader, show};
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 /// At most this many pipelines in one step.
 pub(crate) const MAX_PIPELINES: usize = 50;
@@ -34,57 +34,13 @@ pub(crate) const ENTRY_FIELDS: [&str; 7] = [
 /// Several pipelines, run side by side.
 #[derive(Debug, Clone)]
 pub(crate) struct Fleet {
-    /// The pipelines, in the order given (two or more).
-    pub(crate) entries: Vec<FleetEntry>,
+    /// The pipelines, in the order given (two or more), each with the common inputs
+    /// applied.
+    pub(crate) entries: Vec<RunSpec>,
     /// How many run at once.
     pub(crate) max_parallel: usize,
     /// Cancel the others as soon as one ends in failure.
     pub(crate) fail_fast: bool,
-}
-
-/// One pipeline of a [`Fleet`], with the common inputs applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct FleetEntry {
-    /// Pipeline name.
-    pub(crate) pipeline: String,
-    /// Environment name.
-    pub(crate) environment: String,
-    /// `versionName`.
-    pub(crate) version: Option<String>,
-    /// `agentId`.
-    pub(crate) agent_id: Option<String>,
-    /// `executionTag`.
-    pub(crate) execution_tag: Option<String>,
-    /// `scalarVariables`: the common ones, then the entry's (an entry's wins).
-    pub(crate) variables: BTreeMap<String, String>,
-    /// `gridVariables`: the common ones, then the entry's (an entry's wins).
-    pub(crate) grid_variables: BTreeMap<String, Vec<Vec<String>>>,
-}
-
-impl FleetEntry {
-    /// The entry that runs `m` as it is.
-    fn of(m: &MatillionConfig, pipeline: &str) -> Self {
-        Self {
-            pipeline: pipeline.to_string(),
-            environment: m.environment.clone(),
-            version: m.version.clone(),
-            agent_id: m.agent_id.clone(),
-            execution_tag: m.execution_tag.clone(),
-            variables: m.variables.clone(),
-            grid_variables: m.grid_variables.clone(),
-        }
-    }
-
-    /// `m` with this entry's pipeline and settings.
-    pub(crate) fn apply(&self, m: &mut MatillionConfig) {
-        m.pipeline = self.pipeline.clone();
-        m.environment = self.environment.clone();
-        m.version = self.version.clone();
-        m.agent_id = self.agent_id.clone();
-        m.execution_tag = self.execution_tag.clone();
-        m.variables = self.variables.clone();
-        m.grid_variables = self.grid_variables.clone();
-    }
 }
 
 /// How the pipelines were given, for messages.
@@ -102,7 +58,7 @@ pub(super) fn read(
     r: &mut Reader<'_>,
     m: &MatillionConfig,
     list: Option<String>,
-) -> Option<Vec<FleetEntry>> {
+) -> Option<Vec<RunSpec>> {
     let (entries, given) = match list {
         Some(text) => (from_array(r, m, &text)?, Given::Array),
         None if m.pipeline.contains('\n') => {
@@ -122,7 +78,13 @@ pub(super) fn read(
                 );
                 return None;
             }
-            let entries: Vec<FleetEntry> = names.iter().map(|n| FleetEntry::of(m, n)).collect();
+            let entries: Vec<RunSpec> = names
+                .iter()
+                .map(|n| RunSpec {
+                    pipeline: n.to_string(),
+                    ..m.run.clone()
+                })
+                .collect();
             if entries.len() > 1 && m.execution_tag.is_some() {
                 r.err(
                     "execution-tag",
@@ -141,7 +103,7 @@ pub(super) fn read(
 }
 
 /// No pipeline twice in one environment, and no execution tag twice in one environment.
-fn distinct(r: &mut Reader<'_>, entries: &[FleetEntry], given: Given) -> bool {
+fn distinct(r: &mut Reader<'_>, entries: &[RunSpec], given: Given) -> bool {
     let mut ok = true;
     for (i, e) in entries.iter().enumerate() {
         let Some(j) = entries[..i]
@@ -209,7 +171,7 @@ fn at(i: usize, pipeline: &str) -> String {
 
 /// Every entry of the JSON array, each checked whole; `None` when any is bad (every
 /// problem reported).
-fn from_array(r: &mut Reader<'_>, m: &MatillionConfig, text: &str) -> Option<Vec<FleetEntry>> {
+fn from_array(r: &mut Reader<'_>, m: &MatillionConfig, text: &str) -> Option<Vec<RunSpec>> {
     const SHAPE: &str = "expected a JSON array of objects such as [{\"pipeline\": \"load-orders\", \"execution-tag\": \"orders\"}]";
     let items = match serde_json::from_str::<Value>(text) {
         Ok(Value::Array(items)) => items,
@@ -253,7 +215,7 @@ fn from_array(r: &mut Reader<'_>, m: &MatillionConfig, text: &str) -> Option<Vec
 }
 
 /// One entry, or every problem with it (each a sentence naming the entry and the field).
-fn entry(m: &MatillionConfig, i: usize, item: &Value) -> Result<FleetEntry, Vec<String>> {
+fn entry(m: &MatillionConfig, i: usize, item: &Value) -> Result<RunSpec, Vec<String>> {
     let Value::Object(o) = item else {
         return Err(vec![format!(
             "{}: is not an object; each entry is {{\"pipeline\": \"name\", ...}}.",
@@ -262,15 +224,7 @@ fn entry(m: &MatillionConfig, i: usize, item: &Value) -> Result<FleetEntry, Vec<
     };
     let name = o.get("pipeline").and_then(Value::as_str).unwrap_or("");
     let here = at(i, name.trim());
-    let mut errors = Vec::new();
-    for key in o.keys() {
-        if !ENTRY_FIELDS.contains(&key.as_str()) {
-            let hint = crate::suggest::closest(key, ENTRY_FIELDS)
-                .map(|k| format!(" Did you mean '{k}'?"))
-                .unwrap_or_else(|| format!(" The fields are: {}.", ENTRY_FIELDS.join(", ")));
-            errors.push(format!("{here}: unknown field {}.{hint}", show(key)));
-        }
-    }
+    let mut errors = unknown_fields(o, &here);
     let mut text = |field: &str| -> Option<String> {
         match o.get(field) {
             None => None,
@@ -293,19 +247,64 @@ fn entry(m: &MatillionConfig, i: usize, item: &Value) -> Result<FleetEntry, Vec<
             "{here}: field 'pipeline' is required: the published pipeline's name."
         ));
     }
+    check_environment(m, environment.as_deref(), &here, &mut errors);
+    let variables = own_variables(m, o, &here, &mut errors);
+    let grid_variables = own_grid_variables(m, o, &here, &mut errors);
+    match (pipeline, errors.is_empty()) {
+        (Some(pipeline), true) => Ok(RunSpec {
+            pipeline,
+            environment: environment.unwrap_or_else(|| m.environment.clone()),
+            version: version.or_else(|| m.version.clone()),
+            agent_id: agent_id.or_else(|| m.agent_id.clone()),
+            execution_tag: execution_tag.or_else(|| m.execution_tag.clone()),
+            variables,
+            grid_variables,
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// A sentence for each field of `o` that an entry cannot have (with the closest one).
+fn unknown_fields(o: &serde_json::Map<String, Value>, here: &str) -> Vec<String> {
+    let mut errors = Vec::new();
+    for key in o.keys() {
+        if !ENTRY_FIELDS.contains(&key.as_str()) {
+            let hint = crate::suggest::closest(key, ENTRY_FIELDS)
+                .map(|k| format!(" Did you mean '{k}'?"))
+                .unwrap_or_else(|| format!(" The fields are: {}.", ENTRY_FIELDS.join(", ")));
+            errors.push(format!("{here}: unknown field {}.{hint}", show(key)));
+        }
+    }
+    errors
+}
+
+/// The entry's environment, or the common one: one of them given, within 255 characters.
+fn check_environment(
+    m: &MatillionConfig,
+    environment: Option<&str>,
+    here: &str,
+    errors: &mut Vec<String>,
+) {
     if environment.is_none() && m.environment.is_empty() {
         errors.push(format!(
             "{here}: field 'environment' is required: no `environment` input is given for every pipeline."
         ));
     }
-    if environment
-        .as_ref()
-        .is_some_and(|e| e.chars().count() > 255)
-    {
+    if environment.is_some_and(|e| e.chars().count() > 255) {
         errors.push(format!(
             "{here}: field 'environment' is longer than 255 characters."
         ));
     }
+}
+
+/// The common `variables`, then the entry's (an entry's wins): an object of strings, or
+/// `name=value` lines.
+fn own_variables(
+    m: &MatillionConfig,
+    o: &serde_json::Map<String, Value>,
+    here: &str,
+    errors: &mut Vec<String>,
+) -> std::collections::BTreeMap<String, String> {
     let mut variables = m.variables.clone();
     match o.get("variables") {
         None => {}
@@ -321,6 +320,16 @@ fn entry(m: &MatillionConfig, i: usize, item: &Value) -> Result<FleetEntry, Vec<
             "{here}: field 'variables' must be an object of strings (or `name=value` lines)."
         )),
     }
+    variables
+}
+
+/// The common `grid-variables`, then the entry's (an entry's wins).
+fn own_grid_variables(
+    m: &MatillionConfig,
+    o: &serde_json::Map<String, Value>,
+    here: &str,
+    errors: &mut Vec<String>,
+) -> std::collections::BTreeMap<String, Vec<Vec<String>>> {
     let mut grid_variables = m.grid_variables.clone();
     match o.get("grid-variables") {
         None => {}
@@ -332,18 +341,7 @@ fn entry(m: &MatillionConfig, i: usize, item: &Value) -> Result<FleetEntry, Vec<
             "{here}: field 'grid-variables' must be an object, name to an array of rows, each an array of strings."
         )),
     }
-    match (pipeline, errors.is_empty()) {
-        (Some(pipeline), true) => Ok(FleetEntry {
-            pipeline,
-            environment: environment.unwrap_or_else(|| m.environment.clone()),
-            version: version.or_else(|| m.version.clone()),
-            agent_id: agent_id.or_else(|| m.agent_id.clone()),
-            execution_tag: execution_tag.or_else(|| m.execution_tag.clone()),
-            variables,
-            grid_variables,
-        }),
-        _ => Err(errors),
-    }
+    grid_variables
 }
 
 /// `max-parallel`: a whole number from 1 to [`MAX_PARALLEL`].

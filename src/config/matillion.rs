@@ -50,6 +50,26 @@ pub(crate) enum OnConflict {
     Fail,
 }
 
+/// What one run of a Matillion pipeline asks for: the config of one pipeline holds one,
+/// and each entry of `pipelines` is one (the common inputs applied).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct RunSpec {
+    /// Pipeline name.
+    pub(crate) pipeline: String,
+    /// Environment name.
+    pub(crate) environment: String,
+    /// `scalarVariables`.
+    pub(crate) variables: BTreeMap<String, String>,
+    /// `gridVariables`.
+    pub(crate) grid_variables: BTreeMap<String, Vec<Vec<String>>>,
+    /// `executionTag`.
+    pub(crate) execution_tag: Option<String>,
+    /// `versionName`.
+    pub(crate) version: Option<String>,
+    /// `agentId`.
+    pub(crate) agent_id: Option<String>,
+}
+
 /// Matillion-specific configuration.
 #[derive(Debug, Clone)]
 pub(crate) struct MatillionConfig {
@@ -59,22 +79,19 @@ pub(crate) struct MatillionConfig {
     pub(crate) auth: MatillionAuth,
     /// Project id or name.
     pub(crate) project: ProjectRef,
-    /// Environment name.
-    pub(crate) environment: String,
-    /// Pipeline name.
-    pub(crate) pipeline: String,
-    /// `versionName`.
-    pub(crate) version: Option<String>,
-    /// `agentId`.
-    pub(crate) agent_id: Option<String>,
-    /// `executionTag`.
-    pub(crate) execution_tag: Option<String>,
-    /// `scalarVariables`.
-    pub(crate) variables: BTreeMap<String, String>,
-    /// `gridVariables`.
-    pub(crate) grid_variables: BTreeMap<String, Vec<Vec<String>>>,
+    /// The run asked for (with several pipelines, each run's own: [`super::Config::runs`]).
+    pub(crate) run: RunSpec,
     /// 409 handling.
     pub(crate) on_conflict: OnConflict,
+}
+
+/// The run's fields read as the config's own (`cfg.pipeline`, `cfg.execution_tag`), as
+/// the platform client reads them.
+impl std::ops::Deref for MatillionConfig {
+    type Target = RunSpec;
+    fn deref(&self) -> &RunSpec {
+        &self.run
+    }
 }
 
 pub(super) fn is_uuid(s: &str) -> bool {
@@ -167,7 +184,46 @@ pub(super) fn matillion(
     r: &mut Reader<'_>,
     by_id: bool,
 ) -> Option<(MatillionConfig, Option<Fleet>)> {
-    let base_url = match (r.get("api-url"), r.get("region")) {
+    let (base_url, auth) = connection(r);
+    let project = project(r);
+    // With `pipelines`, each entry may name its environment, and `pipeline` is not given.
+    let list = r.get("pipelines").filter(|_| !by_id);
+    let run = run_spec(r, list.is_some(), by_id);
+    let on_conflict = on_conflict(r);
+    let max_parallel = fleet::max_parallel(r);
+    let fail_fast = r.boolean("fail-fast").unwrap_or(false);
+    let mut m = MatillionConfig {
+        base_url: base_url?,
+        auth: auth?,
+        project,
+        run,
+        on_conflict,
+    };
+    let entries = fleet::read(r, &m, list);
+    let fleet = match entries {
+        Some(entries) => {
+            m.run = entries.first()?.clone();
+            (entries.len() > 1).then_some(Fleet {
+                entries,
+                max_parallel,
+                fail_fast,
+            })
+        }
+        None if r.raw("pipelines").is_some() => return None,
+        None => None,
+    };
+    Some((m, fleet))
+}
+
+/// Where the API is and how to authenticate: `api-url` or `region`, `token-url`, and
+/// `client-id` with `client-secret` or `access-token` (shared by every Matillion command).
+pub(super) fn connection(r: &mut Reader<'_>) -> (Option<String>, Option<MatillionAuth>) {
+    (api_url(r), credentials(r))
+}
+
+/// `api-url`, else the URL of `region`.
+fn api_url(r: &mut Reader<'_>) -> Option<String> {
+    match (r.get("api-url"), r.get("region")) {
         (Some(u), _) => r.url("api-url", &u),
         (None, Some(region)) => match region.to_ascii_lowercase().as_str() {
             reg @ ("eu1" | "us1" | "au1") => Some(format!("https://{reg}.api.matillion.com/dpc")),
@@ -189,16 +245,19 @@ pub(super) fn matillion(
             );
             None
         }
-    };
+    }
+}
+
+/// `client-id` and `client-secret` (with `token-url`), or `access-token`: exactly one way.
+fn credentials(r: &mut Reader<'_>) -> Option<MatillionAuth> {
     let token_url = match r.get("token-url") {
         Some(u) => r.url("token-url", &u),
         None => Some(DEFAULT_TOKEN_URL.to_string()),
     };
-
     let client_id = r.secret("client-id");
     let client_secret = r.secret("client-secret");
     let token = r.secret("access-token");
-    let auth = match (client_id, client_secret, token) {
+    match (client_id, client_secret, token) {
         (Some(_), Some(_), Some(_)) | (Some(_), None, Some(_)) | (None, Some(_), Some(_)) => {
             r.err(
                 "access-token",
@@ -229,36 +288,45 @@ pub(super) fn matillion(
             );
             None
         }
-    };
+    }
+}
 
+/// `project`: an id (UUID) or an exact name.
+pub(super) fn project(r: &mut Reader<'_>) -> ProjectRef {
     let project = r.required("project", "the project's id (UUID) or exact name");
-    let project = if is_uuid(&project) {
+    if is_uuid(&project) {
         ProjectRef::Id(project.to_ascii_lowercase())
     } else {
         ProjectRef::Name(project)
-    };
-    // With `pipelines`, each entry may name its environment, and `pipeline` is not given.
-    let list = r.get("pipelines").filter(|_| !by_id);
-    let environment = match &list {
+    }
+}
+
+/// The run's fields from the common inputs. With `pipelines` (`listed`), `pipeline` is
+/// not given and `environment` may be left to the entries; `by_id` (`wait`, `status`),
+/// neither is needed: they are read from the execution.
+fn run_spec(r: &mut Reader<'_>, listed: bool, by_id: bool) -> RunSpec {
+    let environment = if by_id {
         // Read from the execution's details.
-        _ if by_id => String::new(),
-        Some(_) => r.get("environment").unwrap_or_default(),
-        None => r.required(
+        String::new()
+    } else if listed {
+        r.get("environment").unwrap_or_default()
+    } else {
+        r.required(
             "environment",
             "the environment the pipeline is published to",
-        ),
+        )
     };
-    let pipeline = match (&list, r.get("pipeline")) {
-        (Some(_), Some(_)) => {
+    let pipeline = match (listed, r.get("pipeline")) {
+        (true, Some(_)) => {
             r.err(
                 "pipelines",
                 "is given together with `pipeline`; give one of them: `pipeline` (a name, or several one a line) or `pipelines` (a JSON array).",
             );
             String::new()
         }
-        (Some(_), None) => String::new(),
-        (None, _) if by_id => String::new(),
-        (None, _) => r.required("pipeline", "the published pipeline's name"),
+        (true, None) => String::new(),
+        (false, _) if by_id => String::new(),
+        (false, _) => r.required("pipeline", "the published pipeline's name"),
     };
     if environment.chars().count() > 255 {
         r.err("environment", "is longer than 255 characters.");
@@ -266,28 +334,37 @@ pub(super) fn matillion(
     let version = r.string("version");
     let agent_id = r.string("agent-id");
     let execution_tag = r.string("execution-tag");
+    let variables = parsed(r, "variables", parse_variables);
+    let grid_variables = parsed(r, "grid-variables", parse_grid);
+    RunSpec {
+        pipeline,
+        environment,
+        variables,
+        grid_variables,
+        execution_tag,
+        version,
+        agent_id,
+    }
+}
 
-    let variables = match r.get("variables") {
-        Some(v) => match parse_variables(&v) {
-            Ok(m) => m,
-            Err(e) => {
-                r.err("variables", e);
-                BTreeMap::new()
-            }
-        },
-        None => BTreeMap::new(),
-    };
-    let grid_variables = match r.get("grid-variables") {
-        Some(v) => match parse_grid(&v) {
-            Ok(m) => m,
-            Err(e) => {
-                r.err("grid-variables", e);
-                BTreeMap::new()
-            }
-        },
-        None => BTreeMap::new(),
-    };
-    let on_conflict = match r
+/// Input `id` parsed by `parse`; empty when not given or bad (the error reported).
+fn parsed<T: Default>(
+    r: &mut Reader<'_>,
+    id: &'static str,
+    parse: fn(&str) -> Result<T, String>,
+) -> T {
+    match r.get(id) {
+        Some(v) => parse(&v).unwrap_or_else(|e| {
+            r.err(id, e);
+            T::default()
+        }),
+        None => T::default(),
+    }
+}
+
+/// `on-conflict`: `wait` or `fail`.
+fn on_conflict(r: &mut Reader<'_>) -> OnConflict {
+    match r
         .get("on-conflict")
         .unwrap_or_default()
         .to_ascii_lowercase()
@@ -303,35 +380,5 @@ pub(super) fn matillion(
             );
             OnConflict::Wait
         }
-    };
-
-    let max_parallel = fleet::max_parallel(r);
-    let fail_fast = r.boolean("fail-fast").unwrap_or(false);
-    let mut m = MatillionConfig {
-        base_url: base_url?,
-        auth: auth?,
-        project,
-        environment,
-        pipeline,
-        version,
-        agent_id,
-        execution_tag,
-        variables,
-        grid_variables,
-        on_conflict,
-    };
-    let entries = fleet::read(r, &m, list);
-    let fleet = match entries {
-        Some(entries) => {
-            entries.first()?.apply(&mut m);
-            (entries.len() > 1).then_some(Fleet {
-                entries,
-                max_parallel,
-                fail_fast,
-            })
-        }
-        None if r.raw("pipelines").is_some() => return None,
-        None => None,
-    };
-    Some((m, fleet))
+    }
 }

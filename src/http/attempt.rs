@@ -33,86 +33,111 @@ impl Http {
             Ok(a) => a,
             Err(m) => return Attempt::Untrusted(m),
         };
-        let limit = limit.max(Duration::from_millis(100));
-        macro_rules! prepare {
-            ($b:expr) => {{
-                let mut b = $b
-                    .config()
-                    .timeout_global(Some(limit))
-                    .build()
-                    .query_pairs(req.query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-                if let Some((name, value)) = &header {
-                    b = b.header(name.as_str(), value.expose());
-                }
-                b
-            }};
-        }
-        let result = match (&req.method, &req.body) {
-            (Method::Get, _) => prepare!(agent.get(&req.url)).call(),
-            (m, body) => {
-                let b = match m {
-                    Method::Post => prepare!(agent.post(&req.url)),
-                    _ => prepare!(agent.patch(&req.url)),
-                };
-                match body {
-                    Body::None => b.send_empty(),
-                    Body::Json(v) => b.send_json(v),
-                    Body::Form(pairs) => {
-                        b.send_form(pairs.iter().map(|(k, v)| (k.as_str(), v.expose())))
-                    }
-                    Body::Multipart(parts) => {
-                        use ureq::unversioned::multipart;
-                        let mut form = multipart::Form::new();
-                        for p in parts {
-                            form = match p {
-                                Part::Text(k, v) => form.text(k, v),
-                                Part::File(k, path) => match multipart::Part::file(path) {
-                                    Ok(f) => form.part(k, f.file_name(&upload_file_name(path))),
-                                    Err(e) => {
-                                        return Attempt::NotSent(format!(
-                                            "cannot read {}: {e}",
-                                            path.display()
-                                        ));
-                                    }
-                                },
-                            };
-                        }
-                        b.send(form)
-                    }
-                }
-            }
-        };
-        match result {
-            Ok(mut resp) => {
-                let status = resp.status().as_u16();
-                let retry_after = resp
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| parse_retry_after(v, self.clock.wall()));
-                let location = resp
-                    .headers()
-                    .get("location")
-                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-                match resp.body_mut().with_config().limit(MAX_BODY).read_to_vec() {
-                    Ok(bytes) => Attempt::Reply(
-                        Response {
-                            status,
-                            body: crate::lenient::text(bytes),
-                            location,
-                        },
-                        retry_after,
-                    ),
-                    Err(ureq::Error::BodyExceedsLimit(_)) => Attempt::TooLarge(format!(
-                        "the reply ({status}) is longer than {} MB, the most read",
-                        MAX_BODY >> 20
-                    )),
-                    Err(e) => Attempt::Lost(format!("reading the reply: {e}")),
-                }
-            }
-            Err(e) => classify(e),
+        match call(agent, req, header, limit.max(Duration::from_millis(100))) {
+            Ok(Ok(resp)) => self.read_reply(resp),
+            Ok(Err(e)) => classify(e),
+            Err(not_sent) => not_sent,
         }
     }
+
+    /// The reply read whole (at most [`MAX_BODY`]), with its `Retry-After`.
+    fn read_reply(&self, mut resp: ureq::http::Response<ureq::Body>) -> Attempt {
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, self.clock.wall()));
+        let location = resp
+            .headers()
+            .get("location")
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        match resp.body_mut().with_config().limit(MAX_BODY).read_to_vec() {
+            Ok(bytes) => Attempt::Reply(
+                Response {
+                    status,
+                    body: crate::lenient::text(bytes),
+                    location,
+                },
+                retry_after,
+            ),
+            Err(ureq::Error::BodyExceedsLimit(_)) => Attempt::TooLarge(format!(
+                "the reply ({status}) is longer than {} MB, the most read",
+                MAX_BODY >> 20
+            )),
+            Err(e) => Attempt::Lost(format!("reading the reply: {e}")),
+        }
+    }
+}
+
+type Sent = Result<ureq::http::Response<ureq::Body>, ureq::Error>;
+
+/// Send `req` on `agent` within `limit`: what `ureq` gave, or why nothing was sent (a file
+/// of a multipart body that cannot be read).
+fn call(
+    agent: &ureq::Agent,
+    req: &Request,
+    header: Option<(String, Secret)>,
+    limit: Duration,
+) -> Result<Sent, Attempt> {
+    macro_rules! prepare {
+        ($b:expr) => {{
+            let mut b = $b
+                .config()
+                .timeout_global(Some(limit))
+                .build()
+                .query_pairs(req.query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            if let Some((name, value)) = &header {
+                b = b.header(name.as_str(), value.expose());
+            }
+            b
+        }};
+    }
+    let b = match req.method {
+        Method::Get => return Ok(prepare!(agent.get(&req.url)).call()),
+        Method::Post => prepare!(agent.post(&req.url)),
+        Method::Patch => prepare!(agent.patch(&req.url)),
+    };
+    Ok(match &req.body {
+        Body::None => b.send_empty(),
+        Body::Json(v) => b.send_json(v),
+        Body::Form(pairs) => b.send_form(pairs.iter().map(|(k, v)| (k.as_str(), v.expose()))),
+        Body::Multipart(parts) => b.send(multipart(parts)?),
+        Body::Upload(u) => send_upload(b, u),
+    })
+}
+
+/// A multipart form of `parts`, files read from disk.
+fn multipart(parts: &[Part]) -> Result<ureq::unversioned::multipart::Form<'_>, Attempt> {
+    use ureq::unversioned::multipart;
+    let mut form = multipart::Form::new();
+    for p in parts {
+        form = match p {
+            Part::Text(k, v) => form.text(k, v),
+            Part::File(k, path) => match multipart::Part::file(path) {
+                Ok(f) => form.part(k, f.file_name(&upload_file_name(path))),
+                Err(e) => {
+                    return Err(Attempt::NotSent(format!(
+                        "cannot read {}: {e}",
+                        path.display()
+                    )));
+                }
+            },
+        };
+    }
+    Ok(form)
+}
+
+/// Send a body built beforehand, with its content type and headers.
+fn send_upload(
+    mut b: ureq::RequestBuilder<ureq::typestate::WithBody>,
+    u: &super::Upload,
+) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+    b = b.header("content-type", u.content_type.as_str());
+    for (name, value) in &u.headers {
+        b = b.header(name.as_str(), value.as_str());
+    }
+    b.send(u.bytes.as_slice())
 }
 
 fn classify(e: ureq::Error) -> Attempt {

@@ -2,7 +2,6 @@
 //! (Datalab), and remote text made safe for one log line (secrets removed by
 //! [`crate::redact`], control characters and workflow-command markers defused).
 
-use crate::text::one_line;
 use std::fmt;
 
 /// An error body, read as problem+json (Matillion) or FastAPI `detail` (Datalab).
@@ -160,12 +159,8 @@ fn reason(status: u16) -> Option<&'static str> {
         .canonical_reason()
 }
 
-/// Remote text made safe for one log line: secrets removed ([`crate::redact`]), on one
-/// line ([`one_line`]: control characters and runs of white space become one space, ends
-/// trimmed), and the legacy `##[` command marker broken up.
-pub(crate) fn clean(s: &str) -> String {
-    one_line(&crate::redact::redact(s)).replace("##[", "# #[")
-}
+/// The text cleaner, kept here under its old name for the code of this module.
+pub(crate) use crate::text::clean;
 
 /// The first 200 characters of a body, on one line; `None` when empty.
 pub(crate) fn excerpt(body: &str) -> Option<String> {

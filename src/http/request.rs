@@ -46,6 +46,21 @@ pub(crate) enum Body {
     Form(Vec<(String, Secret)>),
     /// `multipart/form-data`.
     Multipart(Vec<Part>),
+    /// A body built whole beforehand, with the headers that describe it (the artifact
+    /// upload: a multipart body, with its version and environment as headers).
+    Upload(Upload),
+}
+
+/// A body built beforehand ([`Body::Upload`]): held in memory, shared by clones.
+#[derive(Debug, Clone)]
+pub(crate) struct Upload {
+    /// The `Content-Type` header.
+    pub(crate) content_type: String,
+    /// More headers, sent as they are (names and values checked by whoever built them:
+    /// visible ASCII only).
+    pub(crate) headers: Vec<(String, String)>,
+    /// The body.
+    pub(crate) bytes: std::sync::Arc<Vec<u8>>,
 }
 
 /// A request, described once and sent as many times as the policy allows.

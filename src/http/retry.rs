@@ -1,14 +1,14 @@
-//! The retry loop every request goes through ([`Http::send_with`]): attempts until the
-//! budget's deadline, each reply or failure classified (retried, refused, ambiguous,
-//! unusable, unreachable), `Retry-After` and the shared [`Pace`](super::Pace) honoured,
-//! exponential backoff with jitter otherwise. The policy itself is described in
-//! [`super`].
+//! The retry loop every request goes through ([`Http::send_with`]): wait for the shared
+//! [`Pace`](super::Pace), send one attempt, read what it gave, and let the pure decision
+//! (`decide.rs`) say whether to return, send again after a delay, or give up. The policy
+//! itself is described in [`super`]. A failure repeated is logged once per streak, with
+//! its count (`streak.rs`).
 
 use super::attempt::Attempt;
-use super::{
-    Authorizer, Budget, Http, HttpError, Problem, Request, Response, UNUSABLE_BODY_ATTEMPTS, clean,
-};
+use super::decide::{Failed, Rules, Tally, Verdict, decide, round_ms};
+use super::{Authorizer, Budget, Http, HttpError, Problem, Request, Response};
 use crate::clock::Wake;
+use crate::secret::Secret;
 use backoff::backoff::Backoff;
 use std::time::{Duration, Instant};
 
@@ -48,203 +48,207 @@ impl Http {
         accept: impl Fn(&Response) -> Result<T, String>,
     ) -> Result<T, HttpError> {
         let mut backoff = self.backoff();
+        let mut tally = Tally::default();
         let mut refreshed = false;
-        let mut unusable = 0u32;
-        // Since when connecting to a host that never answered has been failing.
-        let mut unreached_since: Option<Instant> = None;
         let origin = origin(&req.url);
-        let describe = |r: &Response| -> String {
-            if secret_reply {
-                Problem::oauth(r.status, &r.body).to_string()
-            } else {
-                Problem::parse(r.status, &r.body).to_string()
-            }
-        };
         let mut last = String::from("the deadline had passed before it could be sent");
         loop {
-            if budget.interruptible {
-                if let Some(s) = self.clock.pending_signal() {
-                    return Err(HttpError::Interrupted(s));
+            let (header, sent) = self.ready(req, auth, budget, &last)?;
+            let limit = budget.deadline.saturating_duration_since(sent);
+            let attempt = self.attempt(req, header, limit.min(self.attempt_timeout));
+            let failed = match self.read(req, attempt, &origin, secret_reply, auth, &accept) {
+                Ok(v) => {
+                    self.end_streak(req);
+                    return Ok(v);
                 }
-            }
-            let now = self.clock.now();
-            if now >= budget.deadline {
-                return Err(HttpError::Deadline(last));
-            }
-            // A 429 told every request to wait: this one waits too, when that fits.
-            if let Some(left) = self.pace.left(now).filter(|l| now + *l <= budget.deadline) {
-                log::debug!(
-                    "{}: waiting {} (the platform's Retry-After)",
-                    req.what,
-                    humantime::format_duration(round_ms(left))
-                );
-                let wake = if budget.interruptible {
-                    self.clock.sleep(left)
-                } else {
-                    self.clock.pause(left);
-                    Wake::Elapsed
-                };
-                if let Wake::Signal(s) = wake {
-                    return Err(HttpError::Interrupted(s));
-                }
-                continue;
-            }
-            let header = auth.header(self, budget)?;
-            // Fetching a token takes time: a signal that came meanwhile stops this request
-            // before it is sent (nothing new starts after a signal).
-            if budget.interruptible {
-                if let Some(s) = self.clock.pending_signal() {
-                    return Err(HttpError::Interrupted(s));
-                }
-            }
-            let now = self.clock.now();
-            if now >= budget.deadline {
-                return Err(HttpError::Deadline(last));
-            }
-            let remaining = budget.deadline - now;
-            let (retry_after, problem) = match self.attempt(
-                req,
-                header,
-                remaining.min(self.attempt_timeout),
-            ) {
-                Attempt::Reply(r, retry_after) => {
-                    self.mark_reached(&origin);
-                    match r.status {
-                        200..=299 => match accept(&r) {
-                            Ok(v) => return Ok(v),
-                            Err(m) if req.repeatable => {
-                                unusable += 1;
-                                if unusable >= UNUSABLE_BODY_ATTEMPTS {
-                                    return Err(HttpError::Unusable(format!(
-                                        "{m}; {unusable} replies in a row could not be used"
-                                    )));
-                                }
-                                (None, m)
-                            }
-                            Err(m) => return Err(HttpError::Ambiguous(m)),
-                        },
-                        300..=399 => {
-                            return Err(HttpError::Refused(Problem::redirect(
-                                r.status,
-                                r.location.as_deref(),
-                            )));
-                        }
-                        401 if !refreshed && auth.invalidate() => {
-                            refreshed = true;
-                            log::debug!(
-                                "{}: 401; fetching a new token and trying once more",
-                                req.what
-                            );
-                            continue;
-                        }
-                        401 if !secret_reply => {
-                            let mut p = Problem::parse(401, &r.body);
-                            p.hint = auth.refusal_hint();
-                            return Err(HttpError::Refused(p));
-                        }
-                        429 => (
-                            retry_after.inspect(|d| self.pace.hold_until(self.clock.now() + *d)),
-                            format!("{} answered {}", req.what, describe(&r)),
-                        ),
-                        500..=599 => {
-                            let m = format!("{} answered {}", req.what, describe(&r));
-                            if !req.repeatable {
-                                return Err(HttpError::Ambiguous(m));
-                            }
-                            (retry_after, m)
-                        }
-                        s if secret_reply => {
-                            return Err(HttpError::Refused(Problem::oauth(s, &r.body)));
-                        }
-                        s => return Err(HttpError::Refused(Problem::parse(s, &r.body))),
-                    }
-                }
-                Attempt::NotSent(m) => {
-                    let m = format!("{} failed: {m}", req.what);
-                    if !self.has_reached(&origin) {
-                        let since = *unreached_since.get_or_insert(now);
-                        let tried = self.clock.now().saturating_duration_since(since);
-                        if tried >= self.connect_window {
-                            return Err(HttpError::Unreachable(format!(
-                                "could not connect to {} for {} ({m}); it has not answered once, so this does not look like something that heals by waiting: check the URL and the network",
-                                clean(&origin),
-                                humantime::format_duration(round_s(tried))
-                            )));
-                        }
-                    }
-                    (None, m)
-                }
-                Attempt::Untrusted(m) => return Err(HttpError::Untrusted(m)),
-                Attempt::Lost(m) => {
-                    let m = format!("{} failed: {m}", req.what);
-                    if !req.repeatable {
-                        return Err(HttpError::Ambiguous(m));
-                    }
-                    (None, m)
-                }
-                Attempt::TooLarge(m) => {
-                    self.mark_reached(&origin);
-                    let m = format!("{}: {m}", req.what);
-                    if !req.repeatable {
-                        return Err(HttpError::Ambiguous(m));
-                    }
-                    unusable += 1;
-                    if unusable >= UNUSABLE_BODY_ATTEMPTS {
-                        return Err(HttpError::Unusable(format!(
-                            "{m}; {unusable} replies in a row could not be used"
-                        )));
-                    }
-                    (None, m)
-                }
+                Err(f) => f,
             };
-            last = problem;
-            let now = self.clock.now();
-            let delay = match retry_after {
-                Some(asked) => {
-                    if now + asked > budget.deadline {
-                        // The platform asked to wait longer than the time left. A rate
-                        // limit is no reason to stop before the deadline: wait until it,
-                        // then stop there, saying what was asked.
-                        let m = format!(
-                            "{last}; the platform asked to wait {} (Retry-After), longer than the time left",
-                            humantime::format_duration(round_ms(asked))
-                        );
-                        log::warn!(
-                            "{m}: waiting until the deadline, {} from now",
-                            humantime::format_duration(round_ms(budget.deadline - now))
-                        );
-                        if let Wake::Signal(s) = self.wait(budget, budget.deadline - now) {
-                            return Err(HttpError::Interrupted(s));
-                        }
-                        return Err(HttpError::Deadline(m));
-                    }
-                    asked
-                }
+            let fresh_credential = is_401(&failed) && !refreshed && auth.invalidate();
+            let kind = failed.kind();
+            let rules = Rules {
+                repeatable: req.repeatable,
+                fresh_credential,
+                reached: self.has_reached(&origin),
+                origin: &origin,
+                connect_window: self.connect_window,
+                sent,
+                now: self.clock.now(),
+                deadline: budget.deadline,
                 // The jitter never stretches a wait past the documented maximum.
-                None => backoff
+                step: backoff
                     .next_backoff()
                     .unwrap_or(self.retry_max)
                     .min(self.retry_max),
             };
-            // A host that never answered gets one last attempt at the end of its window.
-            let delay = match unreached_since {
-                Some(since) if !self.has_reached(&origin) => {
-                    let window_end = since + self.connect_window;
-                    delay.min(window_end.saturating_duration_since(now))
-                }
-                _ => delay,
-            };
-            if now + delay > budget.deadline {
-                // Waiting would pass the deadline: give up now with what kept failing.
-                return Err(HttpError::Deadline(last));
+            match self.act(req, budget, &kind, decide(failed, &rules, &mut tally))? {
+                Some(why) => last = why,
+                None => refreshed = true,
             }
-            log::warn!(
-                "{last}; retrying in {}",
-                humantime::format_duration(round_ms(delay))
+        }
+    }
+
+    /// Carry out a verdict: `Some(what failed)` once the wait before the next attempt is
+    /// over, `None` to send again at once with a new credential, or the error to stop with.
+    fn act(
+        &self,
+        req: &Request,
+        budget: Budget,
+        kind: &str,
+        verdict: Verdict,
+    ) -> Result<Option<String>, HttpError> {
+        match verdict {
+            Verdict::Refresh => {
+                log::debug!(
+                    "{}: 401; fetching a new token and trying once more",
+                    req.what
+                );
+                Ok(None)
+            }
+            Verdict::Retry { after, why, hold } => {
+                self.hold(hold);
+                self.note_retry(req, kind, &why, after);
+                if let Wake::Signal(s) = self.wait(budget, after) {
+                    return Err(HttpError::Interrupted(s));
+                }
+                Ok(Some(why))
+            }
+            Verdict::WaitOut { wait, why, hold } => {
+                self.hold(hold);
+                self.end_streak(req);
+                log::warn!(
+                    "{why}: waiting until the deadline, {} from now",
+                    humantime::format_duration(round_ms(wait))
+                );
+                if let Wake::Signal(s) = self.wait(budget, wait) {
+                    return Err(HttpError::Interrupted(s));
+                }
+                Err(HttpError::Deadline(why))
+            }
+            Verdict::GiveUp(HttpError::Deadline(why)) => {
+                // Said by the caller, with the count of the streak (this failure too),
+                // which a next call of the same request goes on counting.
+                self.streaks.failed(&req.what, kind, &why, self.clock.now());
+                let why = self.streaks.so_far(&req.what).unwrap_or(why);
+                Err(HttpError::Deadline(why))
+            }
+            Verdict::GiveUp(e @ HttpError::Unusable(_)) => Err(e),
+            Verdict::GiveUp(e) => {
+                self.end_streak(req);
+                Err(e)
+            }
+        }
+    }
+
+    /// Before an attempt: no signal, time left, the shared pace waited out (when that
+    /// fits), then the authorization header. The header and when the attempt goes.
+    fn ready(
+        &self,
+        req: &Request,
+        auth: &dyn Authorizer,
+        budget: Budget,
+        last: &str,
+    ) -> Result<(Option<(String, Secret)>, Instant), HttpError> {
+        loop {
+            self.check(req, budget, last)?;
+            let now = self.clock.now();
+            // A 429 told every request to wait: this one waits too, when that fits.
+            let Some(left) = self.pace.left(now).filter(|l| now + *l <= budget.deadline) else {
+                break;
+            };
+            log::debug!(
+                "{}: waiting {} (the platform's Retry-After)",
+                req.what,
+                humantime::format_duration(round_ms(left))
             );
-            if let Wake::Signal(s) = self.wait(budget, delay) {
+            if let Wake::Signal(s) = self.wait(budget, left) {
                 return Err(HttpError::Interrupted(s));
             }
+        }
+        let header = auth.header(self, budget)?;
+        // Fetching a token takes time: a signal that came meanwhile stops this request
+        // before it is sent (nothing new starts after a signal).
+        self.check(req, budget, last)?;
+        Ok((header, self.clock.now()))
+    }
+
+    /// A signal (when the budget is interruptible) or a deadline passed stops the request
+    /// (saying what kept failing, with the count of its streak).
+    fn check(&self, req: &Request, budget: Budget, last_said: &str) -> Result<(), HttpError> {
+        if budget.interruptible {
+            if let Some(s) = self.clock.pending_signal() {
+                return Err(HttpError::Interrupted(s));
+            }
+        }
+        if self.clock.now() >= budget.deadline {
+            let last = self.streaks.so_far(&req.what);
+            return Err(HttpError::Deadline(
+                last.unwrap_or_else(|| last_said.to_string()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// What an attempt gave: the value of a usable 2xx, or how it failed.
+    fn read<T>(
+        &self,
+        req: &Request,
+        attempt: Attempt,
+        origin: &str,
+        secret_reply: bool,
+        auth: &dyn Authorizer,
+        accept: &impl Fn(&Response) -> Result<T, String>,
+    ) -> Result<T, Failed> {
+        match attempt {
+            Attempt::Reply(r, retry_after) => {
+                self.mark_reached(origin);
+                read_reply(req, &r, retry_after, secret_reply, auth, accept)
+            }
+            Attempt::NotSent(m) => Err(Failed::NotSent(format!(
+                "{} could not reach {}: {m}",
+                req.what,
+                host(origin)
+            ))),
+            Attempt::Lost(m) => Err(Failed::Lost(format!(
+                "{} lost its reply from {}: {m}",
+                req.what,
+                host(origin)
+            ))),
+            Attempt::Untrusted(m) => Err(Failed::Untrusted(m)),
+            Attempt::TooLarge(m) => {
+                self.mark_reached(origin);
+                Err(Failed::Unusable(format!("{}: {m}", req.what)))
+            }
+        }
+    }
+
+    /// Hold back every request of the client (a 429 that said how long).
+    fn hold(&self, hold: Option<Duration>) {
+        if let Some(d) = hold {
+            self.pace.hold_until(self.clock.now() + d);
+        }
+    }
+
+    /// Say a retry: in full when it starts a streak of its kind, quietly after that.
+    fn note_retry(&self, req: &Request, kind: &str, why: &str, after: Duration) {
+        let noted = self.streaks.failed(&req.what, kind, why, self.clock.now());
+        if let Some(ended) = noted.ended {
+            log::warn!("{ended}");
+        }
+        let line = format!(
+            "{why}; retrying in {}",
+            humantime::format_duration(round_ms(after))
+        );
+        if noted.first {
+            log::warn!("{line}");
+        } else {
+            log::debug!("{line}");
+        }
+    }
+
+    /// The request succeeded or gave up: the count of its streak of failures, if any.
+    fn end_streak(&self, req: &Request) {
+        if let Some(ended) = self.streaks.end(&req.what) {
+            log::warn!("{ended}");
         }
     }
 
@@ -259,6 +263,43 @@ impl Http {
     }
 }
 
+/// A reply: the value of a usable 2xx, or how it failed.
+fn read_reply<T>(
+    req: &Request,
+    r: &Response,
+    retry_after: Option<Duration>,
+    secret_reply: bool,
+    auth: &dyn Authorizer,
+    accept: &impl Fn(&Response) -> Result<T, String>,
+) -> Result<T, Failed> {
+    if (200..=299).contains(&r.status) {
+        return accept(r).map_err(Failed::Unusable);
+    }
+    let mut problem = match r.status {
+        300..=399 => Problem::redirect(r.status, r.location.as_deref()),
+        s if secret_reply => Problem::oauth(s, &r.body),
+        s => Problem::parse(s, &r.body),
+    };
+    let said = format!("{} answered {problem}", req.what);
+    if r.status == 401 && !secret_reply {
+        problem.hint = auth.refusal_hint();
+    }
+    Err(Failed::Status {
+        problem: Box::new(problem),
+        said,
+        retry_after,
+    })
+}
+
+fn is_401(failed: &Failed) -> bool {
+    matches!(failed, Failed::Status { problem, .. } if problem.status == 401)
+}
+
+/// The `host[:port]` of an origin, for messages.
+fn host(origin: &str) -> String {
+    super::clean(origin.split_once("://").map_or(origin, |(_, h)| h))
+}
+
 /// `scheme://host[:port]` of a URL, lower-cased: what "the same origin" compares.
 pub(crate) fn origin(url: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
@@ -268,12 +309,4 @@ pub(crate) fn origin(url: &str) -> String {
         .map(|(_, h)| h)
         .unwrap_or(authority);
     format!("{scheme}://{authority}").to_ascii_lowercase()
-}
-
-fn round_ms(d: Duration) -> Duration {
-    Duration::from_millis(d.as_millis() as u64)
-}
-
-fn round_s(d: Duration) -> Duration {
-    Duration::from_secs(d.as_secs())
 }

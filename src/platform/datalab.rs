@@ -180,7 +180,7 @@ impl Platform for Datalab {
             Err(crate::http::HttpError::Refused(p)) if p.status == 404 => {
                 return Err(Failure::Refused(format!(
                     "Datalab does not know execution {} ({p}): check the id and the api-key's account",
-                    crate::http::clean(id)
+                    crate::text::clean(id)
                 )));
             }
             Err(e) => return Err(Failure::from_http(e, "Datalab", "the execution poll", hint)),

@@ -4,7 +4,7 @@
 //!
 //! This file holds the client and its [`Platform`] implementation; the work is in the
 //! files beside it: the catalog and the dry run ([`catalog`]), the trigger ([`trigger`]),
-//! the paged lists ([`lists`]), details and steps ([`steps`]), the grace given to a
+//! the artifacts, for `publish` and `promote` ([`artifacts`]), the paged lists ([`lists`]), details and steps ([`steps`]), the grace given to a
 //! replica that has not seen a new execution yet ([`lag`]), and the wire shapes ([`wire`]).
 
 use super::{CancelAck, PastRun, Platform, history};
@@ -16,8 +16,9 @@ use crate::progress::StepPage;
 use crate::timefmt;
 use crate::wait::{Failure, Phase, RunState, Waiter};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+pub(crate) mod artifacts;
 mod attach;
 mod catalog;
 mod lag;
@@ -49,9 +50,9 @@ pub(crate) struct Matillion {
     project_id: Arc<OnceLock<String>>,
     /// Held while the project is resolved, so that clients sharing it look it up once.
     resolving: Arc<Mutex<()>>,
-    /// The execution this program created (or adopted), when it learnt its id, and
-    /// whether it has been found since (after that, a 404 is not replica lag).
-    created: Mutex<Option<(String, Instant, bool)>>,
+    /// The execution this program created (or adopted), and since when it has not been
+    /// found (a 404 for it is replica lag for a while).
+    created: Mutex<Option<lag::Known>>,
     /// The execution `wait` or `status` follows (this program did not start it: it is
     /// never cancelled, not even when it cannot be found).
     attached: OnceLock<String>,

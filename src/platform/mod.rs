@@ -1,8 +1,9 @@
 //! The platforms behind one small trait. The wait loop, retry policy, signals and
 //! reporters are shared; a platform only knows its own endpoints. Platforms sit above the
 //! run model ([`crate::model`]) and the wait primitive ([`crate::wait`]), below the wait
-//! loop (`orchestrate`).
+//! loop (`run::worker`).
 
+pub mod build;
 pub(crate) mod datalab;
 pub(crate) mod history;
 pub mod matillion;

@@ -73,7 +73,7 @@ pub(crate) fn render(report: &RunReport) -> String {
 /// pipeline that did not succeed and has no failed step (refused, timed out, stopped,
 /// interrupted) gets one more test case, `(run)`, with an `<error>` saying why, so that
 /// its suite does not read as passed.
-pub(crate) fn render_suites(
+pub(crate) fn render_fleet(
     reports: &[RunReport],
     why: impl Fn(&RunReport) -> Option<String>,
 ) -> String {

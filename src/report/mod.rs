@@ -5,8 +5,9 @@
 //! (durations, outcome names, truncation) live here; text cleaning is
 //! [`crate::text`]'s so that the formats agree.
 
-pub mod aggregate;
+pub mod artifact;
 pub(crate) mod dotenv;
+pub mod fleet;
 pub(crate) mod json;
 pub(crate) mod junit;
 pub mod outputs;

@@ -17,6 +17,7 @@
 //! its byte budget: it keeps every failed step (cutting their messages evenly if need be)
 //! and drops successful rows from the table, saying how many it left out.
 
+mod artifact;
 mod fleet;
 mod markdown;
 mod steps;
@@ -33,6 +34,7 @@ use markdown::{clean_block, code_block, fence_for, inline, inline_at_line_start}
 use std::fmt::Write as _;
 use steps::{FailedSection, StepsTable};
 
+pub(crate) use artifact::{render_artifact, size};
 pub(crate) use fleet::render_fleet;
 
 /// The budget for one step's summary: GitHub refuses more than 1 MiB (1,048,576 bytes);

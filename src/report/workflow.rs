@@ -12,11 +12,6 @@ use crate::text::{escape_data, escape_property, one_line};
 /// GitHub shows at most this many error annotations per step; more are dropped silently.
 const MAX_ERROR_ANNOTATIONS: usize = 10;
 
-/// The command that masks `value` in the rest of the job's log (no trailing newline).
-pub(crate) fn add_mask(value: &str) -> String {
-    format!("::add-mask::{}", escape_data(value))
-}
-
 fn error(title: &str, message: &str) -> String {
     format!(
         "::error title={}::{}",
@@ -112,11 +107,6 @@ pub(crate) fn annotations(report: &RunReport) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::model::{CancelResult, PlatformKind, Step, sample};
-
-    #[test]
-    fn masks_are_escaped() {
-        assert_eq!(add_mask("se%cr\net"), "::add-mask::se%25cr%0Aet");
-    }
 
     #[test]
     fn sample_annotations() {

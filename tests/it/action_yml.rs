@@ -157,16 +157,19 @@ fn outputs_agree_with_what_the_step_writes() {
     let report = RunReport::new(PlatformKind::Matillion, "p");
     let single: Vec<&str> = outputs::values(&report).iter().map(|(n, _)| *n).collect();
     // Several pipelines write the same outputs, then `results`.
-    let fleet = pipeline_run::report::aggregate::FleetReport {
+    let fleet = pipeline_run::report::fleet::FleetReport {
         runs: vec![report.clone(), report.clone()],
         max_parallel: 4,
         fail_fast: false,
     };
-    let names: Vec<&str> = pipeline_run::report::aggregate::output_values(&fleet)
+    let names: Vec<&str> = pipeline_run::report::fleet::output_values(&fleet)
         .iter()
         .map(|(n, _)| *n)
         .collect();
     assert_eq!(names[..single.len()], single[..]);
+    // `publish` and `promote` write theirs.
+    let mut names = names;
+    names.extend(pipeline_run::report::artifact::OUTPUT_NAMES);
     assert_eq!(outs.keys(), names);
     for n in names {
         let d = outs.get(n).and_then(|o| o.str("description")).unwrap_or("");

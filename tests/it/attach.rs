@@ -189,7 +189,7 @@ fn wait_by_pipeline_with_none_going_exits_4_naming_pipeline_and_environment() {
     assert_eq!(out.code, 4, "{}", out.stderr);
     has_line(
         &out.stderr,
-        "pipeline-run: error: result: refused: no run of pipeline 'quick' in environment 'prod' is going (`wait-for-start: true` waits for the next one)",
+        "pipeline-run: error: no run of pipeline 'quick' in environment 'prod' is going (`wait-for-start: true` waits for the next one)",
     );
     assert!(sim.requests_to(Route::Status).is_empty());
     assert!(sim.requests_to(Route::Details).is_empty());
@@ -310,12 +310,12 @@ fn an_unknown_id_exits_4_naming_it_after_the_replica_lag_grace() {
     let line = out
         .stderr
         .lines()
-        .find(|l| l.starts_with("pipeline-run: error: result: refused: "))
+        .find(|l| l.starts_with("pipeline-run: error: "))
         .unwrap_or_default()
         .to_string();
     assert!(
         line.starts_with(&format!(
-            "pipeline-run: error: result: refused: Matillion does not know execution {id} in project 'Analytics' (404"
+            "pipeline-run: error: Matillion does not know execution {id} in project 'Analytics' (404"
         )) && line.ends_with("still 3s later): check the id and the project"),
         "{line}"
     );
@@ -388,6 +388,19 @@ fn a_followed_run_that_stops_being_found_is_never_cancelled() {
     ));
     let out = live.finish(child);
     assert_eq!(out.code, 4, "{}", out.stderr);
+    // Asked again for the grace (a replica that lags), then said, never cancelled.
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("pipeline-run: error: Matillion refused the status poll: 404"))
+        .unwrap_or_default();
+    assert!(
+        line.ends_with(&format!(
+            "; execution {id} has not been found for 3s; this step did not start it and does not cancel it — check it in the Matillion console"
+        )),
+        "{}",
+        out.stderr
+    );
     assert!(sim.requests_to(Route::Cancel).is_empty());
     assert_eq!(
         sim.execution(&id).map(|e| e.status).as_deref(),

@@ -127,7 +127,7 @@ fn status_of_a_pipeline_that_never_ran_exits_4() {
     assert_eq!(out.code, 4, "{}", out.stderr);
     has_line(
         &out.stderr,
-        "pipeline-run: error: result: refused: pipeline 'quick' in environment 'prod' has no execution",
+        "pipeline-run: error: pipeline 'quick' in environment 'prod' has no execution",
     );
 }
 
@@ -152,7 +152,7 @@ fn bad_inputs_exit_2_before_any_request() {
         (
             &[("INPUT_COMMAND", "follow")],
             &[],
-            "pipeline-run: error: input 'command': got 'follow' (from INPUT_COMMAND); expected one of `run`, `wait`, `status`, `cancel`.",
+            "pipeline-run: error: input 'command': got 'follow' (from INPUT_COMMAND); expected `run`, `wait`, `status`, `publish`, `promote` or `cancel`.",
         ),
         (
             &[("INPUT_PIPELINE", "quick"), ("INPUT_DRY-RUN", "true")],
@@ -252,12 +252,11 @@ fn datalab_refuses_a_pipeline_without_an_id_and_names_an_unknown_id() {
     let line = out
         .stderr
         .lines()
-        .find(|l| l.contains("result: refused:"))
+        .find(|l| l.contains("does not know execution"))
         .unwrap_or_default();
     assert!(
-        line.starts_with(
-            "pipeline-run: error: result: refused: Datalab does not know execution pex_nope (404"
-        ) && line.ends_with("): check the id and the api-key's account"),
+        line.starts_with("pipeline-run: error: Datalab does not know execution pex_nope (404")
+            && line.ends_with("): check the id and the api-key's account"),
         "{line}"
     );
 }

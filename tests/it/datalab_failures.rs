@@ -131,9 +131,8 @@ fn a_422_validation_error_is_exit_4_with_the_message_as_a_sentence() {
     assert_eq!(out.code, 4, "{out:?}");
     let sentence = "Datalab refused the run request as invalid (422): page_range: Invalid page range: 9-2 (input 'page-range').";
     assert!(
-        out.stderr.contains(&format!(
-            "pipeline-run: error: result: refused: {sentence}\n"
-        )),
+        out.stderr
+            .contains(&format!("pipeline-run: error: {sentence}\n")),
         "{}",
         out.stderr
     );
@@ -326,7 +325,7 @@ fn cancel_mode_says_datalab_cannot_cancel_and_sends_nothing() {
     assert_eq!(out.code, 4, "{out:?}");
     assert!(
         out.stderr.contains(
-            "pipeline-run: error: result: refused: Datalab has no way to cancel execution pex_0123456789abcdef: the execution continues on Datalab\n"
+            "pipeline-run: error: Datalab has no way to cancel execution pex_0123456789abcdef: the execution continues on Datalab\n"
         ),
         "{}",
         out.stderr

@@ -164,7 +164,7 @@ fn unknown_project_name_lists_the_projects() {
     assert_eq!(out.code, 4, "{out:?}");
     has_line(
         &out.stderr,
-        "pipeline-run: error: result: refused: no project is named 'Nope'. Projects these credentials can see: 'Analytics', 'Marketing'.",
+        "pipeline-run: error: no project is named 'Nope'. Projects these credentials can see: 'Analytics', 'Marketing'.",
     );
     assert_nothing_sent(&sim);
 }
@@ -178,7 +178,7 @@ fn unknown_project_id_lists_the_projects_with_their_ids() {
     has_line(
         &out.stderr,
         &format!(
-            "pipeline-run: error: result: refused: project id '{id}' does not exist (or these credentials cannot see it). \
+            "pipeline-run: error: project id '{id}' does not exist (or these credentials cannot see it). \
              Projects these credentials can see: 'Analytics (id {ANALYTICS})', 'Marketing (id {MARKETING})'."
         ),
     );
@@ -192,7 +192,7 @@ fn unknown_environment_lists_the_projects_environments() {
     assert_eq!(out.code, 4, "{out:?}");
     has_line(
         &out.stderr,
-        "pipeline-run: error: result: refused: environment 'stage' does not exist in project 'Analytics'. Its environments: 'dev', 'prod'.",
+        "pipeline-run: error: environment 'stage' does not exist in project 'Analytics'. Its environments: 'dev', 'prod'.",
     );
     assert_nothing_sent(&sim);
 }
@@ -204,7 +204,7 @@ fn unpublished_pipeline_lists_what_is_published_there() {
     assert_eq!(out.code, 4, "{out:?}");
     has_line(
         &out.stderr,
-        "pipeline-run: error: result: refused: pipeline 'dev-only' is not published to environment 'prod'. Pipelines published there: 'load', 'quick'.",
+        "pipeline-run: error: pipeline 'dev-only' is not published to environment 'prod'. Pipelines published there: 'load', 'quick'.",
     );
     assert_nothing_sent(&sim);
 }

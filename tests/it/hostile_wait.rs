@@ -15,7 +15,9 @@ const PROJECT_ID: &str = "5d0e7a2c-1111-4222-8333-944455556666";
 const PROJECT: &str = "Warehouse";
 const ENV: &str = "dev";
 
-fn sim_with(cfg: SimConfig, faults: Vec<Fault>) -> SimHandle {
+/// `load` and `wide` end in 0.3 s, `slow` in 1.5 s, `steady` in 3 s; `long` runs for two
+/// minutes.
+pub(crate) fn sim_with(cfg: SimConfig, faults: Vec<Fault>) -> SimHandle {
     let mut c = cfg.cancel_delay(Duration::from_millis(100)).project(
         Project::new(PROJECT_ID, PROJECT).environment(
             Environment::new(ENV)
@@ -32,6 +34,10 @@ fn sim_with(cfg: SimConfig, faults: Vec<Fault>) -> SimHandle {
                     RunScript::new(Duration::from_millis(1500), 2),
                 ))
                 .pipeline(PublishedPipeline::new(
+                    "steady",
+                    RunScript::new(Duration::from_secs(3), 3),
+                ))
+                .pipeline(PublishedPipeline::new(
                     "long",
                     RunScript::new(Duration::from_secs(120), 3),
                 )),
@@ -43,7 +49,7 @@ fn sim_with(cfg: SimConfig, faults: Vec<Fault>) -> SimHandle {
     start_sim(c)
 }
 
-fn env_for(sim: &SimHandle, pipeline: &str) -> Vec<(String, String)> {
+pub(crate) fn env_for(sim: &SimHandle, pipeline: &str) -> Vec<(String, String)> {
     matillion_env(sim, PROJECT, ENV, pipeline)
 }
 

@@ -3,6 +3,7 @@
 //! against the bundled simulator over loopback HTTP; `common` holds the shared helpers.
 
 mod action_yml;
+mod architecture;
 mod attach;
 mod attach_status;
 mod cancel_mode;
@@ -22,8 +23,12 @@ mod github;
 mod gitlab_reports;
 mod hostile_api;
 mod hostile_wait;
+mod log_phrases;
+mod missed_polls;
 mod polling;
 mod progress;
+mod publish;
+mod rate_limits;
 mod resilience_cancel;
 mod resilience_common;
 mod resilience_faults;

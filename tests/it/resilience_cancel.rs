@@ -189,12 +189,14 @@ fn second_signal_exits_at_once() {
 }
 
 /// A signal while the trigger's reply is slow to come (the platform creates the run after
-/// 1.8 s, divided as the binary's timings are: past the settle window, within the wait
-/// for the trigger's reply). Returns the output, and whether a cancel was sent and taken.
+/// 2.25 s, divided as the binary's timings are: past the settle window, within the wait
+/// for the trigger's reply; in the middle of both, so that a signal sent a little late on
+/// a busy machine still lands there). Returns the output, and whether a cancel was sent
+/// and taken.
 fn signal_during_trigger(wait: bool) -> (Output, bool) {
     let sim = sim(vec![Fault::once(
         Route::Trigger,
-        FaultAction::Delay(Duration::from_millis(1800) / TIMINGS_DIVISOR),
+        FaultAction::Delay(Duration::from_millis(2250) / TIMINGS_DIVISOR),
     )]);
     let mut env = env_for(&sim, "long");
     set(&mut env, "MATILLION_WAIT", wait.to_string());

@@ -53,11 +53,20 @@ fn gateway_html_three_times_then_success() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     let polls = statuses(&sim.requests_to(Route::Status));
     assert_eq!(polls[..4], [Some(502), Some(502), Some(502), Some(200)]);
+    // Said once when the streak starts, and once with its count when it ends.
+    let said = "the status poll answered 502 Bad Gateway (body: <html>";
+    assert_eq!(out.stderr.matches(said).count(), 2, "{}", out.stderr);
     assert_eq!(
+        out.stderr.matches("; retrying in ").count(),
+        1,
+        "{}",
         out.stderr
-            .matches("the status poll answered 502 Bad Gateway (body: <html>")
-            .count(),
-        3,
+    );
+    assert!(
+        out.stderr
+            .lines()
+            .any(|l| l.starts_with(&format!("pipeline-run: warning: {said}"))
+                && l.contains("</center></body></html>) (3 times in ")),
         "{}",
         out.stderr
     );
@@ -113,7 +122,7 @@ fn bad_credentials_exit_4_without_the_secret() {
     let out = run(&env, &[]);
     assert_eq!(out.code, 4, "{}", out.stderr);
     // Said once, as what it is: the credentials were refused (not "the project list").
-    let line = "pipeline-run: error: result: refused: Matillion refused the credentials: the token endpoint answered 401 access_denied: Unauthorized — check client-id and client-secret.\n";
+    let line = "pipeline-run: error: Matillion authentication failed: the token endpoint refused the credentials with 401 access_denied: Unauthorized — check client-id and client-secret.\n";
     assert_eq!(
         out.stderr.lines().filter(|l| l.contains("refused")).count(),
         1,

@@ -9,13 +9,11 @@ use pipeline_run::config::{self, Config};
 use pipeline_run::exit::Exit;
 use pipeline_run::http::Http;
 use pipeline_run::model::{CancelResult, Outcome, RunReport};
-use pipeline_run::orchestrate;
-use pipeline_run::platform::Platform;
 use pipeline_run::platform::matillion::{Listed, pick_own};
-use pipeline_run::supervise;
+use pipeline_run::platform::{Platform, build};
+use pipeline_run::run::{self as run_path, Workers, worker};
 use pipeline_run::timings::Timings;
 use pipeline_run::wait::Waiter;
-use pipeline_run::wiring;
 use pipeline_run_sim::{
     Environment, Fault, FaultAction, Project, PublishedPipeline, Route, RunScript, SimConfig,
     SimHandle, Simulator,
@@ -72,7 +70,7 @@ fn config(sim: &SimHandle, pipeline: &str, extra: &[(&str, &str)]) -> Config {
 }
 
 fn platform(cfg: &Config, clock: &Arc<SimClock>) -> Arc<dyn Platform> {
-    wiring::platform_for(
+    build::client(
         cfg,
         Http::new(clock.clone()),
         &Timings::DEFAULT,
@@ -80,12 +78,12 @@ fn platform(cfg: &Config, clock: &Arc<SimClock>) -> Arc<dyn Platform> {
     )
 }
 
-/// The whole flow, on the worker path `orchestrate::run` (no signals).
+/// The whole flow, on the worker path `run::worker::run` (no signals).
 fn run(cfg: &Config, clock: &Arc<SimClock>, http_setup: impl FnOnce(&mut Http)) -> RunReport {
     let mut http = Http::new(clock.clone());
     http_setup(&mut http);
-    let p = wiring::platform_for(cfg, http, &Timings::DEFAULT, CiKind::Plain);
-    orchestrate::run(p.as_ref(), cfg, clock.as_ref(), &Timings::DEFAULT, &|_| {})
+    let p = build::client(cfg, http, &Timings::DEFAULT, CiKind::Plain);
+    worker::run(p.as_ref(), cfg, clock.as_ref(), &Timings::DEFAULT, &|_| {})
 }
 
 #[test]
@@ -254,22 +252,24 @@ fn a_stalled_reply_is_cut_by_the_attempt_timeout_not_the_deadline() {
 #[test]
 fn signal_ten_minutes_in_cancels_within_seconds() {
     // SIGTERM at 10 minutes of simulated time, through the same path as the binary
-    // (`supervise::run_with`): the cancel is sent at once, the report says so.
+    // (`run::supervise`): the cancel is sent at once, the report says so.
     let clock = SimClock::new();
     let sim = sim(&clock, vec![]);
     let cfg = config(&sim, "nightly", &[]);
     let p = platform(&cfg, &clock);
     clock.signal_at(10 * MINUTE, Signal::Term);
     let (_tx, rx) = mpsc::channel();
-    let report = supervise::run_with(
-        p,
+    let mut reports = run_path::supervise(
         &cfg,
+        Workers::one(&cfg, p, clock.clone()),
         clock.clone(),
         &Timings::DEFAULT,
         rx,
         &|_| None,
         CiKind::Plain,
     );
+    assert_eq!(reports.runs.len(), 1);
+    let report = reports.runs.remove(0);
     assert_eq!(Exit::from(&report.outcome), Exit::Terminated);
     assert_eq!(
         report.outcome,

@@ -165,10 +165,13 @@ fn trigger_reset_before_the_server_acted_is_sent_again_once() {
     let second = sim.requests_to(Route::Trigger)[1].elapsed;
     assert!(looks.iter().all(|l| l.elapsed < second));
     assert!(history[0].elapsed > second);
+    // The window opens after the first POST failed and before the first look goes out (the
+    // look may reach the simulator late on a loaded machine): a whole window after the POST.
+    let first = sim.requests_to(Route::Trigger)[0].elapsed;
     assert!(
-        second - looks[0].elapsed >= Duration::from_millis(290),
-        "the trigger was sent again {:?} after the first look",
-        second - looks[0].elapsed
+        second - first >= Duration::from_millis(300),
+        "the trigger was sent again {:?} after the first",
+        second - first
     );
     assert!(
         out.stderr

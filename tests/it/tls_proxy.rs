@@ -8,23 +8,16 @@
 
 use crate::common::*;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const PROJECT_ID: &str = "4a8a6162-702b-4efc-b2ec-c986e0bc95e4";
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 /// `openssl s_server -WWW` on loopback, serving files from a scratch directory.
@@ -46,29 +39,34 @@ impl TlsServer {
             ),
         )
         .unwrap();
-        let port = free_port();
         let f = fixtures();
-        let child = Command::new("openssl")
-            .args(["s_server", "-quiet", "-WWW", "-accept"])
-            .arg(format!("127.0.0.1:{port}"))
+        // Port 0: s_server takes a free port and says which ("ACCEPT 127.0.0.1:PORT"), so
+        // no other listener can be on the port that is tried (a port chosen beforehand can
+        // be taken by another test's server in between, on a busy machine).
+        let mut child = Command::new("openssl")
+            .args(["s_server", "-WWW", "-accept", "127.0.0.1:0"])
             .arg("-cert")
             .arg(f.join("server.pem"))
             .arg("-key")
             .arg(f.join("server.key"))
             .current_dir(&root.0)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("openssl s_server (Debian package openssl; .ci/run installs it)");
-        let start = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "s_server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+        let port = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|l| {
+                l.strip_prefix("ACCEPT 127.0.0.1:")
+                    .and_then(|p| p.trim().parse::<u16>().ok())
+            })
+            .expect("s_server says where it listens");
+        // What s_server says later is not needed, but must not fill the pipe.
+        std::thread::spawn(move || lines.for_each(drop));
         TlsServer {
             child,
             port,
@@ -103,7 +101,7 @@ fn an_untrusted_certificate_fails_at_once_with_a_hint() {
     assert_eq!(out.code, 4, "{out:?}");
     assert!(
         out.stderr.contains(
-            "pipeline-run: error: result: refused: Matillion's TLS certificate is not trusted (io: invalid peer certificate: UnknownIssuer) — if a proxy inspects TLS, give its root certificate in `ca-bundle` (or SSL_CERT_FILE).\n"
+            "pipeline-run: error: Matillion's TLS certificate is not trusted (io: invalid peer certificate: UnknownIssuer) — if a proxy inspects TLS, give its root certificate in `ca-bundle` (or SSL_CERT_FILE).\n"
         ),
         "{}",
         out.stderr

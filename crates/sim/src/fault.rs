@@ -33,6 +33,12 @@ pub enum Route {
     ListExecutions,
     /// `PATCH /dpc/v1/projects/{id}/pipeline-executions/{eid}`.
     Cancel,
+    /// `POST /dpc/v1/projects/{id}/artifacts`.
+    ArtifactCreate,
+    /// `GET /dpc/v1/projects/{id}/artifacts/details`.
+    ArtifactDetails,
+    /// `POST /dpc/v1/projects/{id}/artifacts/promotions`.
+    ArtifactPromotion,
     /// Datalab `POST /api/v1/pipelines/{id}/run`.
     DatalabRun,
     /// Datalab `GET /api/v1/pipelines/executions/{id}`.

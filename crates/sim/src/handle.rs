@@ -4,7 +4,7 @@
 use crate::datalab::DatalabRunInfo;
 use crate::fault::{Fault, Route};
 use crate::http::{self, Server};
-use crate::matillion::{self, ExecutionInfo, SeedExecution};
+use crate::matillion::{self, ArtifactInfo, ExecutionInfo, SeedExecution};
 use crate::{SimConfig, State};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -109,6 +109,12 @@ impl SimHandle {
         let now = self.state.clock.now();
         let inner = self.state.lock();
         inner.executions.iter().map(|e| e.info(now)).collect()
+    }
+
+    /// Every artifact version, in the order they were created (seeded ones first), each
+    /// environment's copy of a promoted version on its own.
+    pub fn artifacts(&self) -> Vec<ArtifactInfo> {
+        self.state.lock().artifacts.clone()
     }
 
     /// One execution by id.

@@ -46,7 +46,10 @@ pub use demo::{
 };
 pub use fault::{Fault, FaultAction, Matcher, ReplyEdit, ReplyParts, Route};
 pub use handle::{RecordedRequest, SimHandle};
-pub use matillion::{Environment, ExecutionInfo, Project, PublishedPipeline, SeedExecution};
+pub use matillion::{
+    ArtifactFile, ArtifactInfo, Environment, ExecutionInfo, Project, PublishedPipeline,
+    SeedArtifact, SeedExecution,
+};
 pub use script::{Phase, RunScript, StepSpec};
 pub use time::{ManualTime, ScaledTime, SimTime, WallTime};
 
@@ -74,6 +77,7 @@ pub(crate) struct Inner {
     issued: Vec<String>,
     executions: Vec<matillion::Execution>,
     datalab_runs: Vec<datalab::DatalabRun>,
+    artifacts: Vec<matillion::ArtifactInfo>,
     requests: Vec<RecordedRequest>,
     request_count: u64,
 }
@@ -99,6 +103,7 @@ impl Simulator {
         let addr = listener.local_addr()?;
         let inner = Inner {
             faults: config.faults.clone(),
+            artifacts: matillion::seeded_artifacts(&config.projects, clock.wall()),
             ..Inner::default()
         };
         let state = Arc::new(State {

@@ -7,7 +7,10 @@
 //!   `pipeline-run` binary against it as a CI job would (its log shows as it happens),
 //!   then shows the job summary rendered for a terminal (`terminal`, from the JSON result
 //!   the binary wrote), the outputs, and where the Markdown summary is.
+//! - `demo publish` runs the CD loop: publish a small project to `dev`, run it there with
+//!   the new version, promote it to `prod` ([`publish_demo`]).
 
+mod publish_demo;
 mod terminal;
 
 use pipeline_run_sim::{
@@ -24,12 +27,14 @@ pipeline-run-sim: a local simulator of the Matillion DPC API (and a small Datala
 USAGE:
     pipeline-run-sim serve [--port N] [--scenario success|failure|slow|hostile] [--start PIPELINE]
     pipeline-run-sim demo [pipeline-name | --datalab]
+    pipeline-run-sim demo publish
 
 serve   Serve the demo project until Ctrl-C. --start first starts an execution of that
         pipeline in environment dev, as its schedule would (try `pipeline-run wait`).
 demo    Run `pipeline-run` against an in-process simulator and show what it wrote.
         Pipelines: nightly-load (default), broken-load, hostile, slow-load, legacy-load.
-        --datalab runs the Datalab pipeline pl_demo on a small uploaded document.";
+        --datalab runs the Datalab pipeline pl_demo on a small uploaded document.
+        publish: publish a small project to dev, run it there, promote it to prod.";
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
@@ -187,6 +192,9 @@ const PROXY_VARS: [&str; 6] = [
 fn demo(args: &[String]) -> Result<u8, String> {
     if args.len() > 1 {
         return Err(format!("demo takes at most one pipeline name\n\n{USAGE}"));
+    }
+    if args.first().map(String::as_str) == Some("publish") {
+        return publish_demo::demo_publish();
     }
     let datalab = args.first().map(String::as_str) == Some("--datalab");
     let pipeline = match args.first().map(String::as_str) {

@@ -1,17 +1,20 @@
 //! The simulated Matillion DPC API: the OAuth token endpoint, projects, environments,
-//! published pipelines, and pipeline executions (trigger, details, status, steps, list,
-//! cancel). Shapes follow `/work/shared/api` (camelCase fields, problem+json errors).
+//! published pipelines, pipeline executions (trigger, details, status, steps, list,
+//! cancel), and artifacts (create, details, promotions). Shapes follow `/work/shared/api` (camelCase fields, problem+json errors).
 //!
 //! This file routes a `/dpc/...` request (after the bearer-token check) and holds what the
 //! handlers share: problem+json bodies, query parameters and page slicing. The world the
 //! API serves is in [`world`]; each group of endpoints has its own file.
 
+mod artifacts;
 mod catalog;
 mod executions;
 mod token;
 mod trigger;
 mod world;
 
+pub(crate) use artifacts::seeded as seeded_artifacts;
+pub use artifacts::{ArtifactFile, ArtifactInfo, SeedArtifact};
 pub(crate) use token::token;
 pub use world::{Environment, ExecutionInfo, Project, PublishedPipeline, SeedExecution};
 pub(crate) use world::{Execution, seed};
@@ -100,6 +103,15 @@ pub(crate) fn handle(state: &State, req: &Request, route: Route) -> Response {
             executions::execution_route(state, req, route, seg(3), seg(5), &q, &instance)
         }
         Route::ListExecutions => executions::list_executions(state, &q, &instance),
+        Route::ArtifactCreate => with_project(state, seg(3), &instance, |p| {
+            artifacts::create(state, p, req, &instance)
+        }),
+        Route::ArtifactDetails => with_project(state, seg(3), &instance, |p| {
+            artifacts::details(state, p, &q, &instance)
+        }),
+        Route::ArtifactPromotion => with_project(state, seg(3), &instance, |p| {
+            artifacts::promote(state, p, req, &instance)
+        }),
         _ => unknown_route(req, &instance),
     }
 }

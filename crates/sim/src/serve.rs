@@ -56,6 +56,11 @@ fn route_of(req: &Request) -> Route {
         ("GET", ["dpc", "v1", "projects", _, "environments"]) => Route::Environments,
         ("GET", ["dpc", "v1", "projects", _, "published-pipelines"]) => Route::PublishedPipelines,
         ("POST", ["dpc", "v1", "projects", _, "pipeline-executions"]) => Route::Trigger,
+        ("POST", ["dpc", "v1", "projects", _, "artifacts"]) => Route::ArtifactCreate,
+        ("GET", ["dpc", "v1", "projects", _, "artifacts", "details"]) => Route::ArtifactDetails,
+        ("POST", ["dpc", "v1", "projects", _, "artifacts", "promotions"]) => {
+            Route::ArtifactPromotion
+        }
         ("GET", ["dpc", "v1", "projects", _, "pipeline-executions", _]) => Route::Details,
         ("PATCH", ["dpc", "v1", "projects", _, "pipeline-executions", _]) => Route::Cancel,
         (
@@ -185,6 +190,21 @@ pub(crate) fn handle(state: &Arc<State>, req: Request, conn: u64) -> Reply {
         Some(FaultAction::DelayReply(d)) => {
             let resp = dispatch(state, &req, route);
             state.gate.wait(d);
+            Reply::Send(resp)
+        }
+        Some(FaultAction::TooManyRequestsBehind(behind)) => {
+            let theirs = state.clock.wall() - behind;
+            let mut resp = Response::new(
+                429,
+                "application/problem+json",
+                r#"{"type":"about:blank","title":"Too Many Requests","status":429,"detail":"Rate limit exceeded"}"#,
+            );
+            resp.headers
+                .push(("Date".into(), crate::util::http_date(theirs)));
+            resp.headers.push((
+                "Retry-After".into(),
+                crate::util::http_date(theirs + Duration::from_secs(1)),
+            ));
             Reply::Send(resp)
         }
         Some(FaultAction::CacheIgnoringPage) => {

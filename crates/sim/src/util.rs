@@ -114,6 +114,18 @@ pub(crate) fn rfc3339_millis(t: SystemTime) -> String {
     )
 }
 
+/// `Sun, 06 Nov 1994 08:49:37 GMT` (an HTTP date, RFC 9110's IMF-fixdate).
+pub(crate) fn http_date(t: SystemTime) -> String {
+    let (y, mo, d, h, mi, s, _) = parts(t);
+    let days = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() / 86_400;
+    // 1970-01-01 was a Thursday.
+    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ][(mo - 1) as usize];
+    format!("{weekday}, {d:02} {month} {y:04} {h:02}:{mi:02}:{s:02} GMT")
+}
+
 /// `2026-11-22T05:00:00.123456+00:00` (Python `isoformat()` style, as FastAPI sends).
 pub(crate) fn iso_python(t: SystemTime) -> String {
     let (y, mo, d, h, mi, s, us) = parts(t);
@@ -176,6 +188,12 @@ pub(crate) fn parse_rfc3339(s: &str) -> Option<SystemTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formats_http_dates() {
+        let t = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        assert_eq!(http_date(t), "Sun, 06 Nov 1994 08:49:37 GMT");
+    }
 
     #[test]
     fn formats_and_parses_timestamps() {

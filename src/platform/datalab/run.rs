@@ -5,9 +5,10 @@
 use super::wire::Execution;
 use super::{Datalab, hint};
 use crate::config::DatalabInput;
-use crate::http::{Body, HttpError, Method, Part, Request, clean, enc};
+use crate::http::{Body, HttpError, Method, Part, Request, enc};
 use crate::model::RunReport;
 use crate::platform::once::{Adopted, LookUp, Once, trigger_at_most_once};
+use crate::text::clean;
 use crate::wait::{Failure, Waiter};
 
 impl Datalab {

@@ -6,9 +6,10 @@
 
 use super::wire::Details;
 use super::{Matillion, auth_hint, phase_of};
-use crate::http::{Budget, HttpError, clean};
+use crate::http::{Budget, HttpError};
 use crate::model::RunReport;
 use crate::platform::Found;
+use crate::text::clean;
 use crate::wait::{Failure, RunState};
 
 impl Matillion {

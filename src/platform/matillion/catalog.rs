@@ -5,7 +5,8 @@
 use super::wire::{NameItem, ProjectItem};
 use super::{Matillion, auth_hint};
 use crate::config::ProjectRef;
-use crate::http::{Budget, HttpError, clean, enc};
+use crate::http::{Budget, HttpError, enc};
+use crate::text::clean;
 use crate::wait::Failure;
 use serde_json::Value;
 
@@ -60,20 +61,15 @@ impl Matillion {
     /// saying what would be sent.
     pub(super) fn dry_run(&self, budget: Budget) -> Result<Vec<String>, Failure> {
         let c = &self.cfg;
-        let envs: Vec<NameItem> = self
-            .all_pages(
-                &format!("/v1/projects/{}/environments", enc(self.project())),
-                &[],
-                "the environment list",
-                budget,
-            )
-            .map_err(|e| match (e, &c.project) {
-                // A project id nobody can see: say so, and list the projects that exist.
-                (HttpError::Refused(p), ProjectRef::Id(id)) if p.status == 404 => {
-                    self.unknown_project_id(id, budget)
-                }
-                (e, _) => Failure::from_http(e, "Matillion", "the environment list", auth_hint),
-            })?;
+        let envs: Vec<NameItem> =
+            self.environment_list(budget)
+                .map_err(|e| match (e, &c.project) {
+                    // A project id nobody can see: say so, and list the projects that exist.
+                    (HttpError::Refused(p), ProjectRef::Id(id)) if p.status == 404 => {
+                        self.unknown_project_id(id, budget)
+                    }
+                    (e, _) => Failure::from_http(e, "Matillion", "the environment list", auth_hint),
+                })?;
         if !envs.iter().any(|e| e.name == c.environment) {
             return Err(Failure::Refused(format!(
                 "environment '{}' does not exist in project '{}'. {}",
@@ -136,6 +132,16 @@ impl Matillion {
             body
         ));
         Ok(lines)
+    }
+
+    /// Every environment of the project.
+    pub(super) fn environment_list(&self, budget: Budget) -> Result<Vec<NameItem>, HttpError> {
+        self.all_pages(
+            &format!("/v1/projects/{}/environments", enc(self.project())),
+            &[],
+            "the environment list",
+            budget,
+        )
     }
 
     /// Dry run: the environment list said the project id does not exist.

@@ -143,21 +143,7 @@ impl Matillion {
             // The list shows who holds the tag, and it is not the run of our lost reply.
             attempts.maybe_created = false;
         } else if attempts.maybe_created {
-            // Nobody is listed as the holder: most likely the run of our lost reply, which
-            // the list does not show yet. Ask again later (a 409 again means the same).
-            log::info!(
-                "no holder of execution tag '{}' is listed yet (probably the run of the lost reply); trying again",
-                clean(&tag)
-            );
-            w.sleep(attempts.next_wait())
-                .map_err(Failure::Interrupted)?;
-            if w.clock.now() >= w.deadline {
-                return Err(Failure::TimedOut(format!(
-                    "timed out looking for the run of the lost trigger reply, which probably holds execution tag '{}'",
-                    clean(&tag)
-                )));
-            }
-            return Ok(None);
+            return unlisted_holder(w, attempts, &tag);
         }
         let said = match &holder {
             Some((e, guess)) => Self::describe(e, &tag, *guess),
@@ -176,33 +162,10 @@ impl Matillion {
             .notes
             .push(format!("Waited for another run: {said}."));
         match holder {
-            Some((e, _)) => {
-                let id = &e.pipeline_execution_id;
-                let waited = w.until_end(
-                    |budget| self.status(id, budget),
-                    |seen| match seen {
-                        Seen::Changed(s) => {
-                            log::info!("holder {}: {}", clean(id), clean(&s.status))
-                        }
-                        Seen::Still { status, after } => {
-                            log::info!("{}", still_line(status, after))
-                        }
-                    },
-                );
-                match waited {
-                    Ok(_) => log::info!("execution tag '{}' is free; triggering", clean(&tag)),
-                    Err(WaitStop::TimedOut(_)) => {
-                        return Err(Failure::TimedOut(format!(
-                            "timed out waiting for the execution tag: {said}"
-                        )));
-                    }
-                    Err(WaitStop::Failed(f)) => return Err(f),
-                }
-            }
-            None => {
-                w.sleep(attempts.next_wait())
-                    .map_err(Failure::Interrupted)?;
-            }
+            Some((e, _)) => self.follow_holder(w, &e.pipeline_execution_id, &tag, &said)?,
+            None => w
+                .sleep(attempts.next_wait())
+                .map_err(Failure::Interrupted)?,
         }
         if w.clock.now() >= w.deadline {
             return Err(Failure::TimedOut(format!(
@@ -210,6 +173,34 @@ impl Matillion {
             )));
         }
         Ok(None)
+    }
+
+    /// Follow the execution `id` that holds the tag until it ends (or the deadline).
+    fn follow_holder(
+        &self,
+        w: &Waiter<'_>,
+        id: &str,
+        tag: &str,
+        said: &str,
+    ) -> Result<(), Failure> {
+        let waited = w.until_end(
+            |budget| self.status(id, budget),
+            |seen| match seen {
+                Seen::Changed(s) => log::info!("holder {}: {}", clean(id), clean(&s.status)),
+                Seen::Still { status, after } => log::info!("{}", still_line(status, after)),
+                Seen::Unread(_) => {}
+            },
+        );
+        match waited {
+            Ok(_) => {
+                log::info!("execution tag '{}' is free; triggering", clean(tag));
+                Ok(())
+            }
+            Err(WaitStop::TimedOut(_)) => Err(Failure::TimedOut(format!(
+                "timed out waiting for the execution tag: {said}"
+            ))),
+            Err(WaitStop::Failed(f)) => Err(f),
+        }
     }
 
     /// The executions of this project matching the filters, newest first (a few pages).
@@ -360,4 +351,26 @@ pub fn pick_own(
                 && distance(e).is_none_or(|d| d <= ADOPT_SKEW)
         })
         .min_by_key(|e| distance(e).unwrap_or(Duration::MAX))
+}
+
+/// Nobody is listed as the holder of `tag` after a lost reply: most likely the run of that
+/// reply, which the list does not show yet. Ask again later (a 409 again means the same).
+fn unlisted_holder(
+    w: &Waiter<'_>,
+    attempts: &mut Attempts,
+    tag: &str,
+) -> Result<Option<String>, Failure> {
+    log::info!(
+        "no holder of execution tag '{}' is listed yet (probably the run of the lost reply); trying again",
+        clean(tag)
+    );
+    w.sleep(attempts.next_wait())
+        .map_err(Failure::Interrupted)?;
+    if w.clock.now() >= w.deadline {
+        return Err(Failure::TimedOut(format!(
+            "timed out looking for the run of the lost trigger reply, which probably holds execution tag '{}'",
+            clean(tag)
+        )));
+    }
+    Ok(None)
 }

@@ -9,7 +9,7 @@ use super::markdown::{inline, inline_at_line_start};
 use super::steps::FailedSection;
 use super::{TEXT_CHARS, headline_only, limit_label, plural};
 use crate::model::Outcome;
-use crate::report::aggregate::{FleetReport, message_of, succeeded};
+use crate::report::fleet::{FleetReport, message_of, succeeded};
 use crate::report::{RunReport, humanize_duration, outcome_name, truncate_bytes};
 use std::fmt::Write as _;
 

@@ -7,7 +7,7 @@ use crate::model::{CancelResult, PlatformKind, sample};
 use crate::report::Step;
 use comrak::nodes::{AstNode, NodeValue};
 use comrak::{Arena, Options, parse_document};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn gfm() -> Options<'static> {
     let mut o = Options::default();
@@ -407,14 +407,10 @@ fn folds_long_tables() {
 #[test]
 fn thirty_thousand_steps_fit_the_cap() {
     let r = many_steps(30_000, 100, 2_000);
-    let start = Instant::now();
     let md = render(&r, GITHUB_SUMMARY_LIMIT);
-    let elapsed = start.elapsed();
     assert!(md.len() <= GITHUB_SUMMARY_LIMIT, "{} bytes", md.len());
-    // Linear time: a few milliseconds in release; debug builds are much slower.
-    eprintln!("rendered 30,000 steps in {elapsed:?}");
-    let budget = if cfg!(debug_assertions) { 5_000 } else { 100 };
-    assert!(elapsed < Duration::from_millis(budget), "{elapsed:?}");
+    // How long it takes is the budgets bench's to say (benches/budgets), not a test's: a
+    // loaded machine makes any time limit here fail now and then.
 
     let tables = tables(&md);
     let rows = &tables[1][1..];

@@ -51,6 +51,10 @@ pub enum FaultAction {
     /// ends early on [`SimHandle::release_delayed`](crate::SimHandle::release_delayed) or
     /// when the simulator stops.
     DelayReply(Duration),
+    /// `429 Too Many Requests` from a server whose clock is `behind` ours: its `Date` is
+    /// `behind` ago, and its `Retry-After` is an HTTP date one second after that, which is
+    /// already past here; see [`FaultAction::too_many_requests_from_a_clock_behind`].
+    TooManyRequestsBehind(Duration),
     /// A cache keyed on the path alone: the request is served as if it had no `page`,
     /// `offset` or `paginationToken` parameter (so every page is the first page, and its
     /// `more` token leads back to it), and `total` is removed from the JSON reply.
@@ -77,6 +81,32 @@ impl FaultAction {
             content_type: "application/problem+json".into(),
             body: r#"{"type":"about:blank","title":"Too Many Requests","status":429,"detail":"Rate limit exceeded"}"#.into(),
         }
+    }
+
+    /// `429 Too Many Requests` from a server whose clock is `behind` ours: its
+    /// `Retry-After` is an HTTP date already past ([`FaultAction::TooManyRequestsBehind`]).
+    pub fn too_many_requests_from_a_clock_behind(behind: Duration) -> Self {
+        FaultAction::TooManyRequestsBehind(behind)
+    }
+
+    /// `200 OK` with an HTML page: what a proxy or a sign-in portal in front of the API
+    /// answers when it blocks a request.
+    pub fn block_page() -> Self {
+        Self::respond(
+            200,
+            "text/html",
+            "<html><head><title>Access denied</title></head><body><h1>Access denied</h1><p>This request was blocked by the security proxy.</p></body></html>",
+        )
+    }
+
+    /// `200 OK` `application/json` with a body of `len` bytes (a JSON string of spaces): over
+    /// a client's read limit when `len` is.
+    pub fn huge_body(len: usize) -> Self {
+        let mut body = Vec::with_capacity(len);
+        body.push(b'"');
+        body.resize(len.saturating_sub(1), b' ');
+        body.push(b'"');
+        Self::raw_body(200, "application/json", body)
     }
 
     /// `502 Bad Gateway` with an HTML body, as a gateway sends.
@@ -163,6 +193,7 @@ impl FaultAction {
             FaultAction::Edit(e) => e.label(),
             FaultAction::DelayReply(_) => "delay-reply",
             FaultAction::CacheIgnoringPage => "cache-ignoring-page",
+            FaultAction::TooManyRequestsBehind(_) => "too-many-requests-behind",
         }
     }
 }

@@ -115,7 +115,12 @@ pub(super) fn trigger(state: &State, project: &Project, req: &Request, instance:
         );
     };
     if let Some(v) = &version {
-        if !pp.versions.is_empty() && !pp.versions.contains(v) {
+        // An environment that holds artifacts runs only their versions (and the ones the
+        // pipeline was configured with); otherwise an empty list accepts any version.
+        let artifacts = super::artifacts::has_any(state, &project.id, &env_name);
+        let known = pp.versions.contains(v)
+            || super::artifacts::has_version(state, &project.id, &env_name, v);
+        if (artifacts || !pp.versions.is_empty()) && !known {
             return problem(
                 404,
                 "Pipelines not Found",

@@ -58,6 +58,8 @@ pub struct Environment {
     pub default_agent_name: String,
     /// Pipelines published to it.
     pub pipelines: Vec<PublishedPipeline>,
+    /// Artifact versions in it from the start.
+    pub artifacts: Vec<super::artifacts::SeedArtifact>,
 }
 
 impl Environment {
@@ -68,7 +70,17 @@ impl Environment {
             default_agent_id: derived_uuid(name, 0),
             default_agent_name: format!("{name}-agent"),
             pipelines: Vec::new(),
+            artifacts: Vec::new(),
         }
+    }
+
+    /// An artifact version in it from the start, with this commit (or none).
+    pub fn artifact(mut self, version: &str, commit_hash: Option<&str>) -> Self {
+        self.artifacts.push(super::artifacts::SeedArtifact {
+            version: version.into(),
+            commit_hash: commit_hash.map(str::to_string),
+        });
+        self
     }
 
     /// Publish a pipeline to it.

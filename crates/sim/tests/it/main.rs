@@ -1,6 +1,7 @@
 //! The simulator's tests, one binary: every test talks to a simulator over real HTTP on
 //! loopback, through the public API only, on a `ManualTime` clock.
 
+mod artifacts;
 mod common;
 mod consistency;
 mod datalab;

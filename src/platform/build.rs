@@ -1,13 +1,10 @@
-//! Wiring shared by every mode (`run`, `cancel`, the post step): the process environment,
-//! the validated config, and the platform client built from it with the program's
-//! [`Timings`]. Below `cli`, `supervise`, `cancel` and `post`, which all take it from here.
+//! The platform clients, built from the validated config with the program's [`Timings`]:
+//! one pipeline's ([`client`]), and several pipelines' sharing one connection pool, one
+//! pace, one token and one lookup of the project ([`clients`]).
 
 use crate::auth::BearerAuth;
 use crate::ci::CiKind;
-use crate::clock::Clock;
-use crate::config::{self, Config, MatillionAuth, PlatformConfig};
-use crate::emit;
-use crate::exit::Exit;
+use crate::config::{Config, MatillionAuth, MatillionConfig, PlatformConfig};
 use crate::http::Http;
 use crate::platform::Platform;
 use crate::platform::datalab::Datalab;
@@ -15,49 +12,8 @@ use crate::platform::matillion::Matillion;
 use crate::timings::Timings;
 use std::sync::Arc;
 
-/// The process environment as a lookup function.
-pub(crate) fn process_env(name: &str) -> Option<String> {
-    std::env::var(name).ok()
-}
-
-/// Read and validate the inputs; print every problem (exit 2) when they are bad.
-pub(crate) fn load_config(
-    env: &dyn Fn(&str) -> Option<String>,
-    ci: CiKind,
-) -> Result<Config, Exit> {
-    load_config_for(env, ci, config::Purpose::Run)
-}
-
-/// [`load_config`] for `purpose` (`wait` and `status` read fewer inputs).
-pub(crate) fn load_config_for(
-    env: &dyn Fn(&str) -> Option<String>,
-    ci: CiKind,
-    purpose: config::Purpose,
-) -> Result<Config, Exit> {
-    crate::unknown::log_warnings(env);
-    config::from_lookup_for(env, purpose).map_err(|errs| {
-        for e in &errs.0 {
-            log::error!("input '{}': {}", e.input, e.message);
-        }
-        emit::input_errors(ci, &errs);
-        log::error!("nothing was triggered: fix the input(s) above.");
-        Exit::BadInput
-    })
-}
-
-/// When the CA bundle was needed and could not be used: the input error, said as
-/// [`load_config`] says one (exit 2; nothing was sent over TLS, and nothing else is
-/// reported).
-pub(crate) fn unusable_ca_bundle(cfg: &Config, ci: CiKind) -> Option<Exit> {
-    let e = cfg.ca_bundle.as_ref()?.failure()?;
-    log::error!("input '{}': {}", e.input, e.message);
-    emit::input_errors(ci, &config::InputErrors(vec![e]));
-    log::error!("nothing was triggered: fix the input(s) above.");
-    Some(Exit::BadInput)
-}
-
-/// Build the platform client for `cfg`, its requests retried as `timings` says.
-pub fn platform_for(cfg: &Config, http: Http, timings: &Timings, ci: CiKind) -> Arc<dyn Platform> {
+/// The platform client for `cfg`, its requests retried as `timings` says.
+pub fn client(cfg: &Config, http: Http, timings: &Timings, ci: CiKind) -> Arc<dyn Platform> {
     let http = configured(cfg, http, timings);
     match &cfg.platform {
         PlatformConfig::Matillion(m) => Arc::new(
@@ -68,13 +24,29 @@ pub fn platform_for(cfg: &Config, http: Http, timings: &Timings, ci: CiKind) -> 
     }
 }
 
-/// The clients of several pipelines (`runs`, from [`Config::runs`]), pipeline `i` on
-/// `clocks[i]`: one connection pool and one pace (clones of `http`), one token, and one
-/// lookup of the project, shared by all.
-pub(crate) fn platforms_for(
+/// The Matillion client of `cfg` itself (not shared), for the artifact requests of `publish` and
+/// `promote` (`None` for another platform).
+pub(crate) fn matillion_client(
+    cfg: &Config,
+    http: Http,
+    timings: &Timings,
+    ci: CiKind,
+) -> Option<Matillion> {
+    match &cfg.platform {
+        PlatformConfig::Matillion(m) => Some(Matillion::new(
+            m.clone(),
+            configured(cfg, http, timings),
+            bearer(m, ci),
+        )),
+        PlatformConfig::Datalab(_) => None,
+    }
+}
+
+/// The clients of the pipelines `runs` (from [`Config::runs`]): one connection pool and
+/// one pace (clones of `http`), one token, and one lookup of the project, shared by all.
+pub(crate) fn clients(
     runs: &[Config],
     http: Http,
-    clocks: &[Arc<dyn Clock>],
     timings: &Timings,
     ci: CiKind,
 ) -> Vec<Arc<dyn Platform>> {
@@ -88,11 +60,10 @@ pub(crate) fn platforms_for(
     };
     let mut first_client: Option<Arc<Matillion>> = None;
     let mut out: Vec<Arc<dyn Platform>> = Vec::with_capacity(runs.len());
-    for (cfg, clock) in runs.iter().zip(clocks) {
-        let http = http.clone().with_clock(clock.clone());
+    for cfg in runs {
         match (&cfg.platform, &auth) {
             (PlatformConfig::Matillion(m), Some(auth)) => {
-                let client = Matillion::new(m.clone(), http, auth.clone())
+                let client = Matillion::new(m.clone(), http.clone(), auth.clone())
                     .with_not_found_grace(timings.not_found_grace);
                 let client = Arc::new(match &first_client {
                     Some(f) => client.sharing_project_with(f),
@@ -101,7 +72,7 @@ pub(crate) fn platforms_for(
                 first_client.get_or_insert_with(|| client.clone());
                 out.push(client);
             }
-            _ => out.push(platform_for(cfg, http, timings, ci)),
+            _ => out.push(client(cfg, http.clone(), timings, ci)),
         }
     }
     out
@@ -109,7 +80,7 @@ pub(crate) fn platforms_for(
 
 /// The OAuth or fixed-token authorizer of a Matillion config (on GitHub, every token
 /// fetched is masked first).
-fn bearer(m: &crate::config::MatillionConfig, ci: CiKind) -> BearerAuth {
+fn bearer(m: &MatillionConfig, ci: CiKind) -> BearerAuth {
     match &m.auth {
         MatillionAuth::Token(t) => BearerAuth::token(t.clone()),
         MatillionAuth::ClientCredentials {
@@ -121,7 +92,7 @@ fn bearer(m: &crate::config::MatillionConfig, ci: CiKind) -> BearerAuth {
             client_secret.clone(),
             token_url.clone(),
         )
-        .with_hook(emit::mask_hook(ci)),
+        .with_hook(Arc::new(move |t| crate::ci::mask(ci, t.expose()))),
     }
 }
 
@@ -162,7 +133,7 @@ mod tests {
 
     fn scratch(name: &str) -> std::path::PathBuf {
         let p =
-            std::env::temp_dir().join(format!("pipeline-run-wiring-{name}-{}", std::process::id()));
+            std::env::temp_dir().join(format!("pipeline-run-build-{name}-{}", std::process::id()));
         let _ = std::fs::remove_file(&p);
         p
     }
@@ -185,7 +156,7 @@ mod tests {
         assert!(!bundle.is_read());
         assert!(bundle.failure().is_none());
         // Written after the check: what is read is the file as it is when first needed.
-        let pem = include_bytes!("../tests/fixtures/tls/ca.pem");
+        let pem = include_bytes!("../../tests/fixtures/tls/ca.pem");
         std::fs::write(&missing, pem).expect("write");
         assert_eq!(bundle.certs().map(<[_]>::len), Ok(1));
         let _ = std::fs::remove_file(&missing);

@@ -1,4 +1,4 @@
-//! The aggregate of three pipelines: who decides, the outputs, the dotenv report and the
+//! The report of three pipelines: who decides, the outputs, the dotenv report and the
 //! JSON result v2, exactly.
 
 use super::*;

@@ -1,13 +1,14 @@
-//! The workers of a multi-pipeline run: at most `max-parallel` threads, each taking the
-//! next pipeline from a queue and running it exactly as a single run does
-//! ([`orchestrate::run`]), with its own [`Config`] and platform client, on a clock that
-//! the supervisor can stop ([`StopClock`], for `fail-fast`). Everything a worker sees is
-//! sent to the supervisor as `(index, Event)`.
+//! The worker threads: at most `max-parallel` (one for one pipeline), each taking the next
+//! pipeline from a queue and running it ([`worker::run`]) with its own [`Config`] and
+//! platform client; with `fail-fast`, on a clock that the supervisor can stop
+//! ([`StopClock`]). Everything a worker sees is sent to the supervisor as
+//! `(index, Event)`.
 
+use super::cleanup::{cancel_and_follow, no_cancel};
+use super::worker::{self, Event};
 use crate::clock::{Clock, Signal, Wake};
 use crate::config::Config;
 use crate::model::{CancelResult, Outcome, RunReport};
-use crate::orchestrate::{self, Event};
 use crate::platform::Platform;
 use crate::timings::Timings;
 use std::collections::VecDeque;
@@ -75,14 +76,16 @@ pub(crate) struct Crew {
     pub(crate) runs: Vec<Config>,
     /// One client per pipeline (sharing connections, pace, token and project).
     pub(crate) platforms: Vec<Arc<dyn Platform>>,
-    /// The clock every pipeline runs on.
-    pub(crate) clock: Arc<StopClock>,
+    /// The clock every pipeline runs on (a [`StopClock`] with `fail-fast`).
+    pub(crate) clock: Arc<dyn Clock>,
     /// The real clock under it, to tell a signal from a stop.
     pub(crate) outer: Arc<dyn Clock>,
     /// Set when a pipeline ends in failure with `fail-fast`: the others stop.
     pub(crate) stop: Arc<AtomicBool>,
     /// `fail-fast`.
     pub(crate) fail_fast: bool,
+    /// `max-parallel`.
+    pub(crate) max_parallel: usize,
     /// The step's deadline: a pipeline that starts late gets what is left of it.
     pub(crate) deadline: Instant,
     /// The program's durations.
@@ -91,8 +94,10 @@ pub(crate) struct Crew {
     pub(crate) queue: Mutex<VecDeque<usize>>,
 }
 
-/// Start `threads` workers sending to `tx`; how many could be started.
-pub(crate) fn start(crew: &Arc<Crew>, threads: usize, tx: &mpsc::Sender<(usize, Event)>) -> usize {
+/// Start the workers (at most `max-parallel`, at most one per pipeline), sending to `tx`;
+/// how many could be started.
+pub(crate) fn start(crew: &Arc<Crew>, tx: &mpsc::Sender<(usize, Event)>) -> usize {
+    let threads = crew.max_parallel.min(crew.runs.len());
     let mut started = 0;
     for n in 0..threads {
         let crew = crew.clone();
@@ -108,8 +113,11 @@ pub(crate) fn start(crew: &Arc<Crew>, threads: usize, tx: &mpsc::Sender<(usize, 
     started
 }
 
-/// Take pipelines from the queue until it is empty.
+/// Take pipelines from the queue until it is empty. The first is taken at the start of
+/// the step; the others waited their turn.
 fn work(crew: &Crew, tx: &mpsc::Sender<(usize, Event)>) {
+    let several = crew.runs.len() > 1;
+    let mut waited = false;
     loop {
         let next = crew
             .queue
@@ -118,11 +126,12 @@ fn work(crew: &Crew, tx: &mpsc::Sender<(usize, Event)>) {
             .pop_front();
         let Some(i) = next else { break };
         let cfg = &crew.runs[i];
-        crate::logging::set_context(Some(cfg.pipeline()));
+        crate::logging::set_context(several.then_some(cfg.pipeline()));
         let send = |e| {
             let _ = tx.send((i, e));
         };
-        let report = run_one(crew, i, &send);
+        let report = run_one(crew, i, waited, &send);
+        waited = true;
         // Decided here, before this worker takes the next pipeline: with fail-fast, a
         // failure stops the others and keeps the rest from starting.
         if crew.fail_fast && ends_the_step(&report.outcome) {
@@ -142,69 +151,82 @@ pub(crate) fn ends_the_step(outcome: &Outcome) -> bool {
     )
 }
 
-/// One pipeline, as a single run; or why it did not start.
-fn run_one(crew: &Crew, i: usize, send: &dyn Fn(Event)) -> RunReport {
+/// Pipeline `i` (`waited`: after its turn came), or why it did not start.
+fn run_one(crew: &Crew, i: usize, waited: bool, send: &dyn Fn(Event)) -> RunReport {
     let cfg = &crew.runs[i];
-    let mut report = RunReport::for_config(cfg);
-    if let Some(signal) = crew.outer.pending_signal() {
-        report.outcome = Outcome::Interrupted {
-            signal,
-            cancel: CancelResult::NotAttempted,
-        };
-        report.notes.push(NOT_STARTED_SIGNAL.into());
-        return report;
-    }
-    if crew.stop.load(Ordering::SeqCst) {
-        report.outcome = Outcome::Stopped {
-            cancel: CancelResult::NotAttempted,
-        };
-        report.notes.push(NOT_STARTED_FAIL_FAST.into());
-        return report;
-    }
-    let left = crew.deadline.saturating_duration_since(crew.clock.now());
-    if left.is_zero() {
-        report.outcome = Outcome::TimedOut {
-            cancel: CancelResult::NotAttempted,
-        };
-        report.notes.push(NOT_STARTED_TIMEOUT.into());
-        return report;
+    if waited {
+        if let Some(report) = not_started(crew, cfg) {
+            return report;
+        }
     }
     // The timeout counts from the start of the step, for a pipeline that waited its turn
     // as for the first ones.
     let cfg = Config {
-        timeout: left,
+        timeout: if waited {
+            crew.deadline.saturating_duration_since(crew.clock.now())
+        } else {
+            cfg.timeout
+        },
         ..cfg.clone()
     };
     let platform = crew.platforms[i].as_ref();
-    let clock = crew.clock.as_ref();
-    let mut report = orchestrate::run(platform, &cfg, clock, &crew.timings, send);
-    // Stopped by the supervisor (another pipeline failed), not by a signal: cancel the run
-    // here, beside the others' cancels.
-    if let Outcome::Interrupted { .. } = report.outcome {
-        if crew.outer.pending_signal().is_none() && crew.stop.load(Ordering::SeqCst) {
-            // Never one that `wait` followed: this step did not start it.
-            let ours = cfg.wait && cfg.attach.is_none();
-            let cancel = match report.execution_id.clone().filter(|_| ours) {
-                Some(id) if platform.can_cancel() => {
-                    log::warn!("cancelling execution {id} (fail-fast)");
-                    let t = crew.timings.timeout_cancel;
-                    orchestrate::cancel_and_follow(platform, &id, clock, &crew.timings, t, false)
-                }
-                Some(id) => {
-                    log::warn!("{}", orchestrate::no_cancel(platform, &id));
-                    CancelResult::Unsupported
-                }
-                None => CancelResult::NotAttempted,
-            };
-            if matches!(cancel, CancelResult::Cancelled) {
-                report.status = Some("CANCELLED".into());
-            }
-            if report.execution_id.is_none() {
-                report.notes.push(NOT_STARTED_FAIL_FAST.into());
-            }
-            report.outcome = Outcome::Stopped { cancel };
+    let report = worker::run(platform, &cfg, crew.clock.as_ref(), &crew.timings, send);
+    match report.outcome {
+        // Stopped by the supervisor (another pipeline failed), not by a signal.
+        Outcome::Interrupted { .. }
+            if crew.outer.pending_signal().is_none() && crew.stop.load(Ordering::SeqCst) =>
+        {
+            stopped(crew, platform, &cfg, report)
         }
+        _ => report,
     }
+}
+
+/// Why a pipeline whose turn came does not start: a signal, `fail-fast`, or the timeout.
+fn not_started(crew: &Crew, cfg: &Config) -> Option<RunReport> {
+    let mut report = RunReport::for_config(cfg);
+    let (outcome, note) = if let Some(signal) = crew.outer.pending_signal() {
+        let cancel = CancelResult::NotAttempted;
+        (Outcome::Interrupted { signal, cancel }, NOT_STARTED_SIGNAL)
+    } else if crew.stop.load(Ordering::SeqCst) {
+        let cancel = CancelResult::NotAttempted;
+        (Outcome::Stopped { cancel }, NOT_STARTED_FAIL_FAST)
+    } else if crew.deadline <= crew.clock.now() {
+        let cancel = CancelResult::NotAttempted;
+        (Outcome::TimedOut { cancel }, NOT_STARTED_TIMEOUT)
+    } else {
+        return None;
+    };
+    report.outcome = outcome;
+    report.notes.push(note.into());
+    Some(report)
+}
+
+/// A pipeline that `fail-fast` stopped: its run is cancelled here, beside the others'
+/// cancels.
+fn stopped(crew: &Crew, platform: &dyn Platform, cfg: &Config, mut report: RunReport) -> RunReport {
+    let clock = crew.clock.as_ref();
+    // Never one that `wait` followed: this step did not start it.
+    let ours = cfg.wait && cfg.attach.is_none();
+    let cancel = match report.execution_id.clone().filter(|_| ours) {
+        Some(id) if platform.can_cancel() => {
+            log::warn!("cancelling execution {id} (fail-fast)");
+            let t = crew.timings.timeout_cancel;
+            cancel_and_follow(platform, &id, clock, &crew.timings, t, false)
+        }
+        Some(id) => {
+            log::warn!("{}", no_cancel(platform, &id));
+            CancelResult::Unsupported
+        }
+        None => CancelResult::NotAttempted,
+    };
+    if matches!(cancel, CancelResult::Cancelled) {
+        report.status = Some("CANCELLED".into());
+    }
+    if report.execution_id.is_none() {
+        report.notes.push(NOT_STARTED_FAIL_FAST.into());
+    }
+    report.outcome = Outcome::Stopped { cancel };
     report
 }
 

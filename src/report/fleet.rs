@@ -1,7 +1,8 @@
-//! Several pipelines in one step, as one result: [`FleetReport`] (every pipeline's own
-//! [`RunReport`], in the order given) and what is derived from it for the outputs, the
-//! dotenv report and the JSON result (`pipeline-run/result/v2`). The job summary is
-//! `summary::render_fleet`, the JUnit report `junit::render_suites`.
+//! The pipelines of one step, as one result: [`FleetReport`] (every pipeline's own
+//! [`RunReport`], in the order given; one pipeline is a fleet of one, whose reports keep
+//! their own shape, schema v1) and what is derived from it for several: the outputs, the
+//! dotenv report and the JSON result (`pipeline-run/result/v2`). Their job summary is
+//! `summary::render_fleet`, their JUnit report `junit::render_fleet`.
 //!
 //! One pipeline *decides* the step: the one whose outcome maps to the worst exit code, in
 //! the order of [`Exit::rank`] (the first such pipeline in the order given; a failure
@@ -63,6 +64,14 @@ impl FleetReport {
             }
         }
         worst
+    }
+
+    /// The only pipeline, when there is one: its reports keep their own shape (schema v1).
+    pub(crate) fn single(&self) -> Option<&RunReport> {
+        match self.runs.as_slice() {
+            [one] => Some(one),
+            _ => None,
+        }
     }
 
     /// The step's exit code: the deciding pipeline's.
@@ -292,6 +301,16 @@ pub(crate) fn dotenv(f: &FleetReport) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The JUnit report of several pipelines: one test suite each; a pipeline that did not
+/// succeed says why (its message, or its outcome).
+pub(crate) fn junit(f: &FleetReport) -> String {
+    let why = |r: &RunReport| {
+        (!succeeded(&r.outcome))
+            .then(|| message_of(r).unwrap_or_else(|| outcome_name(&r.outcome).to_string()))
+    };
+    super::junit::render_fleet(&f.runs, why)
 }
 
 #[derive(Serialize)]
