@@ -43,6 +43,15 @@ pub(crate) fn sim() -> SimHandle {
     start_sim(config())
 }
 
+/// A past run of `pipeline` in prod that took 30 s and ended `ago` before now; its id.
+pub(crate) fn ended(sim: &SimHandle, pipeline: &str, ago: Duration) -> String {
+    sim.add_running_execution(
+        SeedExecution::new(pipeline, "prod")
+            .project(PROJECT_ID)
+            .finished(Duration::from_secs(30), ago),
+    )
+}
+
 /// A GitHub step that follows `pipeline` (the id is added by each test), with every report
 /// file in `dir`.
 pub(crate) fn job(sim: &SimHandle, dir: &Scratch, pipeline: &str) -> Vec<(String, String)> {
@@ -178,11 +187,7 @@ fn wait_by_pipeline_with_none_going_exits_4_naming_pipeline_and_environment() {
     let sim = sim();
     let dir = Scratch::new("attach-none");
     // Ended runs and another pipeline's run are not followed.
-    sim.add_running_execution(
-        SeedExecution::new("quick", "prod")
-            .project(PROJECT_ID)
-            .finished(Duration::from_secs(30), Duration::from_secs(60)),
-    );
+    ended(&sim, "quick", Duration::from_secs(60));
     sim.start_scheduled("prod", "quick-reload")
         .expect("published");
     let out = run(&job(&sim, &dir, "quick"), &["wait"]);

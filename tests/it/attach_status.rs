@@ -2,7 +2,7 @@
 //! `wait` and `status` checked before any request (the id's form, neither id nor pipeline,
 //! the `command` input), and Datalab, which follows an execution by id only.
 
-use crate::attach::{PROJECT_ID, job, job_for_id, sim};
+use crate::attach::{PROJECT_ID, ended, job, job_for_id, sim};
 use crate::common::*;
 use crate::datalab_common::{datalab_env, github, pipeline, sim_with};
 use pipeline_run_sim::{Route, SeedExecution};
@@ -66,11 +66,7 @@ fn status_of_ended_executions_exits_0_or_1() {
                 "boom",
             )),
     );
-    let done = sim.add_running_execution(
-        SeedExecution::new("quick", "prod")
-            .project(PROJECT_ID)
-            .finished(Duration::from_secs(30), Duration::from_secs(5)),
-    );
+    let done = ended(&sim, "quick", Duration::from_secs(5));
     let dir = Scratch::new("status-failed");
     let out = run(&job_for_id(&sim, &dir, &failed), &["status"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
@@ -92,11 +88,7 @@ fn status_of_ended_executions_exits_0_or_1() {
 fn status_by_pipeline_looks_at_its_latest_execution() {
     let sim = sim();
     let dir = Scratch::new("status-latest");
-    sim.add_running_execution(
-        SeedExecution::new("quick", "prod")
-            .project(PROJECT_ID)
-            .finished(Duration::from_secs(30), Duration::from_secs(600)),
-    );
+    ended(&sim, "quick", Duration::from_secs(600));
     let latest = sim.start_scheduled("prod", "quick").expect("published");
     sim.start_scheduled("prod", "quick-reload")
         .expect("published");
@@ -265,11 +257,7 @@ fn datalab_refuses_a_pipeline_without_an_id_and_names_an_unknown_id() {
 fn status_of_several_pipelines_exits_with_the_worst_of_theirs() {
     let sim = sim();
     let dir = Scratch::new("status-fleet");
-    let done = sim.add_running_execution(
-        SeedExecution::new("quick", "prod")
-            .project(PROJECT_ID)
-            .finished(Duration::from_secs(30), Duration::from_secs(5)),
-    );
+    let done = ended(&sim, "quick", Duration::from_secs(5));
     let going = sim.start_scheduled("prod", "slow").expect("published");
     let out = run(&job(&sim, &dir, "quick\nslow"), &["status"]);
     assert_eq!(out.code, 5, "{}", out.stderr);
