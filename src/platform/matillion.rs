@@ -55,7 +55,7 @@ pub(crate) struct Matillion {
     created: Mutex<Option<lag::Known>>,
     /// The execution `wait` or `status` follows (this program did not start it: it is
     /// never cancelled, not even when it cannot be found).
-    attached: OnceLock<String>,
+    attached: OnceLock<attach::Followed>,
     not_found_grace: Duration,
 }
 
@@ -173,20 +173,20 @@ impl Platform for Matillion {
     /// One page of the list of executions, newest first: this pipeline (the name filter is
     /// a partial match, so the exact name is checked here) in this environment, ended.
     fn history(&self, budget: Budget) -> Vec<PastRun> {
-        let c = &self.cfg;
+        let (pipeline, environment) = self.pipeline_and_environment();
         let req = Request::get(
             self.url("/v1/pipeline-executions"),
             "the list of past executions",
         )
         .query("projectId", self.project())
-        .query("pipelineName", c.pipeline.as_str())
-        .query("environmentName", c.environment.as_str())
+        .query("pipelineName", pipeline)
+        .query("environmentName", environment)
         .query("limit", history::LIMIT.to_string());
         match self.get::<ListReply>(&req, budget) {
             Ok(reply) => reply
                 .results
                 .iter()
-                .filter(|e| e.pipeline_name == c.pipeline && e.environment_name == c.environment)
+                .filter(|e| e.pipeline_name == pipeline && e.environment_name == environment)
                 .filter(|e| phase_of(&e.status) != Phase::Running)
                 .filter_map(|e| {
                     Some(PastRun {

@@ -412,3 +412,30 @@ fn a_followed_run_that_stops_being_found_is_never_cancelled() {
         Some("RUNNING")
     );
 }
+
+#[test]
+fn wait_by_id_compares_the_run_with_its_pipelines_past_runs() {
+    let sim = sim();
+    let dir = Scratch::new("attach-history");
+    for ago in 1..=5 {
+        ended(&sim, "quick", Duration::from_secs(60 * ago));
+    }
+    let id = sim.start_scheduled("prod", "quick").expect("published");
+    let out = run(&job_for_id(&sim, &dir, &id), &["wait"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // The pipeline and environment come from the execution (the inputs named neither).
+    let lists = sim.requests_to(Route::ListExecutions);
+    assert_eq!(lists.len(), 1, "{lists:?}");
+    let q = lists[0].query_pairs();
+    assert!(
+        q.contains(&("pipelineName".into(), "quick".into())),
+        "{q:?}"
+    );
+    assert!(
+        q.contains(&("environmentName".into(), "prod".into())),
+        "{q:?}"
+    );
+    let v = json(&dir);
+    assert_eq!(v["history"]["successful_runs"], 5);
+    assert_eq!(v["history"]["median_seconds"], 30.0);
+}

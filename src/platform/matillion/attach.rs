@@ -12,6 +12,14 @@ use crate::platform::Found;
 use crate::text::clean;
 use crate::wait::{Failure, RunState};
 
+/// The execution `wait` or `status` follows, as its details name it.
+#[derive(Debug)]
+pub(super) struct Followed {
+    id: String,
+    pipeline: String,
+    environment: String,
+}
+
 impl Matillion {
     /// The details of `id`, an execution this program did not start, into `report`; its
     /// state now.
@@ -24,7 +32,6 @@ impl Matillion {
         // A run started a moment ago (by the job before this one) may not be on every
         // replica yet: the grace counts from now, as for a run this program created.
         self.just_created(id);
-        let _ = self.attached.set(id.to_string());
         let req = crate::http::Request::get(self.exec_url(id), "the execution details");
         let d: Details = self
             .through_replica_lag(id, budget, || self.get(&req, budget))
@@ -45,6 +52,11 @@ impl Matillion {
         if let Some(e) = d.environment_name {
             report.environment = Some(e);
         }
+        let _ = self.attached.set(Followed {
+            id: id.to_string(),
+            pipeline: report.pipeline.clone(),
+            environment: report.environment.clone().unwrap_or_default(),
+        });
         report.trigger = d.trigger;
         report.started_at = d.started_at;
         let status = d.status.unwrap_or_else(|| "UNKNOWN".into());
@@ -57,7 +69,16 @@ impl Matillion {
 
     /// Whether `id` is the execution `wait` or `status` follows.
     pub(super) fn is_attached(&self, id: &str) -> bool {
-        self.attached.get().is_some_and(|a| a == id)
+        self.attached.get().is_some_and(|a| a.id == id)
+    }
+
+    /// The pipeline and environment whose past runs the run is compared with: the
+    /// followed execution's (an id names neither), else the configured ones.
+    pub(super) fn pipeline_and_environment(&self) -> (&str, &str) {
+        match self.attached.get() {
+            Some(f) => (&f.pipeline, &f.environment),
+            None => (&self.cfg.pipeline, &self.cfg.environment),
+        }
     }
 
     /// The execution followed is not found after the grace: said, never cancelled.
