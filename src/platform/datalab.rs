@@ -32,6 +32,9 @@ pub(crate) struct Datalab {
     /// The steps the last status poll saw (the execution poll carries them), for live
     /// progress at no extra request.
     last_steps: std::sync::Mutex<Vec<Step>>,
+    /// The pipeline of the execution `wait` or `status` follows (an id names none), as the
+    /// execution says.
+    followed_pipeline: std::sync::OnceLock<String>,
 }
 
 impl Datalab {
@@ -43,6 +46,7 @@ impl Datalab {
             http,
             auth,
             last_steps: std::sync::Mutex::new(Vec::new()),
+            followed_pipeline: std::sync::OnceLock::new(),
         }
     }
 
@@ -123,7 +127,7 @@ impl Platform for Datalab {
         let req = Request::get(
             self.url(&format!(
                 "/api/v1/pipelines/{}/executions",
-                enc(&self.cfg.pipeline)
+                enc(self.followed_pipeline.get().unwrap_or(&self.cfg.pipeline))
             )),
             "the list of past executions",
         )
@@ -186,6 +190,7 @@ impl Platform for Datalab {
             Err(e) => return Err(Failure::from_http(e, "Datalab", "the execution poll", hint)),
         };
         if let Some(p) = e.pipeline_id.clone().filter(|p| !p.is_empty()) {
+            let _ = self.followed_pipeline.set(p.clone());
             report.pipeline = p;
         }
         report.started_at = e.started_at.clone().or(e.created.clone());

@@ -222,6 +222,11 @@ fn datalab_wait_and_status_by_id() {
     assert_eq!(v["outcome"]["kind"], "succeeded");
     assert_eq!(v["steps"].as_array().map(Vec::len), Some(3));
     assert!(sim.requests_to(Route::DatalabRun).is_empty());
+    // The past runs read are the pipeline's the execution names.
+    let lists = sim.requests_to(Route::DatalabList);
+    assert_eq!(lists.len(), 1, "{lists:?}");
+    assert_eq!(lists[0].path, "/api/v1/pipelines/pl_docs/executions");
+    assert_eq!(lists[0].status, Some(200));
 }
 
 #[test]
