@@ -469,3 +469,34 @@ fn demo_world_is_consistent() {
     }
     assert!("nope".parse::<Scenario>().is_err());
 }
+
+#[test]
+fn a_run_started_as_its_schedule_would_follows_the_published_script() {
+    let t = T::start(world());
+    let id = t
+        .sim
+        .start_scheduled("dev", "broken-load")
+        .expect("published");
+    let info = t.sim.execution(&id).unwrap();
+    assert_eq!(
+        (
+            info.pipeline.as_str(),
+            info.environment.as_str(),
+            info.trigger.as_str()
+        ),
+        ("broken-load", "dev", "SCHEDULE")
+    );
+    assert_eq!(info.status, "RUNNING");
+    // The pipeline's own script: it fails at its second step after 5 s.
+    t.clock.advance(secs(5));
+    assert_eq!(t.status(&id), "FAILED");
+    let d = t
+        .get(&format!("/v1/projects/{PID}/pipeline-executions/{id}"))
+        .json();
+    assert_eq!(d["trigger"], "SCHEDULE");
+    assert_eq!(d["message"], "\"Step 2\": boom\nstatus=SUCCESS");
+    // Nothing published under that name there: no run.
+    assert_eq!(t.sim.start_scheduled("prod", "broken-load"), None);
+    assert_eq!(t.sim.executions().len(), 1);
+    assert!(t.sim.requests_to(Route::Trigger).is_empty());
+}
