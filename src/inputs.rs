@@ -1,5 +1,5 @@
 //! The one table of inputs: every input's id, default, scope and help text, and how its
-//! value is looked up in the environment. `action.yml` and the README mirror this table (a
+//! value is looked up in the environment. `action.yml` and docs/inputs.md mirror this table (a
 //! test checks that `action.yml` agrees).
 
 /// Which platform an input belongs to.
@@ -27,7 +27,7 @@ pub struct Input {
     /// Whether the value is `true` or `false` (as a flag it may then stand alone:
     /// `--wait`, `--no-wait`).
     pub(crate) boolean: bool,
-    /// One or two sentences for `action.yml` and the README.
+    /// One or two sentences for `action.yml` and docs/inputs.md.
     pub(crate) help: &'static str,
 }
 

@@ -35,11 +35,8 @@ fn result_line(r: &ArtifactReport) -> String {
             format!("result: dry run of {} passed; nothing was sent", r.command)
         }
         ArtifactOutcome::Refused { reason } => {
-            format!(
-                "result: {} refused: {}",
-                r.command,
-                crate::http::clean(reason)
-            )
+            // A sentence of its own, as a refused run's last line is.
+            format!("{} refused: {}", r.command, text::clean(reason))
         }
         ArtifactOutcome::Interrupted { signal } => {
             format!("result: {} interrupted by {signal}", r.command)

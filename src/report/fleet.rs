@@ -166,7 +166,7 @@ pub(crate) fn results(f: &FleetReport) -> String {
 }
 
 /// The step outputs of several pipelines, as (name, value) pairs in the order written:
-/// the names of one pipeline's outputs, with values over all (see the README), then
+/// the names of one pipeline's outputs, with values over all (see docs/several-pipelines.md), then
 /// `results`.
 pub fn output_values(f: &FleetReport) -> Vec<(&'static str, String)> {
     let lines = |v: Vec<String>| v.join("\n");

@@ -344,7 +344,7 @@ fn a_duplicate_version_with_another_commit_is_refused_naming_both() {
     has_line(
         &out.stderr,
         &format!(
-            "pipeline-run: error: result: publish refused: version 'seeded' already exists in environment 'test' with commit 1111111, and this publish is of commit {SHA}: versions cannot be overwritten; give another version."
+            "pipeline-run: error: publish refused: version 'seeded' already exists in environment 'test' with commit 1111111, and this publish is of commit {SHA}: versions cannot be overwritten; give another version."
         ),
     );
     assert_eq!(sim.requests_to(Route::ArtifactCreate).len(), 1);
@@ -418,7 +418,7 @@ fn promote_copies_a_version_once_and_refuses_one_the_source_lacks() {
     assert_eq!(out.code, 4, "{out:?}");
     has_line(
         &out.stderr,
-        "pipeline-run: error: result: promote refused: version 'v9' is not in environment 'test', so it cannot be promoted to 'prod': publish it there first, or check the version and `from-environment`.",
+        "pipeline-run: error: promote refused: version 'v9' is not in environment 'test', so it cannot be promoted to 'prod': publish it there first, or check the version and `from-environment`.",
     );
     assert_eq!(sim.requests_to(Route::ArtifactPromotion).len(), 1);
 }
