@@ -181,5 +181,22 @@ mod tests {
             ])),
             Decision::Cancel("e1".into())
         );
+        // `wait` and `status` never cancel what they did not start, whatever the state.
+        for command in ["wait", "Status"] {
+            assert_eq!(
+                decide(&env(&[
+                    ("STATE_execution_id", "e1"),
+                    ("INPUT_COMMAND", command)
+                ])),
+                Decision::Nothing("`wait` and `status` never cancel a run they did not start")
+            );
+        }
+        assert_eq!(
+            decide(&env(&[
+                ("STATE_execution_id", "e1"),
+                ("INPUT_COMMAND", "run")
+            ])),
+            Decision::Cancel("e1".into())
+        );
     }
 }
