@@ -345,6 +345,19 @@ impl Model {
         }
     }
 
+    /// The rate (polls per second) at `t`, the slope of `Λ`, or `None` past the model.
+    fn rate(&self, t: f64) -> Option<f64> {
+        if t >= self.end {
+            return None;
+        }
+        let i = self.t.partition_point(|&v| v <= t);
+        if i == 0 || i == self.t.len() {
+            return None;
+        }
+        let dt = self.t[i] - self.t[i - 1];
+        (dt > 0.0).then(|| (self.lambda[i] - self.lambda[i - 1]) / dt)
+    }
+
     /// The gap (seconds) to the next poll after one at `t`, or `None` past the model.
     fn gap(&self, t: f64) -> Option<f64> {
         if t >= self.end {
@@ -477,6 +490,9 @@ impl SplitMix64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
+
+mod shared;
+pub(crate) use shared::shared_gap;
 
 #[cfg(test)]
 mod tests;

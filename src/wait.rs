@@ -128,6 +128,31 @@ pub(crate) fn still_line(status: &str, after: Duration) -> String {
     format!("still {status} after {}", humantime::format_duration(after))
 }
 
+/// When a wait looks again, and how it rests until then: its own schedule
+/// ([`crate::poll::Policy`], which sleeps on the clock), or a look shared with other runs
+/// (`run::board`), which may end a rest early when there is news.
+pub(crate) trait Pace {
+    /// How long to rest after a look made `elapsed` after the start.
+    fn next_gap(&mut self, elapsed: Duration) -> Duration;
+    /// Rest up to `d` on `clock`: `Ok(true)` when news came first (look now).
+    fn rest(&mut self, clock: &dyn Clock, d: Duration) -> Result<bool, Signal> {
+        match clock.sleep(d) {
+            Wake::Elapsed => Ok(false),
+            Wake::Signal(s) => Err(s),
+        }
+    }
+    /// Whether the first look waits for news (else it is made at once).
+    fn rests_first(&self) -> bool {
+        false
+    }
+}
+
+impl Pace for Policy {
+    fn next_gap(&mut self, elapsed: Duration) -> Duration {
+        Policy::next_gap(self, elapsed)
+    }
+}
+
 /// Polling on a schedule, bounded by a deadline.
 pub struct Waiter<'a> {
     /// The clock.
@@ -202,12 +227,16 @@ impl Waiter<'_> {
     /// poll: the wait goes on at the schedule's pace, and only the deadline ends it.
     pub(crate) fn until_end_with(
         &self,
-        policy: &mut Policy,
+        pace: &mut dyn Pace,
         since: Instant,
         mut poll: impl FnMut(Budget) -> Result<RunState, Failure>,
         mut seen: impl FnMut(Seen<'_>),
     ) -> Result<RunState, WaitStop> {
         let mut watch = Watch::new(self.clock.now());
+        if pace.rests_first() {
+            let gap = pace.next_gap(self.clock.now().saturating_duration_since(since));
+            self.nap(gap, pace, &mut watch, &mut seen)?;
+        }
         loop {
             // A poll sleep ends at the deadline: past it there is nothing left to ask with.
             if self.clock.now() >= self.deadline {
@@ -230,8 +259,8 @@ impl Waiter<'_> {
             if self.clock.now() >= self.deadline {
                 return Err(watch.stop());
             }
-            let gap = policy.next_gap(self.clock.now().saturating_duration_since(since));
-            self.nap(gap, &mut watch, &mut seen)?;
+            let gap = pace.next_gap(self.clock.now().saturating_duration_since(since));
+            self.nap(gap, pace, &mut watch, &mut seen)?;
         }
     }
 
@@ -261,11 +290,13 @@ impl Waiter<'_> {
         None
     }
 
-    /// Sleep `gap` in slices, so that a heartbeat falls due on time even when the gap
-    /// between polls is longer than it; never past the deadline. `Err` on a signal.
+    /// Rest `gap` in slices, so that a heartbeat falls due on time even when the gap
+    /// between polls is longer than it; never past the deadline; over early when `pace`
+    /// has news. `Err` on a signal.
     fn nap(
         &self,
         gap: Duration,
+        pace: &mut dyn Pace,
         watch: &mut Watch,
         seen: &mut impl FnMut(Seen<'_>),
     ) -> Result<(), WaitStop> {
@@ -289,8 +320,12 @@ impl Waiter<'_> {
             } else {
                 wake_at
             };
-            self.sleep(until - now)
-                .map_err(|s| WaitStop::Failed(Failure::Interrupted(s)))?;
+            let d = (until - now).min(self.deadline.saturating_duration_since(now));
+            match pace.rest(self.clock, d) {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(s) => return Err(WaitStop::Failed(Failure::Interrupted(s))),
+            }
         }
     }
 }

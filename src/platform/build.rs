@@ -1,6 +1,7 @@
 //! The platform clients, built from the validated config with the program's [`Timings`]:
 //! one pipeline's ([`client`]), and several pipelines' sharing one connection pool, one
-//! pace, one token and one lookup of the project ([`clients`]).
+//! pace, one token, one lookup of the project and one look at each environment's past
+//! runs ([`clients`]).
 
 use crate::auth::BearerAuth;
 use crate::ci::CiKind;
@@ -8,7 +9,7 @@ use crate::config::{Config, MatillionAuth, MatillionConfig, PlatformConfig};
 use crate::http::Http;
 use crate::platform::Platform;
 use crate::platform::datalab::Datalab;
-use crate::platform::matillion::Matillion;
+use crate::platform::matillion::{HistoryBook, Matillion};
 use crate::timings::Timings;
 use std::sync::Arc;
 
@@ -43,7 +44,8 @@ pub(crate) fn matillion_client(
 }
 
 /// The clients of the pipelines `runs` (from [`Config::runs`]): one connection pool and
-/// one pace (clones of `http`), one token, and one lookup of the project, shared by all.
+/// one pace (clones of `http`), one token, one lookup of the project, and one look at
+/// each environment's past runs, shared by all.
 pub(crate) fn clients(
     runs: &[Config],
     http: Http,
@@ -59,12 +61,18 @@ pub(crate) fn clients(
         PlatformConfig::Datalab(_) => None,
     };
     let mut first_client: Option<Arc<Matillion>> = None;
+    // One look at each environment's past runs serves every pipeline (one pipeline alone
+    // keeps its own request).
+    let book = (runs.len() > 1).then(|| Arc::new(HistoryBook::default()));
     let mut out: Vec<Arc<dyn Platform>> = Vec::with_capacity(runs.len());
     for cfg in runs {
         match (&cfg.platform, &auth) {
             (PlatformConfig::Matillion(m), Some(auth)) => {
-                let client = Matillion::new(m.clone(), http.clone(), auth.clone())
+                let mut client = Matillion::new(m.clone(), http.clone(), auth.clone())
                     .with_not_found_grace(timings.not_found_grace);
+                if let Some(book) = &book {
+                    client = client.sharing_history(book.clone());
+                }
                 let client = Arc::new(match &first_client {
                     Some(f) => client.sharing_project_with(f),
                     None => client,

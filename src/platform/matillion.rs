@@ -7,7 +7,7 @@
 //! the artifacts, for `publish` and `promote` ([`artifacts`]), the paged lists ([`lists`]), details and steps ([`steps`]), the grace given to a
 //! replica that has not seen a new execution yet ([`lag`]), and the wire shapes ([`wire`]).
 
-use super::{CancelAck, PastRun, Platform, history};
+use super::{CancelAck, PastRun, Platform};
 use crate::auth::BearerAuth;
 use crate::config::{MatillionConfig, ProjectRef};
 use crate::http::{Body, Budget, Http, HttpError, Method, Request, enc};
@@ -23,13 +23,15 @@ mod attach;
 mod catalog;
 mod lag;
 mod lists;
+mod past;
 mod steps;
 mod trigger;
 mod wire;
 
+pub(crate) use past::HistoryBook;
 pub use trigger::pick_own;
 pub use wire::Listed;
-use wire::{ListReply, StatusReply};
+use wire::StatusReply;
 
 /// Statuses that end an execution.
 pub(crate) fn phase_of(status: &str) -> Phase {
@@ -57,6 +59,9 @@ pub(crate) struct Matillion {
     /// never cancelled, not even when it cannot be found).
     attached: OnceLock<attach::Followed>,
     not_found_grace: Duration,
+    /// The past runs of every pipeline of the step, read once per environment
+    /// ([`Matillion::sharing_history`]); `None`: this pipeline's own request.
+    book: Option<Arc<HistoryBook>>,
 }
 
 impl Matillion {
@@ -71,7 +76,15 @@ impl Matillion {
             created: Mutex::new(None),
             attached: OnceLock::new(),
             not_found_grace: crate::timings::Timings::DEFAULT.not_found_grace,
+            book: None,
         }
+    }
+
+    /// This client, reading its pipeline's past runs from `book`, one look at the
+    /// environment's list shared with the other pipelines of the step (see [`past`]).
+    pub(crate) fn sharing_history(mut self, book: Arc<HistoryBook>) -> Self {
+        self.book = Some(book);
+        self
     }
 
     /// This client, resolving its project once with `other` (same project, several
@@ -170,37 +183,46 @@ impl Platform for Matillion {
         self.dry_run(budget)
     }
 
-    /// One page of the list of executions, newest first: this pipeline (the name filter is
-    /// a partial match, so the exact name is checked here) in this environment, ended.
+    /// The pipeline's past runs: from the step's shared look at its environment when it
+    /// serves this pipeline, else from its own request (see [`past`]). A run `wait`
+    /// follows always asks on its own.
     fn history(&self, budget: Budget) -> Vec<PastRun> {
-        let (pipeline, environment) = self.pipeline_and_environment();
-        let req = Request::get(
-            self.url("/v1/pipeline-executions"),
-            "the list of past executions",
-        )
-        .query("projectId", self.project())
-        .query("pipelineName", pipeline)
-        .query("environmentName", environment)
-        .query("limit", history::LIMIT.to_string());
-        match self.get::<ListReply>(&req, budget) {
-            Ok(reply) => reply
-                .results
-                .iter()
-                .filter(|e| e.pipeline_name == pipeline && e.environment_name == environment)
-                .filter(|e| phase_of(&e.status) != Phase::Running)
-                .filter_map(|e| {
-                    Some(PastRun {
-                        took: timefmt::between(e.started_at.as_deref(), e.finished_at.as_deref())?,
-                        succeeded: phase_of(&e.status) == Phase::Succeeded,
-                    })
-                })
-                .take(history::LIMIT)
-                .collect(),
-            Err(e) => {
-                history::unavailable("Matillion", &e);
-                Vec::new()
+        if let (Some(book), None) = (&self.book, self.attached.get()) {
+            if let Some(runs) = self.shared_history(book, budget) {
+                return runs;
             }
         }
+        self.own_history(budget)
+    }
+
+    /// One look at the list of executions of the project started after `since` (less
+    /// the skew allowed for the platform's clock), newest first, at most
+    /// [`lists::EXECUTION_PAGES`] pages.
+    fn list_states(
+        &self,
+        since: std::time::SystemTime,
+        environment: Option<&str>,
+        budget: Budget,
+    ) -> Result<Vec<(String, RunState)>, Failure> {
+        let since = since - crate::platform::once::ADOPT_SKEW;
+        let mut filters = vec![("startedAfter", timefmt::format_rfc3339(since))];
+        if let Some(e) = environment {
+            filters.push(("environmentName", e.to_string()));
+        }
+        let listed = self
+            .list_executions(&filters, budget)
+            .map_err(|e| Failure::from_http(e, "Matillion", "the list of executions", auth_hint))?;
+        Ok(listed
+            .into_iter()
+            .filter(|e| !e.pipeline_execution_id.is_empty())
+            .map(|e| {
+                let state = RunState {
+                    phase: phase_of(&e.status),
+                    status: e.status,
+                };
+                (e.pipeline_execution_id, state)
+            })
+            .collect())
     }
 
     fn status(&self, id: &str, budget: Budget) -> Result<RunState, Failure> {

@@ -81,6 +81,24 @@ pub trait Platform: Send + Sync {
             self.kind().display_name()
         )))
     }
+    /// Several runs at once (the poll board, `run::board`): every execution of this
+    /// client's project started at or after `since` (by this machine's clock; the
+    /// platform allows for its own clock being behind), in `environment` when given, as
+    /// its id and state, from one request to the list of executions (a bounded number of
+    /// pages) within `budget`. The list may lag: a run missing from it, or shown ended, is
+    /// read with [`Platform::status`] before anything is said of it. By default the
+    /// platform has no such list, and each run polls its own status.
+    fn list_states(
+        &self,
+        _since: SystemTime,
+        _environment: Option<&str>,
+        _budget: Budget,
+    ) -> Result<Vec<(String, RunState)>, Failure> {
+        Err(Failure::Refused(format!(
+            "{} cannot list the states of several executions at once",
+            self.kind().display_name()
+        )))
+    }
     /// After it ended (or when giving up): details and steps into `report`.
     fn collect(&self, id: &str, budget: Budget, report: &mut RunReport) -> Result<(), Failure>;
     /// Ask the platform to cancel.

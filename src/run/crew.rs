@@ -4,6 +4,7 @@
 //! ([`StopClock`]). Everything a worker sees is sent to the supervisor as
 //! `(index, Event)`.
 
+use super::board::Board;
 use super::cleanup::{cancel_and_follow, no_cancel};
 use super::worker::{self, Event};
 use crate::clock::{Clock, Signal, Wake};
@@ -92,6 +93,8 @@ pub(crate) struct Crew {
     pub(crate) timings: Timings,
     /// Pipelines not started yet, in order.
     pub(crate) queue: Mutex<VecDeque<usize>>,
+    /// The poll board, when several runs may go at once ([`super::board`]).
+    pub(crate) board: Option<Arc<Board>>,
 }
 
 /// Start the workers (at most `max-parallel`, at most one per pipeline), sending to `tx`;
@@ -170,7 +173,15 @@ fn run_one(crew: &Crew, i: usize, waited: bool, send: &dyn Fn(Event)) -> RunRepo
         ..cfg.clone()
     };
     let platform = crew.platforms[i].as_ref();
-    let report = worker::run(platform, &cfg, crew.clock.as_ref(), &crew.timings, send);
+    let report = worker::run_on(
+        platform,
+        &cfg,
+        crew.clock.as_ref(),
+        &crew.timings,
+        send,
+        crate::poll::seed_from_os(),
+        crew.board.as_deref(),
+    );
     match report.outcome {
         // Stopped by the supervisor (another pipeline failed), not by a signal.
         Outcome::Interrupted { .. }

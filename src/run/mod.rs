@@ -7,10 +7,13 @@
 //! ([`crate::emit`]).
 //!
 //! The pipelines share one HTTP client (one connection pool, one pace for a 429's
-//! `Retry-After`), one token and one lookup of the project ([`crate::platform::build`]).
+//! `Retry-After`), one token, one lookup of the project and one look at each
+//! environment's past runs ([`crate::platform::build`]). While several go at once, one
+//! look at the list of executions follows them all ([`board`]).
 //! With `fail-fast`, the first pipeline to end in failure stops the others: their
 //! workers cancel their own runs, and pipelines not started yet are not started.
 
+mod board;
 pub(crate) mod cleanup;
 mod crew;
 mod supervisor;
@@ -89,6 +92,7 @@ pub fn supervise(
     ci: CiKind,
 ) -> FleetReport {
     let fleet = cfg.fleet.as_ref();
+    let board = board_for(cfg, &workers, timings, env);
     let crew = Arc::new(Crew {
         queue: Mutex::new((0..workers.runs.len()).collect::<VecDeque<usize>>()),
         runs: workers.runs,
@@ -100,7 +104,11 @@ pub fn supervise(
         max_parallel: fleet.map_or(1, |f| f.max_parallel),
         deadline: clock.now() + cfg.timeout,
         timings: *timings,
+        board: board.clone(),
     });
+    if let Some(b) = &board {
+        watch_board(b, crew.clock.clone(), timings.tick);
+    }
     let (tx, events) = mpsc::channel();
     let started = crew::start(&crew, &tx);
     drop(tx);
@@ -117,5 +125,44 @@ pub fn supervise(
     if started == 0 {
         sup.hear(Duration::ZERO);
     }
-    supervisor::watch(&mut sup, clock.as_ref(), timings, &signals)
+    let report = supervisor::watch(&mut sup, clock.as_ref(), timings, &signals);
+    if let Some(b) = &board {
+        b.close();
+    }
+    report
+}
+
+/// The step's poll board, when several runs this step triggers may go at once on a
+/// platform whose list can follow them (see [`board`]).
+fn board_for(
+    cfg: &Config,
+    workers: &Workers,
+    timings: &Timings,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Option<Arc<board::Board>> {
+    let several = workers.runs.len() > 1 && cfg.fleet.as_ref().is_some_and(|f| f.max_parallel > 1);
+    let per_run = env(board::PER_RUN_KNOB).is_some_and(|v| v.trim() == "1");
+    let first = workers.platforms.first()?;
+    let lists = first.kind() == crate::model::PlatformKind::Matillion;
+    (several && lists && cfg.wait && cfg.attach.is_none() && !cfg.dry_run && !per_run).then(|| {
+        Arc::new(board::Board::new(
+            first.clone(),
+            cfg.poll_interval,
+            cfg.max_poll_interval,
+            timings.history,
+            crate::poll::seed_from_os(),
+        ))
+    })
+}
+
+/// The board's thread: it looks at the list whenever a look is due, until closed.
+fn watch_board(board: &Arc<board::Board>, clock: Arc<dyn Clock>, slice: Duration) {
+    let b = board.clone();
+    let spawned = std::thread::Builder::new()
+        .name("board".into())
+        .spawn(move || b.run(clock.as_ref(), slice));
+    if let Err(e) = spawned {
+        log::warn!("could not start the thread that looks at the list of executions ({e}); each run polls its own status");
+        board.close();
+    }
 }

@@ -10,6 +10,7 @@
 //! finish steps take an execution id and the instant it started, so another way to start
 //! (following an execution that already exists) only replaces [`start`].
 
+use super::board::{Board, Joining, Seat};
 use super::cleanup::cancel_on_timeout;
 use crate::clock::Clock;
 use crate::config::{Attach, Config};
@@ -18,8 +19,8 @@ use crate::model::{CancelResult, HistoryComparison, Outcome, RunReport, Step};
 use crate::platform::{PastRun, Platform, history};
 use crate::progress::{Cadence, Tracker};
 use crate::timings::Timings;
-use crate::wait::{Failure, Phase, RunState, Seen, WaitStop, Waiter};
-use std::time::{Duration, Instant};
+use crate::wait::{Failure, Pace, Phase, RunState, Seen, WaitStop, Waiter};
+use std::time::{Duration, Instant, SystemTime};
 
 /// What the worker saw, in order. The last event is always [`Event::Finished`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,12 +93,16 @@ struct Job<'a> {
     timings: &'a Timings,
     send: &'a dyn Fn(Event),
     waiter: Waiter<'a>,
+    /// The poll board of the step's runs, when several go at once ([`super::board`]).
+    board: Option<&'a Board>,
 }
 
-/// An execution the worker follows: its id, and when it started (for the wait's schedule).
+/// An execution the worker follows: its id, when it started (for the wait's schedule),
+/// and when its trigger was first sent (wall clock; `None` for one `wait` follows).
 struct Started {
     id: String,
     at: Instant,
+    sent: Option<SystemTime>,
 }
 
 /// [`run`] with the polling schedule's jitter seeded by `seed` (tests and benchmarks).
@@ -108,6 +113,19 @@ pub fn run_seeded(
     timings: &Timings,
     send: &dyn Fn(Event),
     seed: u64,
+) -> RunReport {
+    run_on(platform, cfg, clock, timings, send, seed, None)
+}
+
+/// [`run_seeded`], waiting on `board` when the step has one (several runs at once).
+pub(crate) fn run_on(
+    platform: &dyn Platform,
+    cfg: &Config,
+    clock: &dyn Clock,
+    timings: &Timings,
+    send: &dyn Fn(Event),
+    seed: u64,
+    board: Option<&Board>,
 ) -> RunReport {
     let job = Job {
         platform,
@@ -124,6 +142,7 @@ pub fn run_seeded(
             seed,
             lookup: timings.lost_reply_lookup,
         },
+        board,
     };
     let mut report = RunReport::for_config(cfg);
     let started = match start(&job, &mut report) {
@@ -164,7 +183,8 @@ fn start(job: &Job<'_>, report: &mut RunReport) -> Result<Option<Started>, Failu
     if let Some(s) = clock.pending_signal() {
         return Err(Failure::Interrupted(s));
     }
-    (job.send)(Event::Triggering(clock.wall()));
+    let sent = clock.wall();
+    (job.send)(Event::Triggering(sent));
     let id = platform.trigger(&job.waiter, report)?;
     let at = clock.now();
     report.execution_id = Some(id.clone());
@@ -172,7 +192,11 @@ fn start(job: &Job<'_>, report: &mut RunReport) -> Result<Option<Started>, Failu
         id: id.clone(),
         report: report.clone(),
     });
-    Ok(Some(Started { id, at }))
+    Ok(Some(Started {
+        id,
+        at,
+        sent: Some(sent),
+    }))
 }
 
 /// `wait`'s start: the execution `a` names, followed from when it started.
@@ -183,68 +207,87 @@ fn attach(job: &Job<'_>, a: &Attach, report: &mut RunReport) -> Result<Started, 
         report: report.clone(),
     });
     let at = crate::attach::started_at(report, &job.waiter);
-    Ok(Started { id, at })
+    Ok(Started { id, at, sent: None })
 }
 
 /// The wait step: poll `started` until it ends (or the deadline, or a signal), on a
-/// schedule fitted to `history`, looking at the steps while it runs. How the wait ended,
-/// and the step pages read whole while it ran.
+/// schedule fitted to `history` (or on the step's poll board, when it has one), looking at
+/// the steps while it runs. How the wait ended, and the step pages read whole while it ran.
 fn wait(
     job: &Job<'_>,
     started: &Started,
     history: &[PastRun],
     report: &mut RunReport,
 ) -> (Result<RunState, WaitStop>, Vec<Vec<Step>>) {
-    let (platform, clock, timings, cfg) = (job.platform, job.clock, job.timings, job.cfg);
-    let mut policy = job.waiter.policy(&history::durations(history));
+    let platform = job.platform;
+    let durations = history::durations(history);
+    let mut policy = job.waiter.policy(&durations);
     if policy.uses_history() {
         log::info!("{}", policy.describe());
     } else {
         log::debug!("{}", policy.describe());
     }
-    let mut progress = cfg.progress.then(|| Progress {
-        cadence: Cadence::new(cfg.poll_interval),
+    let seat = seat_for(job, started, report, &durations);
+    let mut progress = job.cfg.progress.then(|| Progress {
+        cadence: Cadence::new(job.cfg.poll_interval),
         tracker: Tracker::new(),
     });
     let id = started.id.as_str();
     let mut unread = None;
-    let waited = job.waiter.until_end_with(
-        &mut policy,
-        started.at,
-        |budget| {
-            let state = platform.status(id, budget)?;
-            if let (Some(p), Phase::Running) = (progress.as_mut(), state.phase) {
-                let elapsed = clock.now().saturating_duration_since(started.at);
-                let due = p.cadence.due(elapsed, &state.status);
-                if due || platform.steps_come_with_status() {
-                    // A short budget of its own: a slow step list must not hold the wait.
-                    let budget =
-                        Budget::until((clock.now() + timings.history).min(budget.deadline));
-                    let ended = p.look(platform, id, budget);
-                    if !ended.is_empty() {
-                        (job.send)(Event::StepsFinished(ended));
-                    }
-                }
-            }
-            Ok(state)
-        },
-        |seen| match seen {
-            Seen::Changed(s) => {
-                report.status = Some(s.status.clone());
-                (job.send)(Event::Status(s.status.clone()));
-            }
-            Seen::Still { status, after } => (job.send)(Event::Still {
-                status: status.to_string(),
-                after,
-            }),
-            Seen::Unread(note) => unread = Some(note),
-        },
-    );
+    let poll = |budget: Budget| {
+        let state = match &seat {
+            Some(s) => s.read(|| platform.status(id, budget)),
+            None => platform.status(id, budget),
+        }?;
+        if let Some(p) = progress.as_mut() {
+            p.at_poll(job, id, started.at, &state, budget);
+        }
+        Ok(state)
+    };
+    let seen = |seen: Seen<'_>| match seen {
+        Seen::Changed(s) => {
+            report.status = Some(s.status.clone());
+            (job.send)(Event::Status(s.status.clone()));
+        }
+        Seen::Still { status, after } => (job.send)(Event::Still {
+            status: status.to_string(),
+            after,
+        }),
+        Seen::Unread(note) => unread = Some(note),
+    };
+    let mut on_board = seat.as_ref();
+    let pace: &mut dyn Pace = match on_board.as_mut() {
+        Some(s) => s,
+        None => &mut policy,
+    };
+    let waited = job.waiter.until_end_with(pace, started.at, poll, seen);
+    // Off the board before the details are read: it stops looking for this run.
+    drop(seat);
     report.notes.extend(unread);
     let complete = progress
         .map(|p| p.tracker.into_complete_pages())
         .unwrap_or_default();
     (waited, complete)
+}
+
+/// A seat on the step's poll board for `started`, when the step has one and this worker
+/// triggered the run.
+fn seat_for<'a>(
+    job: &Job<'a>,
+    started: &Started,
+    report: &RunReport,
+    durations: &[Duration],
+) -> Option<Seat<'a>> {
+    let (board, since) = (job.board?, started.sent?);
+    let run = Joining {
+        id: started.id.clone(),
+        environment: report.environment.clone(),
+        since,
+        started: started.at,
+        policy: job.waiter.policy(durations),
+        own: job.waiter.policy(durations),
+    };
+    board.join(run, job.clock.now())
 }
 
 /// The finish step: the outcome from how the wait ended; the details and steps of a run
@@ -346,6 +389,32 @@ struct Progress {
 }
 
 impl Progress {
+    /// At a poll that saw `state`: a look at the steps when one is due (with a short
+    /// budget of its own, within `budget`: a slow step list must not hold the wait), the
+    /// steps that ended since the last one sent.
+    fn at_poll(
+        &mut self,
+        job: &Job<'_>,
+        id: &str,
+        since: Instant,
+        state: &RunState,
+        budget: Budget,
+    ) {
+        if state.phase != Phase::Running {
+            return;
+        }
+        let (clock, platform) = (job.clock, job.platform);
+        let elapsed = clock.now().saturating_duration_since(since);
+        let due = self.cadence.due(elapsed, &state.status);
+        if due || platform.steps_come_with_status() {
+            let budget = Budget::until((clock.now() + job.timings.history).min(budget.deadline));
+            let ended = self.look(platform, id, budget);
+            if !ended.is_empty() {
+                (job.send)(Event::StepsFinished(ended));
+            }
+        }
+    }
+
     /// Read the pages not complete yet, in order (stopping at the first that cannot be
     /// read: no steps while running is normal); the steps that ended since the last look.
     fn look(&mut self, platform: &dyn Platform, id: &str, budget: Budget) -> Vec<Step> {

@@ -1,15 +1,19 @@
 //! The paged lists (projects, environments, published pipelines, steps): every page,
 //! bounded by the [`Pager`], fetched a window at a time once the total is known, and why a
-//! list was cut short when it was.
+//! list was cut short when it was. The list of executions, paged by a token (`more`), a
+//! bounded number of pages at a time.
 
 use super::Matillion;
-use super::wire::Page;
+use super::wire::{ListReply, Listed, Page};
 use crate::http::{Budget, HttpError, Request};
 use crate::platform::pager::{MAX_PAGES, Next, Pager};
 use crate::platform::pages::{fetch_pages, window};
 
 /// Page size for every paged list (the API's maximum).
 pub(crate) const PAGE_SIZE: usize = 100;
+
+/// Pages of the list of executions read at most by one look at it.
+pub(crate) const EXECUTION_PAGES: usize = 5;
 
 impl Matillion {
     /// Every page of a paged list, bounded ([`Pager`]): the items, and why the list was
@@ -99,5 +103,51 @@ impl Matillion {
     ) -> Result<Vec<T>, HttpError> {
         self.all_pages_cut(path, extra, what, budget)
             .map(|(v, _)| v)
+    }
+
+    /// The executions of this project matching the filters, newest first (at most
+    /// [`EXECUTION_PAGES`] pages).
+    pub(super) fn list_executions(
+        &self,
+        filters: &[(&str, String)],
+        budget: Budget,
+    ) -> Result<Vec<Listed>, HttpError> {
+        self.list_executions_upto(filters, EXECUTION_PAGES, "the list of executions", budget)
+            .map(|(listed, _)| listed)
+    }
+
+    /// [`Matillion::list_executions`], at most `pages` pages, its requests named `what`;
+    /// and whether the list was read to its end (no `more` token left).
+    pub(super) fn list_executions_upto(
+        &self,
+        filters: &[(&str, String)],
+        pages: usize,
+        what: &str,
+        budget: Budget,
+    ) -> Result<(Vec<Listed>, bool), HttpError> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        for _ in 0..pages {
+            let mut req = Request::get(self.url("/v1/pipeline-executions"), what)
+                .query("projectId", self.project())
+                .query("limit", PAGE_SIZE.to_string());
+            for (k, v) in filters {
+                req = req.query(k, v.clone());
+            }
+            if let Some(t) = &token {
+                req = req.query("paginationToken", t.clone());
+            }
+            let reply: ListReply = self.get(&req, budget)?;
+            out.extend(reply.results);
+            token = match reply.more {
+                Some(serde_json::Value::String(s)) if !s.is_empty() => Some(s),
+                Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+                _ => None,
+            };
+            if token.is_none() {
+                return Ok((out, true));
+            }
+        }
+        Ok((out, false))
     }
 }

@@ -4,8 +4,7 @@
 //! holder is found in the list of running executions and waited for. The body holds
 //! exactly the fields given.
 
-use super::lists::PAGE_SIZE;
-use super::wire::{ListReply, Listed, TriggerReply};
+use super::wire::{Listed, TriggerReply};
 use super::{Matillion, auth_hint, phase_of};
 use crate::config::OnConflict;
 use crate::http::{Body, Budget, HttpError, Method, Problem, Request, clean, enc};
@@ -201,41 +200,6 @@ impl Matillion {
             ))),
             Err(WaitStop::Failed(f)) => Err(f),
         }
-    }
-
-    /// The executions of this project matching the filters, newest first (a few pages).
-    pub(super) fn list_executions(
-        &self,
-        filters: &[(&str, String)],
-        budget: Budget,
-    ) -> Result<Vec<Listed>, HttpError> {
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        for _ in 0..5 {
-            let mut req = Request::get(
-                self.url("/v1/pipeline-executions"),
-                "the list of executions",
-            )
-            .query("projectId", self.project())
-            .query("limit", PAGE_SIZE.to_string());
-            for (k, v) in filters {
-                req = req.query(k, v.clone());
-            }
-            if let Some(t) = &token {
-                req = req.query("paginationToken", t.clone());
-            }
-            let reply: ListReply = self.get(&req, budget)?;
-            out.extend(reply.results);
-            token = match reply.more {
-                Some(Value::String(s)) if !s.is_empty() => Some(s),
-                Some(Value::Number(n)) => Some(n.to_string()),
-                _ => None,
-            };
-            if token.is_none() {
-                break;
-            }
-        }
-        Ok(out)
     }
 
     /// After a lost trigger reply: the execution it created, if any. `first_attempt` is
