@@ -197,7 +197,9 @@ impl Platform for Matillion {
 
     /// One look at the list of executions of the project started after `since` (less
     /// the skew allowed for the platform's clock), newest first, at most
-    /// [`lists::EXECUTION_PAGES`] pages.
+    /// [`lists::EXECUTION_PAGES`] pages. Asked once: an error other than a `429` (waited
+    /// out, as for any request) is not retried, since it only sends each run to its own
+    /// status read.
     fn list_states(
         &self,
         since: std::time::SystemTime,
@@ -209,8 +211,13 @@ impl Platform for Matillion {
         if let Some(e) = environment {
             filters.push(("environmentName", e.to_string()));
         }
-        let listed = self
-            .list_executions(&filters, budget)
+        let look = lists::ListLook {
+            pages: lists::EXECUTION_PAGES,
+            what: "the list of executions",
+            retried: false,
+        };
+        let (listed, _) = self
+            .list_executions_upto(&filters, &look, budget)
             .map_err(|e| Failure::from_http(e, "Matillion", "the list of executions", auth_hint))?;
         Ok(listed
             .into_iter()

@@ -14,7 +14,8 @@
 //!   their hazards summed over the runs still going ([`crate::poll::shared_gap`]), each
 //!   run's from its own history. A new run brings the next tick forward when its schedule
 //!   asks for it sooner. No gap is longer than `max-poll-interval`; a seat that hears
-//!   nothing for longer than that (and a list's budget) reads its run itself.
+//!   nothing for longer than that and a few seconds (a look held by a `429`) reads its run
+//!   itself.
 //! - **Off.** The list failing [`FAILURES_TO_STOP`] times in a row, a refusal, or a
 //!   signal turns the board off for good: every run polls its own status on its own
 //!   schedule from then on, as it does alone.
@@ -106,21 +107,26 @@ pub(crate) struct Board {
     platform: Arc<dyn Platform>,
     poll_interval: Duration,
     max_poll_interval: Duration,
-    /// The budget of one look at the list.
-    list_budget: Duration,
+    /// A seat that hears nothing for this long reads its run itself.
+    backstop: Duration,
+    /// The step's deadline: a look may last until it (a `429` is waited out; any other
+    /// error is answered at once).
+    deadline: Instant,
 }
 
 impl Board {
     /// A board looking with `platform` (any client of the step: they share the project),
-    /// on the step's `poll-interval` and `max-poll-interval`, each look within
-    /// `list_budget`; `seed` seeds the ticks' jitter.
+    /// on the step's `poll-interval` and `max-poll-interval`, until `deadline`; a seat
+    /// that hears nothing for `max-poll-interval` and `slack` reads its run itself; `seed`
+    /// seeds the ticks' jitter.
     pub(crate) fn new(
         platform: Arc<dyn Platform>,
-        poll_interval: Duration,
-        max_poll_interval: Duration,
-        list_budget: Duration,
+        intervals: (Duration, Duration),
+        slack: Duration,
+        deadline: Instant,
         seed: u64,
     ) -> Self {
+        let (poll_interval, max_poll_interval) = intervals;
         Self {
             state: Mutex::new(State {
                 entries: Vec::new(),
@@ -137,7 +143,8 @@ impl Board {
             platform,
             poll_interval,
             max_poll_interval,
-            list_budget,
+            backstop: max_poll_interval + slack,
+            deadline,
         }
     }
 
@@ -173,7 +180,6 @@ impl Board {
             ticket,
             seen: Cell::new(0),
             own: RefCell::new(run.own),
-            backstop: self.max_poll_interval + self.list_budget + Duration::from_secs(1),
         })
     }
 
@@ -243,7 +249,7 @@ impl Board {
             self.lock().due = None;
             return;
         };
-        let budget = Budget::until(clock.now() + self.list_budget);
+        let budget = Budget::until(self.deadline);
         let listed = self
             .platform
             .list_states(since, environment.as_deref(), budget);
@@ -386,8 +392,6 @@ pub(crate) struct Seat<'a> {
     /// The last tick whose news was used.
     seen: Cell<u64>,
     own: RefCell<Policy>,
-    /// Past this long without news, the seat reads its run itself.
-    backstop: Duration,
 }
 
 impl Seat<'_> {
@@ -413,7 +417,7 @@ impl Pace for &Seat<'_> {
         if self.board.off() {
             self.own.borrow_mut().next_gap(elapsed)
         } else {
-            self.backstop
+            self.board.backstop
         }
     }
 

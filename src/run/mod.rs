@@ -92,7 +92,8 @@ pub fn supervise(
     ci: CiKind,
 ) -> FleetReport {
     let fleet = cfg.fleet.as_ref();
-    let board = board_for(cfg, &workers, timings, env);
+    let deadline = clock.now() + cfg.timeout;
+    let board = board_for(cfg, &workers, (timings, deadline), env);
     let crew = Arc::new(Crew {
         queue: Mutex::new((0..workers.runs.len()).collect::<VecDeque<usize>>()),
         runs: workers.runs,
@@ -102,7 +103,7 @@ pub fn supervise(
         stop: workers.stop,
         fail_fast: fleet.is_some_and(|f| f.fail_fast),
         max_parallel: fleet.map_or(1, |f| f.max_parallel),
-        deadline: clock.now() + cfg.timeout,
+        deadline,
         timings: *timings,
         board: board.clone(),
     });
@@ -137,7 +138,7 @@ pub fn supervise(
 fn board_for(
     cfg: &Config,
     workers: &Workers,
-    timings: &Timings,
+    (timings, deadline): (&Timings, std::time::Instant),
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Option<Arc<board::Board>> {
     let several = workers.runs.len() > 1 && cfg.fleet.as_ref().is_some_and(|f| f.max_parallel > 1);
@@ -147,9 +148,9 @@ fn board_for(
     (several && lists && cfg.wait && cfg.attach.is_none() && !cfg.dry_run && !per_run).then(|| {
         Arc::new(board::Board::new(
             first.clone(),
-            cfg.poll_interval,
-            cfg.max_poll_interval,
-            timings.history,
+            (cfg.poll_interval, cfg.max_poll_interval),
+            timings.history + Duration::from_secs(1),
+            deadline,
             crate::poll::seed_from_os(),
         ))
     })

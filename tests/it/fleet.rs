@@ -217,18 +217,19 @@ fn a_signal_cancels_every_run_still_going() {
     let sim = sim(vec![]);
     let job = Job::new(&sim, "long-1\nlong-2\nload-a");
     let child = spawn(&job.env, &[]);
-    wait_for("both long runs polled", || {
-        let polls = sim.requests_to(Route::Status);
-        let ids: Vec<String> = sim
-            .executions()
+    // Both long runs are going once the list that follows every run has been read after
+    // their triggers (their status is not polled one by one).
+    wait_for("both long runs followed", || {
+        let triggered: Vec<u64> = sim
+            .requests_to(Route::Trigger)
             .iter()
-            .filter(|e| e.pipeline.starts_with("long"))
-            .map(|e| e.id.clone())
+            .filter(|r| String::from_utf8_lossy(&r.body).contains("\"long-"))
+            .map(|r| r.id)
             .collect();
-        ids.len() == 2
-            && ids
-                .iter()
-                .all(|id| polls.iter().any(|p| p.path.contains(id)))
+        triggered.len() == 2
+            && sim.requests_to(Route::ListExecutions).iter().any(|r| {
+                r.query.contains("startedAfter") && triggered.iter().all(|t| r.id > *t)
+            })
     });
     signal(&child, "TERM");
     let out = finish(child);

@@ -15,6 +15,17 @@ pub(crate) const PAGE_SIZE: usize = 100;
 /// Pages of the list of executions read at most by one look at it.
 pub(crate) const EXECUTION_PAGES: usize = 5;
 
+/// How a look at the list of executions reads it.
+pub(super) struct ListLook<'a> {
+    /// Pages at most.
+    pub(super) pages: usize,
+    /// What its requests are, for messages.
+    pub(super) what: &'a str,
+    /// Whether a request that failed is sent again within the budget (else a failure
+    /// other than a `429` is the answer at once).
+    pub(super) retried: bool,
+}
+
 impl Matillion {
     /// Every page of a paged list, bounded ([`Pager`]): the items, and why the list was
     /// cut short, if it was (also logged). Once page 0 gave a `total`, the next pages are
@@ -112,25 +123,31 @@ impl Matillion {
         filters: &[(&str, String)],
         budget: Budget,
     ) -> Result<Vec<Listed>, HttpError> {
-        self.list_executions_upto(filters, EXECUTION_PAGES, "the list of executions", budget)
+        let look = ListLook {
+            pages: EXECUTION_PAGES,
+            what: "the list of executions",
+            retried: true,
+        };
+        self.list_executions_upto(filters, &look, budget)
             .map(|(listed, _)| listed)
     }
 
-    /// [`Matillion::list_executions`], at most `pages` pages, its requests named `what`;
-    /// and whether the list was read to its end (no `more` token left).
+    /// [`Matillion::list_executions`] as `look` says; and whether the list was read to its
+    /// end (no `more` token left).
     pub(super) fn list_executions_upto(
         &self,
         filters: &[(&str, String)],
-        pages: usize,
-        what: &str,
+        look: &ListLook<'_>,
         budget: Budget,
     ) -> Result<(Vec<Listed>, bool), HttpError> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
-        for _ in 0..pages {
-            let mut req = Request::get(self.url("/v1/pipeline-executions"), what)
+        for _ in 0..look.pages {
+            let mut req = Request::get(self.url("/v1/pipeline-executions"), look.what)
                 .query("projectId", self.project())
                 .query("limit", PAGE_SIZE.to_string());
+            // Not retried: an error is at once an answer (a 429 is still waited out).
+            req.repeatable = look.retried;
             for (k, v) in filters {
                 req = req.query(k, v.clone());
             }

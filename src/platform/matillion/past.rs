@@ -11,6 +11,7 @@
 //! when it runs alone. A shared look that fails is not made again: the pipelines of that
 //! environment poll at a fixed interval, as after a failed lookup of their own.
 
+use super::lists::ListLook;
 use super::wire::Listed;
 use super::{Matillion, phase_of};
 use crate::http::{Budget, HttpError, Request};
@@ -117,7 +118,12 @@ impl Matillion {
         budget: Budget,
     ) -> Result<(Vec<Listed>, bool), HttpError> {
         let filters = [("environmentName", environment.to_string())];
-        self.list_executions_upto(&filters, SHARED_PAGES, "the list of past executions", budget)
+        let look = ListLook {
+            pages: SHARED_PAGES,
+            what: "the list of past executions",
+            retried: true,
+        };
+        self.list_executions_upto(&filters, &look, budget)
     }
 }
 

@@ -86,7 +86,8 @@ fn ended(status: &str) -> RunState {
 }
 
 fn board(listing: &Arc<Listing>) -> Board {
-    Board::new(listing.clone(), POLL, MAX, Duration::from_secs(5), 7)
+    let deadline = Instant::now() + Duration::from_secs(3600);
+    Board::new(listing.clone(), (POLL, MAX), Duration::from_secs(6), deadline, 7)
 }
 
 fn joining(id: &str, env: &str, since: SystemTime, started: Instant) -> Joining {
