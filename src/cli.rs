@@ -86,7 +86,8 @@ pub(crate) fn run(env: &dyn Fn(&str) -> Option<String>, purpose: Purpose) -> Exi
     }
     let timings = Timings::from_env(env);
     let clock: Arc<dyn Clock> = Arc::new(RealClock::new(signals.clone()));
-    let workers = run::Workers::build(&cfg, Http::new(clock.clone()), clock.clone(), &timings, ci);
+    let http = Http::new(clock.clone());
+    let workers = run::Workers::build(&cfg, http, clock.clone(), (&timings, ci), env);
     let report = run::supervise(&cfg, workers, clock, &timings, sig_rx, env, ci);
     if let Some(bad) = config::load::unusable_ca_bundle(&cfg, ci) {
         return bad;

@@ -52,6 +52,18 @@ pub(crate) fn clients(
     timings: &Timings,
     ci: CiKind,
 ) -> Vec<Arc<dyn Platform>> {
+    clients_sharing(runs, http, timings, ci, true)
+}
+
+/// [`clients`], the look at past runs shared only when `share_history` (else each
+/// pipeline reads its own, as it does alone: the benchmark's side-by-side comparison).
+pub(crate) fn clients_sharing(
+    runs: &[Config],
+    http: Http,
+    timings: &Timings,
+    ci: CiKind,
+    share_history: bool,
+) -> Vec<Arc<dyn Platform>> {
     let Some(first) = runs.first() else {
         return Vec::new();
     };
@@ -63,7 +75,7 @@ pub(crate) fn clients(
     let mut first_client: Option<Arc<Matillion>> = None;
     // One look at each environment's past runs serves every pipeline (one pipeline alone
     // keeps its own request).
-    let book = (runs.len() > 1).then(|| Arc::new(HistoryBook::default()));
+    let book = (share_history && runs.len() > 1).then(|| Arc::new(HistoryBook::default()));
     let mut out: Vec<Arc<dyn Platform>> = Vec::with_capacity(runs.len());
     for cfg in runs {
         match (&cfg.platform, &auth) {

@@ -109,10 +109,7 @@ mod tests {
         // With a poll-interval under a second, it is the floor instead.
         let fast = Policy::new(&[], secs(0.05), secs(0.2), 1);
         let many: Vec<_> = (0..9).map(|_| (&fast, secs(1.0))).collect();
-        assert_eq!(
-            shared_gap(&many, secs(0.05), secs(0.2), 0.5),
-            secs(0.05)
-        );
+        assert_eq!(shared_gap(&many, secs(0.05), secs(0.2), 0.5), secs(0.05));
         assert_eq!(shared_gap(&[], FLOOR, MAX, 0.5), MAX);
     }
 

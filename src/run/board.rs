@@ -23,8 +23,9 @@
 //! One pipeline alone never takes a seat: its wait is the one it always was. Nor does a
 //! step that runs one pipeline at a time (`max-parallel: 1`), a run `wait` follows, or a
 //! platform without such a list (Datalab runs one pipeline per step). The internal
-//! variable [`PER_RUN_KNOB`] (`1`) keeps every run on its own polls, for the benchmark's
-//! side-by-side comparison; it is not an input.
+//! variable [`PER_RUN_KNOB`] (`1`) keeps every run on its own polls and its own lookup of
+//! past runs, as before the board, for the benchmark's side-by-side comparison; it is not
+//! an input.
 
 use crate::clock::{Clock, Signal, Wake};
 use crate::http::Budget;
@@ -37,7 +38,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 /// The list failing this many times in a row turns the board off.
 pub(crate) const FAILURES_TO_STOP: u32 = 3;
-/// Internal, for the benchmark only: `1` keeps every run on its own status polls.
+/// Internal, for the benchmark only: `1` keeps every run on its own status polls and its
+/// own lookup of past runs.
 pub(crate) const PER_RUN_KNOB: &str = "PIPELINE_RUN_PER_RUN_POLLS";
 /// A seat waits for news in slices this long (real time), looking for a signal between.
 const SLICE: Duration = Duration::from_millis(50);
@@ -275,7 +277,11 @@ impl Board {
                 Err(_) => Sighting::Unlisted,
             }
         };
-        for e in st.entries.iter_mut().filter(|e| tickets.contains(&e.ticket)) {
+        for e in st
+            .entries
+            .iter_mut()
+            .filter(|e| tickets.contains(&e.ticket))
+        {
             e.news = Some((tick, news_of(&e.id)));
         }
         let stop = match &listed {
@@ -294,10 +300,9 @@ impl Board {
                 log::debug!("the list of executions could not be read: {f}");
                 match f {
                     Failure::Refused(_) | Failure::Interrupted(_) => Some(f.to_string()),
-                    _ if st.failures >= FAILURES_TO_STOP => Some(format!(
-                        "{f}; {} times in a row",
-                        st.failures
-                    )),
+                    _ if st.failures >= FAILURES_TO_STOP => {
+                        Some(format!("{f}; {} times in a row", st.failures))
+                    }
                     _ => None,
                 }
             }
@@ -437,7 +442,10 @@ impl Pace for &Seat<'_> {
             if left.is_zero() {
                 return Ok(false);
             }
-            if self.board.wait_news(self.ticket, self.seen.get(), left.min(SLICE)) {
+            if self
+                .board
+                .wait_news(self.ticket, self.seen.get(), left.min(SLICE))
+            {
                 return Ok(true);
             }
         }

@@ -41,18 +41,23 @@ pub struct Workers {
     platforms: Vec<Arc<dyn Platform>>,
     clock: Arc<dyn Clock>,
     stop: Arc<AtomicBool>,
+    /// Whether the runs may share their polls and their look at past runs (not with the
+    /// internal [`board::PER_RUN_KNOB`]).
+    shared: bool,
 }
 
 impl Workers {
     /// Every pipeline of `cfg` ([`Config::runs`]) on clients sharing `http`; `clock` is the
     /// program's clock (with `fail-fast`, the workers run on a [`StopClock`] over it).
+    /// `env` may hold the internal [`board::PER_RUN_KNOB`].
     pub fn build(
         cfg: &Config,
         http: Http,
         clock: Arc<dyn Clock>,
-        timings: &Timings,
-        ci: CiKind,
+        (timings, ci): (&Timings, CiKind),
+        env: &dyn Fn(&str) -> Option<String>,
     ) -> Self {
+        let shared = env(board::PER_RUN_KNOB).is_none_or(|v| v.trim() != "1");
         let runs = cfg.runs();
         let stop = Arc::new(AtomicBool::new(false));
         let clock: Arc<dyn Clock> = match cfg.fleet.as_ref().is_some_and(|f| f.fail_fast) {
@@ -60,12 +65,13 @@ impl Workers {
             false => clock,
         };
         let http = http.with_clock(clock.clone());
-        let platforms = crate::platform::build::clients(&runs, http, timings, ci);
+        let platforms = crate::platform::build::clients_sharing(&runs, http, timings, ci, shared);
         Self {
             runs,
             platforms,
             clock,
             stop,
+            shared,
         }
     }
 
@@ -76,6 +82,7 @@ impl Workers {
             platforms: vec![platform],
             clock,
             stop: Arc::new(AtomicBool::new(false)),
+            shared: false,
         }
     }
 }
@@ -93,7 +100,7 @@ pub fn supervise(
 ) -> FleetReport {
     let fleet = cfg.fleet.as_ref();
     let deadline = clock.now() + cfg.timeout;
-    let board = board_for(cfg, &workers, (timings, deadline), env);
+    let board = board_for(cfg, &workers, (timings, deadline));
     let crew = Arc::new(Crew {
         queue: Mutex::new((0..workers.runs.len()).collect::<VecDeque<usize>>()),
         runs: workers.runs,
@@ -139,13 +146,12 @@ fn board_for(
     cfg: &Config,
     workers: &Workers,
     (timings, deadline): (&Timings, std::time::Instant),
-    env: &dyn Fn(&str) -> Option<String>,
 ) -> Option<Arc<board::Board>> {
     let several = workers.runs.len() > 1 && cfg.fleet.as_ref().is_some_and(|f| f.max_parallel > 1);
-    let per_run = env(board::PER_RUN_KNOB).is_some_and(|v| v.trim() == "1");
     let first = workers.platforms.first()?;
     let lists = first.kind() == crate::model::PlatformKind::Matillion;
-    (several && lists && cfg.wait && cfg.attach.is_none() && !cfg.dry_run && !per_run).then(|| {
+    let follows = cfg.wait && cfg.attach.is_none() && !cfg.dry_run;
+    (workers.shared && several && lists && follows).then(|| {
         Arc::new(board::Board::new(
             first.clone(),
             (cfg.poll_interval, cfg.max_poll_interval),
@@ -163,7 +169,9 @@ fn watch_board(board: &Arc<board::Board>, clock: Arc<dyn Clock>, slice: Duration
         .name("board".into())
         .spawn(move || b.run(clock.as_ref(), slice));
     if let Err(e) = spawned {
-        log::warn!("could not start the thread that looks at the list of executions ({e}); each run polls its own status");
+        log::warn!(
+            "could not start the thread that looks at the list of executions ({e}); each run polls its own status"
+        );
         board.close();
     }
 }

@@ -227,9 +227,10 @@ fn a_signal_cancels_every_run_still_going() {
             .map(|r| r.id)
             .collect();
         triggered.len() == 2
-            && sim.requests_to(Route::ListExecutions).iter().any(|r| {
-                r.query.contains("startedAfter") && triggered.iter().all(|t| r.id > *t)
-            })
+            && sim
+                .requests_to(Route::ListExecutions)
+                .iter()
+                .any(|r| r.query.contains("startedAfter") && triggered.iter().all(|t| r.id > *t))
     });
     signal(&child, "TERM");
     let out = finish(child);

@@ -36,6 +36,7 @@ mod resilience_simulated;
 mod resilience_trigger;
 mod result_json;
 mod run_matillion;
+mod shared_poll;
 mod sim_time;
 mod summary_md;
 mod tls_proxy;

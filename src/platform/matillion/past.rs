@@ -24,13 +24,17 @@ use std::sync::Mutex;
 /// Pages of an environment's list of executions read by the shared look at most.
 pub(crate) const SHARED_PAGES: usize = 3;
 
+/// One environment's executions as the shared look read them, and whether that is all of
+/// them (the list was read to its end).
+type Shelf = (Vec<Listed>, bool);
+
 /// The environments' lists of executions, read once for every pipeline of a step.
 #[derive(Debug, Default)]
 pub(crate) struct HistoryBook {
     /// By environment: the executions listed and whether the list was read to its end;
     /// `None` when the look failed. Held while an environment is looked up, so that the
     /// pipelines sharing it wait for one look instead of sending their own.
-    shelves: Mutex<HashMap<String, Option<(Vec<Listed>, bool)>>>,
+    shelves: Mutex<HashMap<String, Option<Shelf>>>,
 }
 
 /// The ended runs of exactly `pipeline` in `environment` in `listed`, newest first, each
@@ -53,7 +57,7 @@ fn past_runs(listed: &[Listed], pipeline: &str, environment: &str) -> Vec<PastRu
 /// What the shared look says of `pipeline` in `environment`: its past runs when the look
 /// serves it (see the module documentation), `Some(empty)` when the look failed, `None`
 /// when it needs its own request.
-fn served(shelf: Option<&(Vec<Listed>, bool)>, pipeline: &str, environment: &str) -> Option<Vec<PastRun>> {
+fn served(shelf: Option<&Shelf>, pipeline: &str, environment: &str) -> Option<Vec<PastRun>> {
     let Some((listed, complete)) = shelf else {
         return Some(Vec::new());
     };
@@ -88,7 +92,11 @@ impl Matillion {
 
     /// The past runs from the step's shared look at the environment (made now by the
     /// first pipeline to ask), or `None` when it does not serve this pipeline.
-    pub(super) fn shared_history(&self, book: &HistoryBook, budget: Budget) -> Option<Vec<PastRun>> {
+    pub(super) fn shared_history(
+        &self,
+        book: &HistoryBook,
+        budget: Budget,
+    ) -> Option<Vec<PastRun>> {
         let (pipeline, environment) = self.pipeline_and_environment();
         let mut shelves = book.shelves.lock().unwrap_or_else(|e| e.into_inner());
         let shelf = shelves.entry(environment.to_string()).or_insert_with(|| {

@@ -4,18 +4,21 @@ use crate::model::{PlatformKind, RunReport};
 use crate::platform::CancelAck;
 use crate::wait::Waiter;
 
+/// One answer of the list.
+type Answer = Result<Vec<(String, RunState)>, Failure>;
+
 /// A platform whose list answers what the test says (the last answer again when there
 /// is no other), noting each look (and the simulated time it was made at, with a clock).
 #[derive(Default)]
 struct Listing {
-    answer: Mutex<Vec<Result<Vec<(String, RunState)>, Failure>>>,
+    answer: Mutex<Vec<Answer>>,
     looks: Mutex<Vec<(SystemTime, Option<String>)>>,
     clock: Option<Arc<SimClock>>,
     at: Mutex<Vec<Duration>>,
 }
 
 impl Listing {
-    fn then(&self, answer: Result<Vec<(String, RunState)>, Failure>) {
+    fn then(&self, answer: Answer) {
         self.answer.lock().unwrap().push(answer);
     }
 }
@@ -87,7 +90,13 @@ fn ended(status: &str) -> RunState {
 
 fn board(listing: &Arc<Listing>) -> Board {
     let deadline = Instant::now() + Duration::from_secs(3600);
-    Board::new(listing.clone(), (POLL, MAX), Duration::from_secs(6), deadline, 7)
+    Board::new(
+        listing.clone(),
+        (POLL, MAX),
+        Duration::from_secs(6),
+        deadline,
+        7,
+    )
 }
 
 fn joining(id: &str, env: &str, since: SystemTime, started: Instant) -> Joining {
@@ -165,7 +174,9 @@ fn a_list_that_fails_sends_every_run_to_its_own_read_then_turns_the_board_off() 
     let b = board(&listing);
     let clock = SimClock::new();
     let now = clock.now();
-    let seat = b.join(joining("a", "prod", clock.wall(), now), now).unwrap();
+    let seat = b
+        .join(joining("a", "prod", clock.wall(), now), now)
+        .unwrap();
     for n in 1..=FAILURES_TO_STOP {
         listing.then(Err(Failure::Unreachable("down".into())));
         b.tick(clock.as_ref());
@@ -178,7 +189,10 @@ fn a_list_that_fails_sends_every_run_to_its_own_read_then_turns_the_board_off() 
     assert!(gap >= POLL && gap <= POLL.mul_f64(1.1), "{gap:?}");
     assert!(!pace.rests_first());
     assert_eq!(pace.rest(clock.as_ref(), gap), Ok(false));
-    assert!(b.join(joining("b", "prod", clock.wall(), now), now).is_none());
+    assert!(
+        b.join(joining("b", "prod", clock.wall(), now), now)
+            .is_none()
+    );
 }
 
 #[test]
@@ -187,7 +201,9 @@ fn a_refused_list_turns_the_board_off_at_once() {
     let b = board(&listing);
     let clock = SimClock::new();
     let now = clock.now();
-    let seat = b.join(joining("a", "prod", clock.wall(), now), now).unwrap();
+    let seat = b
+        .join(joining("a", "prod", clock.wall(), now), now)
+        .unwrap();
     listing.then(Err(Failure::Refused("403".into())));
     b.tick(clock.as_ref());
     assert!(b.off());
@@ -227,9 +243,15 @@ fn a_run_that_joins_brings_the_next_look_forward_and_leaving_empties_the_plan() 
         )
         .unwrap();
     let first = b.lock().due.unwrap();
-    assert!(first > later + Duration::from_secs(10), "{:?}", first - later);
+    assert!(
+        first > later + Duration::from_secs(10),
+        "{:?}",
+        first - later
+    );
     // A new run without history asks for a look within poll-interval.
-    let c = b.join(joining("c", "prod", clock.wall(), later), later).unwrap();
+    let c = b
+        .join(joining("c", "prod", clock.wall(), later), later)
+        .unwrap();
     let second = b.lock().due.unwrap();
     assert!(second <= later + POLL.mul_f64(1.1), "{:?}", second - later);
     drop(a);
@@ -247,7 +269,9 @@ fn the_thread_looks_when_due_and_the_seat_hears_it_then_a_close_ends_it() {
     });
     let b = Arc::new(board(&listing));
     let now = clock.now();
-    let seat = b.join(joining("a", "prod", clock.wall(), now), now).unwrap();
+    let seat = b
+        .join(joining("a", "prod", clock.wall(), now), now)
+        .unwrap();
     listing.then(Ok(vec![("a".into(), running("RUNNING"))]));
     std::thread::scope(|s| {
         let (b2, c2) = (b.clone(), clock.clone());

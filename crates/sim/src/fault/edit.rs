@@ -2,7 +2,8 @@
 //! (it takes effect), then the reply is changed before it is sent. A generic edit over
 //! [`ReplyParts`], JSON and byte-level shortcuts, and the named edits for what real
 //! servers were seen to send: token replies of another shape, `"results": null`, invalid
-//! escapes and bytes in messages, a missing or negative `total`, an echoed token.
+//! escapes and bytes in messages, a missing or negative `total`, an echoed token, a list
+//! of executions that disagrees with the executions.
 
 use super::action::FaultAction;
 use crate::RecordedRequest;
@@ -227,6 +228,34 @@ impl FaultAction {
                     "request with Authorization: {auth} rejected; upstream session eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJzaW0ifQ.c2lnbmF0dXJl"
                 ),
             }));
+        })
+    }
+
+    /// Class 5: a list of executions that disagrees with the executions (a cache, or a
+    /// replica ahead of the primary): every execution it shows has `status`, with a
+    /// `finishedAt` (its start, when it has none) when `status` ends a run, whatever its
+    /// own status says. Its details and status keep the truth.
+    pub fn list_says(status: &str) -> Self {
+        let status = status.to_string();
+        Self::edit("list-says", move |_, reply| {
+            let Some(mut v) = reply.json() else { return };
+            let Some(results) = v.get_mut("results").and_then(Value::as_array_mut) else {
+                return;
+            };
+            let ends = !matches!(status.as_str(), "RUNNING" | "QUEUED" | "CANCELLING");
+            for e in results.iter_mut() {
+                e["status"] = json!(status);
+                match (ends, e.get("finishedAt").is_some()) {
+                    (true, false) => e["finishedAt"] = e["startedAt"].clone(),
+                    (false, true) => {
+                        if let Some(o) = e.as_object_mut() {
+                            o.remove("finishedAt");
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            reply.set_json(&v);
         })
     }
 }

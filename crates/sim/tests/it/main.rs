@@ -7,5 +7,6 @@ mod consistency;
 mod datalab;
 mod faults;
 mod http;
+mod lists;
 mod matillion;
 mod replies;
