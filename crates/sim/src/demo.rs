@@ -1,8 +1,13 @@
 //! The demo world served by `pipeline-run-sim serve` and `demo`: project `Demo`,
 //! environment `dev`, pipelines `nightly-load`, `broken-load` and `hostile` (step names
-//! and messages that try to break reporters), fixed credentials, and a Datalab pipeline.
+//! and messages that try to break reporters), fixed credentials, and a Datalab pipeline;
+//! and its past ([`demo_past_runs`]): a few successful runs of each pipeline on the days
+//! before, so that the first demo already polls around the expected end and compares the
+//! run with its history.
 
-use super::{DatalabPipeline, Environment, Project, PublishedPipeline, RunScript, SimConfig};
+use super::{
+    DatalabPipeline, Environment, Project, PublishedPipeline, RunScript, SeedExecution, SimConfig,
+};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -149,5 +154,61 @@ impl SimConfig {
                 DatalabPipeline::new(DEMO_DATALAB_PIPELINE, secs(6))
                     .steps(&["convert", "segment", "extract"]),
             )
+    }
+}
+
+/// How long each past run took, as a share of what the pipeline's script takes today:
+/// one a day, newest first, within about a tenth of it.
+const PAST_RUNS: [f64; 8] = [0.91, 1.06, 0.96, 1.12, 0.88, 1.03, 0.98, 1.09];
+
+/// The past of a demo world (`SimConfig::demo`, or any other: every enabled pipeline of
+/// every environment of every project of `config`): [`PAST_RUNS`] successful runs each,
+/// ended one a day before now, to seed with
+/// [`SimHandle::add_running_execution`](crate::SimHandle::add_running_execution).
+pub fn demo_past_runs(config: &SimConfig) -> Vec<SeedExecution> {
+    let day = Duration::from_secs(86_400);
+    let mut out = Vec::new();
+    for project in &config.projects {
+        for env in &project.environments {
+            for p in env.pipelines.iter().filter(|p| !p.disabled) {
+                for (i, share) in PAST_RUNS.iter().enumerate() {
+                    let took = Duration::from_millis(
+                        (p.script.duration.as_millis() as f64 * share).round() as u64,
+                    );
+                    out.push(
+                        SeedExecution::new(&p.name, &env.name)
+                            .project(&project.id)
+                            .finished(took, day * (i as u32 + 1)),
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_enabled_demo_pipeline_has_past_runs_around_its_length_today() {
+        let config = SimConfig::demo(Scenario::Success);
+        let past = demo_past_runs(&config);
+        // nightly-load, broken-load, hostile and slow-load in dev, nightly-load in prod.
+        assert_eq!(past.len(), 5 * PAST_RUNS.len());
+        assert!(past.iter().all(|s| s.pipeline != "legacy-load"));
+        let nightly: Vec<&SeedExecution> = past
+            .iter()
+            .filter(|s| s.pipeline == "nightly-load" && s.environment == "dev")
+            .collect();
+        assert_eq!(nightly.len(), PAST_RUNS.len());
+        for s in nightly {
+            assert_eq!(s.project_id.as_deref(), Some(DEMO_PROJECT_ID));
+            let took = s.script.duration.as_secs_f64();
+            assert!((5.2..=6.8).contains(&took), "{took}");
+            assert!(s.running_for >= Duration::from_secs(86_400));
+            assert_eq!(s.script.final_status, "SUCCESS");
+        }
     }
 }

@@ -42,7 +42,7 @@ pub use config::{ListOrder, SimConfig};
 pub use datalab::{DatalabPipeline, DatalabRunInfo, DatalabStep, Upload};
 pub use demo::{
     DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_DATALAB_KEY, DEMO_DATALAB_PIPELINE, DEMO_PROJECT_ID,
-    DEMO_PROJECT_NAME, Scenario,
+    DEMO_PROJECT_NAME, Scenario, demo_past_runs,
 };
 pub use fault::{Fault, FaultAction, Matcher, ReplyEdit, ReplyParts, Route};
 pub use handle::{RecordedRequest, SimHandle};

@@ -1,9 +1,10 @@
 //! `pipeline-run-sim`: run the bundled Matillion/Datalab simulator on loopback.
 //!
 //! - `serve [--port N] [--scenario success|failure|slow|hostile] [--start PIPELINE]`
-//!   serves the demo world until Ctrl-C; `--start` first starts an execution of a demo
+//!   serves the demo world (with its past runs, `demo_past_runs`) until Ctrl-C; `--start` first starts an execution of a demo
 //!   pipeline as its schedule would (for `pipeline-run wait` to follow).
-//! - `demo [pipeline-name]` starts the simulator in-process, runs the sibling
+//! - `demo [pipeline-name]` starts the simulator in-process (the demo world and its past
+//!   runs), runs the sibling
 //!   `pipeline-run` binary against it as a CI job would (its log shows as it happens),
 //!   then shows the job summary rendered for a terminal (`terminal`, from the JSON result
 //!   the binary wrote), the outputs, and where the Markdown summary is.
@@ -15,7 +16,7 @@ mod terminal;
 
 use pipeline_run_sim::{
     DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_DATALAB_KEY, DEMO_DATALAB_PIPELINE, DEMO_PROJECT_ID,
-    DEMO_PROJECT_NAME, Scenario, SimConfig, SimHandle, Simulator, WallTime,
+    DEMO_PROJECT_NAME, Scenario, SimConfig, SimHandle, Simulator, WallTime, demo_past_runs,
 };
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -117,6 +118,7 @@ fn serve(args: &[String]) -> Result<u8, String> {
     } = serve_options(args)?;
     let sim = Simulator::start(SimConfig::demo(scenario).port(port), real_clock())
         .map_err(|e| format!("cannot start the simulator: {e}"))?;
+    with_past(&sim);
     print_banner(&sim, scenario);
     if let Some(pipeline) = start {
         let id = sim
@@ -135,6 +137,13 @@ fn serve(args: &[String]) -> Result<u8, String> {
     eprintln!("\nstopping ({} connections served)", sim.connections());
     sim.stop();
     Ok(0)
+}
+
+/// The demo world's past runs, seeded before anything runs.
+fn with_past(sim: &SimHandle) {
+    for past in demo_past_runs(sim.config()) {
+        sim.add_running_execution(past);
+    }
 }
 
 fn print_banner(sim: &SimHandle, scenario: Scenario) {
@@ -207,6 +216,7 @@ fn demo(args: &[String]) -> Result<u8, String> {
 
     let sim = Simulator::start(SimConfig::demo(Scenario::Success), real_clock())
         .map_err(|e| format!("cannot start the simulator: {e}"))?;
+    with_past(&sim);
     let dir = fresh_temp_dir()?;
     let summary = dir.join("step-summary.md");
     let outputs = dir.join("github-output.txt");

@@ -50,6 +50,23 @@ pub fn duration(secs: f64) -> String {
     }
 }
 
+/// The run against its past successful runs, from the result's `history`: "about as long
+/// as the median of the last 8 successful runs (6s)"; `None` when they were not compared.
+fn against_history(h: &Value) -> Option<String> {
+    let n = h.get("successful_runs")?.as_u64()?;
+    let median = h.get("median_seconds")?.as_f64()?;
+    let change = h.get("change_percent")?.as_i64()?;
+    let how = match change {
+        -5..=5 => "about as long as".to_string(),
+        c if c > 0 => format!("{c}% longer than"),
+        c => format!("{}% shorter than", c.unsigned_abs()),
+    };
+    Some(format!(
+        "{how} the median of the last {n} successful runs ({})",
+        duration(median)
+    ))
+}
+
 fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key)
         .and_then(Value::as_str)
@@ -149,6 +166,9 @@ pub fn render(doc: &Value) -> String {
     }
     if let Some(r) = doc.get("outcome").and_then(|o| str_of(o, "reason")) {
         facts.push(("Reason", clean(&one_line(r), 300)));
+    }
+    if let Some(h) = doc.get("history").and_then(against_history) {
+        facts.push(("History", h));
     }
     for (label, value) in &facts {
         let _ = writeln!(out, "  {label:<13} {value}");
@@ -261,6 +281,7 @@ mod tests {
             "execution_id": "e-1", "execution_url": "https://x/e-1",
             "outcome": {"kind": "failed"}, "status": "FAILED",
             "message": "\"Load\": no table\u{1b}[2J", "duration_seconds": 5.0,
+            "history": {"successful_runs": 8, "median_seconds": 4.0, "change_percent": 25},
             "steps": [
                 {"name": "Start", "status": "SUCCESS", "failed": false, "duration_seconds": 0.6},
                 {"name": "Load", "status": "FAILED", "failed": true,
@@ -277,6 +298,7 @@ mod tests {
   Status        FAILED
   Duration      5s
   Steps         2 (1 failed)
+  History       25% longer than the median of the last 8 successful runs (4s)
 
 Failed steps
   ❌ Load   FAILED · 1m 1s
