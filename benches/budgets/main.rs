@@ -16,14 +16,17 @@
 //!   process against the simulator on the real clock.
 //!
 //! - `fleet`: 20 pipelines of one minute in one step, on sped-up time (`fleet.rs`).
+//! - `rate`: several pipelines within the platform's rate limit, the shared poll side by
+//!   side with per-run polling (`rate.rs`).
 //!
 //! Arguments (after `--`) pick sections: `polling`, `e2e`, `steps`, `tail`, `startup`,
-//! `memory`, `size`, `fleet` (default: all). `PIPELINE_RUN_BIN` names the binary to measure
+//! `memory`, `size`, `fleet`, `rate` (default: all). `PIPELINE_RUN_BIN` names the binary to measure
 //! (default: the one cargo built for this bench).
 //!
 //! This file runs the sections and prints the table; the sections live beside it:
 //! `polling.rs` (`polling`, `e2e`), `steps.rs` (`steps`, `tail`), `footprint.rs`
-//! (`startup`, `memory`, `hostile-memory`, `size`), `fleet.rs` (`fleet`), and `common.rs`
+//! (`startup`, `memory`, `hostile-memory`, `size`), `fleet.rs` (`fleet`), `rate.rs`
+//! (`rate`), and `common.rs`
 //! holds what they share (the table's rows, the simulator's world and inputs, running the
 //! binary as a measured child process).
 
@@ -31,6 +34,7 @@ mod common;
 mod fleet;
 mod footprint;
 mod polling;
+mod rate;
 #[path = "../../tests/it/sim_time.rs"]
 mod sim_time;
 mod steps;
@@ -72,6 +76,7 @@ fn main() {
     });
     section("size", &|rows| footprint::size(rows, &bin));
     section("fleet", &|rows| fleet::fleet(rows, &bin));
+    section("rate", &|rows| rate::rate(rows, &bin));
 
     println!("\n| figure | measured | budget | result |\n|---|---|---|---|");
     for r in &rows {

@@ -89,14 +89,14 @@ impl Platform for Observed {
 }
 
 /// What one simulated run cost.
-struct Polled {
-    status_requests: usize,
+pub(crate) struct Polled {
+    pub(crate) status_requests: usize,
     /// Pages of steps read while the run went on (live progress), before the details.
-    step_looks: usize,
+    pub(crate) step_looks: usize,
     /// Lists of executions (the lookup of past runs).
-    list_requests: usize,
+    pub(crate) list_requests: usize,
     /// Simulated time from the run's end on the platform to the end of `worker::run`.
-    latency: Duration,
+    pub(crate) latency: Duration,
     /// Wall time from the status poll that saw the end to the end of the run.
     tail: Duration,
     /// Every request of the run, by kind, in the order first seen.
@@ -128,7 +128,7 @@ const SPREAD: f64 = 0.1;
 
 /// One run of `duration` through the production path on simulated time; with `history`,
 /// the pipeline has [`PAST_RUNS`] past runs around `median` (log-normal, σ [`SPREAD`]).
-fn simulated_run(
+pub(crate) fn simulated_run(
     duration: Duration,
     history: Option<Duration>,
     progress: bool,
@@ -234,7 +234,7 @@ fn simulated_run(
 
 /// Status requests a fixed-interval poller spends on a run of `d`: one at the start, then
 /// one every `interval` until one sees the end.
-fn fixed_requests(d: Duration, interval: Duration) -> f64 {
+pub(crate) fn fixed_requests(d: Duration, interval: Duration) -> f64 {
     1.0 + (d.as_secs_f64() / interval.as_secs_f64().max(0.001)).ceil()
 }
 

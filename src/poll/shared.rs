@@ -11,11 +11,15 @@
 //! for `√N` times one run's requests instead of `N` times.
 //!
 //! The next look after one at `now` is where `∫ R` from `now` reaches 1 (each run's
-//! elapsed time moving on with it), clamped to at least [`MIN_GAP`] (or `poll-interval`
-//! when shorter) and at most `max-poll-interval`, with the same ±[`JITTER`] as one run's.
+//! elapsed time moving on with it), clamped to at least [`shortest`] (a second at the
+//! default `poll-interval`) and at most `max-poll-interval`, with the same ±[`JITTER`] as
+//! one run's.
 
 use super::{JITTER, MIN_GAP, Policy};
 use std::time::Duration;
+
+/// At most this many looks per `poll-interval` (5: one a second at the default 5 s).
+const SHORTEST_PER_POLL_INTERVAL: u32 = 5;
 
 /// Integration steps per look at most (each a twentieth of the gap at the current rate:
 /// a gap takes about twenty).
@@ -32,6 +36,15 @@ impl Policy {
     }
 }
 
+/// The shortest gap between two looks: [`MIN_GAP`], or a fifth of `poll-interval` when
+/// that is shorter (the same second at the default 5 s; the same proportion on a shorter
+/// `poll-interval`, as on the benchmark's sped-up time).
+pub(crate) fn shortest(floor: Duration) -> Duration {
+    MIN_GAP
+        .min(floor / SHORTEST_PER_POLL_INTERVAL)
+        .max(Duration::from_millis(1))
+}
+
 /// The gap after a look at several runs, each given as its schedule and how long it has
 /// gone (`runs`; none: `max`). `floor` is `poll-interval`, `max` `max-poll-interval`;
 /// `draw` is uniform in `[0, 1)` (the jitter).
@@ -42,7 +55,7 @@ pub(crate) fn shared_gap(
     draw: f64,
 ) -> Duration {
     let max = max.max(Duration::from_millis(1));
-    let shortest = MIN_GAP.min(floor).min(max).max(Duration::from_millis(1));
+    let shortest = shortest(floor).min(max);
     if runs.is_empty() {
         return max;
     }
@@ -99,17 +112,19 @@ mod tests {
     }
 
     #[test]
-    fn n_runs_alike_are_looked_at_root_n_times_as_often_down_to_a_second() {
+    fn n_runs_alike_are_looked_at_root_n_times_as_often_down_to_a_fifth_of_poll_interval() {
         let p = Policy::new(&[], FLOOR, MAX, 1);
         let four: Vec<_> = (0..4).map(|_| (&p, secs(10.0))).collect();
         let g = shared_gap(&four, FLOOR, MAX, 0.5);
         assert!((g.as_secs_f64() - 2.5).abs() < 0.01, "{g:?}");
         let fifty: Vec<_> = (0..50).map(|_| (&p, secs(10.0))).collect();
         assert_eq!(shared_gap(&fifty, FLOOR, MAX, 0.5), MIN_GAP);
-        // With a poll-interval under a second, it is the floor instead.
-        let fast = Policy::new(&[], secs(0.05), secs(0.2), 1);
-        let many: Vec<_> = (0..9).map(|_| (&fast, secs(1.0))).collect();
-        assert_eq!(shared_gap(&many, secs(0.05), secs(0.2), 0.5), secs(0.05));
+        // With a short poll-interval, a fifth of it.
+        let fast = Policy::new(&[], secs(0.5), secs(3.0), 1);
+        let many: Vec<_> = (0..100).map(|_| (&fast, secs(1.0))).collect();
+        assert_eq!(shared_gap(&many, secs(0.5), secs(3.0), 0.5), secs(0.1));
+        assert_eq!(shortest(secs(5.0)), MIN_GAP);
+        assert_eq!(shortest(secs(60.0)), MIN_GAP);
         assert_eq!(shared_gap(&[], FLOOR, MAX, 0.5), MAX);
     }
 
