@@ -8,4 +8,5 @@ mod datalab;
 mod faults;
 mod http;
 mod matillion;
+mod rate_limit;
 mod replies;
