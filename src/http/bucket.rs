@@ -130,7 +130,9 @@ pub(crate) fn recovered(low: f64, ceiling: f64, since: Duration, every: Duration
     if every.is_zero() {
         return ceiling;
     }
-    let doublings = (since.as_secs_f64() / every.as_secs_f64()).floor().min(32.0);
+    let doublings = (since.as_secs_f64() / every.as_secs_f64())
+        .floor()
+        .min(32.0);
     (low * 2f64.powf(doublings)).min(ceiling)
 }
 

@@ -14,6 +14,9 @@ use crate::secret::Secret;
 use backoff::backoff::Backoff;
 use std::time::{Duration, Instant};
 
+/// What a request that was never sent says at its deadline.
+const NOT_SENT: &str = "the deadline had passed before it could be sent";
+
 impl Http {
     fn backoff(&self) -> backoff::ExponentialBackoff {
         backoff::ExponentialBackoff {
@@ -53,7 +56,7 @@ impl Http {
         let mut tally = Tally::default();
         let mut refreshed = false;
         let origin = origin(&req.url);
-        let mut last = String::from("the deadline had passed before it could be sent");
+        let mut last = String::from(NOT_SENT);
         loop {
             let (header, sent) = self.ready(req, auth, budget, &last)?;
             let limit = budget.deadline.saturating_duration_since(sent);
@@ -172,7 +175,11 @@ impl Http {
             self.check(req, budget, last)?;
             let now = self.clock.now();
             // A 429 told every request to wait: this one waits too, when that fits.
-            if let Some(left) = self.bucket.held(now).filter(|l| now + *l <= budget.deadline) {
+            if let Some(left) = self
+                .bucket
+                .held(now)
+                .filter(|l| now + *l <= budget.deadline)
+            {
                 log::debug!(
                     "{}: waiting {} (the platform's Retry-After)",
                     req.what,
@@ -196,10 +203,18 @@ impl Http {
                 }
                 Turn::TooLate { left, per_minute } => {
                     self.wait_or_stop(budget, left)?;
-                    return Err(HttpError::Deadline(format!(
-                        "{}: its turn in the request budget ({per_minute} requests a minute) would have come after its deadline",
-                        req.what
-                    )));
+                    let turn = format!(
+                        "its turn in the request budget ({per_minute} requests a minute) would have come after its deadline"
+                    );
+                    // What failed before, with the count of its streak, comes first.
+                    let earlier = self
+                        .streaks
+                        .so_far(&req.what)
+                        .or_else(|| (last != NOT_SENT).then(|| last.to_string()));
+                    return Err(HttpError::Deadline(match earlier {
+                        Some(e) => format!("{e}; {turn}"),
+                        None => format!("{}: {turn}", req.what),
+                    }));
                 }
             }
         }

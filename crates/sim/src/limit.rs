@@ -25,7 +25,11 @@ impl RateLimit {
 /// Whether a request at `now` is within the limit, given the theoretical arrival time
 /// `tat` of the next request (`None`: none so far). `Ok(the next tat)`, or `Err(how long
 /// until it would be)`.
-pub(crate) fn admit(limit: RateLimit, tat: Option<Instant>, now: Instant) -> Result<Instant, Duration> {
+pub(crate) fn admit(
+    limit: RateLimit,
+    tat: Option<Instant>,
+    now: Instant,
+) -> Result<Instant, Duration> {
     let t = limit.interval();
     let tolerance = t * limit.burst.max(1).saturating_sub(1);
     let tat = tat.unwrap_or(now).max(now);
