@@ -6,8 +6,9 @@
 //! [`FleetReport`] with one report per pipeline, for the one writer of every report
 //! ([`crate::emit`]).
 //!
-//! The pipelines share one HTTP client (one connection pool, one pace for a 429's
-//! `Retry-After`), one token and one lookup of the project ([`crate::platform::build`]).
+//! The pipelines share one HTTP client (one connection pool, one request budget: the
+//! `rate-limit`, lowered by a 429, whose `Retry-After` holds them all back), one token and
+//! one lookup of the project ([`crate::platform::build`]).
 //! With `fail-fast`, the first pipeline to end in failure stops the others: their
 //! workers cancel their own runs, and pipelines not started yet are not started.
 
