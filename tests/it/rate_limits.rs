@@ -377,3 +377,92 @@ mod budget {
         }
     }
 }
+
+/// A measurement, not a check (ignored; run it with `cargo test --test it -- --ignored
+/// --nocapture measure_the_request_budget`): twelve pipelines of 15 to 26 s at the default
+/// intervals, on the binary's real timings, against the simulator enforcing Matillion's
+/// older limit (60 a minute, bursts of 5), with `rate-limit: 60` and without. It prints
+/// the rejected requests, all requests, and the wall time of each.
+#[test]
+#[ignore]
+fn measure_the_request_budget() {
+    use pipeline_run_sim::{Environment, Project, PublishedPipeline, RunScript, SimConfig};
+    use std::time::Instant;
+    let names: Vec<String> = (1..=12).map(|i| format!("short-{i}")).collect();
+    for rate_limit in [Some("60"), None] {
+        let mut env = Environment::new("dev");
+        for (i, name) in names.iter().enumerate() {
+            env = env.pipeline(PublishedPipeline::new(
+                name,
+                RunScript::new(Duration::from_secs(15 + i as u64), 4),
+            ));
+        }
+        let sim = start_sim(SimConfig::new().rate_limit(60, 5).project(
+            Project::new("7a1b2c3d-1111-4222-8333-944455556666", "Budget").environment(env),
+        ));
+        let dir = Scratch::new("measure");
+        let mut env = matillion_env(&sim, "Budget", "dev", &names.join("\n"));
+        for (k, v) in [
+            ("MATILLION_POLL_INTERVAL", "5s"),
+            ("MATILLION_MAX_POLL_INTERVAL", "30s"),
+            ("MATILLION_TIMEOUT", "10m"),
+            ("MATILLION_MAX_PARALLEL", "12"),
+            ("PIPELINE_RUN_TEST_TIMINGS", "1"),
+        ] {
+            set(&mut env, k, v);
+        }
+        set(
+            &mut env,
+            "MATILLION_RESULT_FILE",
+            dir.path("result.json").to_string_lossy(),
+        );
+        if let Some(r) = rate_limit {
+            set(&mut env, "MATILLION_RATE_LIMIT", r);
+        }
+        let started = Instant::now();
+        let mut child = spawn(&env, &[]);
+        let stderr = LiveStderr::take(&mut child);
+        let out = stderr.finish(child);
+        let wall = started.elapsed();
+        let v: serde_json::Value =
+            serde_json::from_str(&dir.read("result.json")).expect("result JSON");
+        let reqs = sim.requests();
+        // When each run ended, and when a status poll answered 200 first saw it ended.
+        let took = |pipeline: &str| {
+            let i: u64 = pipeline.trim_start_matches("short-").parse().unwrap_or(1);
+            Duration::from_secs(15 + i - 1)
+        };
+        let mut latencies = Vec::new();
+        let mut last_end = None;
+        for e in sim.executions() {
+            let end = e.started + took(&e.pipeline);
+            last_end = last_end.max(Some(end));
+            if let Some(seen) = reqs
+                .iter()
+                .filter(|r| r.route == Route::Status && r.path.contains(&e.id))
+                .filter(|r| r.status == Some(200) && r.at >= end)
+                .map(|r| r.at)
+                .next()
+            {
+                latencies.push((seen - end).as_secs_f64());
+            }
+        }
+        let last_end = last_end.expect("runs");
+        let exit_after = reqs.last().map(|r| r.at).unwrap_or(last_end) - last_end;
+        let mean = latencies.iter().sum::<f64>() / latencies.len().max(1) as f64;
+        let max = latencies.iter().copied().fold(0.0, f64::max);
+        println!(
+            "rate-limit {:>7}: exit {}, {} of 12 succeeded, {} requests, {} rejected by the simulator ({} in the JSON), {:.1}/min, wall {:.1} s, detection latency mean {mean:.1} s max {max:.1} s, last request {:.1} s after the last run ended; said: {:?}",
+            rate_limit.unwrap_or("default"),
+            out.code,
+            v["pipelines_succeeded"],
+            reqs.len(),
+            sim.rejected_requests(),
+            v["rejected_requests"],
+            reqs.len() as f64 * 60.0 / wall.as_secs_f64(),
+            wall.as_secs_f64(),
+            exit_after.as_secs_f64(),
+            lines_with(&out.stderr, "rate-limiting"),
+        );
+    }
+}
