@@ -109,7 +109,12 @@ pub const TIMINGS_DIVISOR: u32 = 10;
 /// carry no time unless `env` says otherwise (`*LOG_TIMESTAMPS`), so tests can compare
 /// them exactly.
 pub fn command(env: &[(String, String)], args: &[&str]) -> Command {
-    let mut cmd = Command::new(BIN);
+    command_of(BIN, env, args)
+}
+
+/// [`command`] for another build of the binary (a measurement against an earlier one).
+pub fn command_of(bin: &str, env: &[(String, String)], args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin);
     cmd.args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())

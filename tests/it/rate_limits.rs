@@ -382,14 +382,20 @@ mod budget {
 /// --nocapture measure_the_request_budget`): twelve pipelines of 15 to 26 s at the default
 /// intervals, on the binary's real timings, against the simulator enforcing Matillion's
 /// older limit (60 a minute, bursts of 5), with `rate-limit: 60` and without. It prints
-/// the rejected requests, all requests, and the wall time of each.
+/// the rejected requests, all requests, the wall time and the detection latency of each.
+/// `MEASURE_BASELINE_BIN=<path>` adds the same run of another build (without the budget).
 #[test]
 #[ignore]
 fn measure_the_request_budget() {
     use pipeline_run_sim::{Environment, Project, PublishedPipeline, RunScript, SimConfig};
     use std::time::Instant;
     let names: Vec<String> = (1..=12).map(|i| format!("short-{i}")).collect();
-    for rate_limit in [Some("60"), None] {
+    let baseline = std::env::var("MEASURE_BASELINE_BIN").ok();
+    let mut cases = vec![(BIN.to_string(), Some("60")), (BIN.to_string(), None)];
+    if let Some(b) = baseline {
+        cases.push((b, None));
+    }
+    for (bin, rate_limit) in cases {
         let mut env = Environment::new("dev");
         for (i, name) in names.iter().enumerate() {
             env = env.pipeline(PublishedPipeline::new(
@@ -420,10 +426,20 @@ fn measure_the_request_budget() {
             set(&mut env, "MATILLION_RATE_LIMIT", r);
         }
         let started = Instant::now();
-        let mut child = spawn(&env, &[]);
-        let stderr = LiveStderr::take(&mut child);
-        let out = stderr.finish(child);
+        // No time limit here (unlike `run`): a measurement waits for the end.
+        let out = command_of(&bin, &env, &[])
+            .output()
+            .expect("run pipeline-run");
         let wall = started.elapsed();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        std::fs::write(
+            std::env::temp_dir().join(format!(
+                "measure-budget-{}.log",
+                rate_limit.unwrap_or("default")
+            )),
+            &stderr,
+        )
+        .ok();
         let v: serde_json::Value =
             serde_json::from_str(&dir.read("result.json")).expect("result JSON");
         let reqs = sim.requests();
@@ -452,9 +468,9 @@ fn measure_the_request_budget() {
         let mean = latencies.iter().sum::<f64>() / latencies.len().max(1) as f64;
         let max = latencies.iter().copied().fold(0.0, f64::max);
         println!(
-            "rate-limit {:>7}: exit {}, {} of 12 succeeded, {} requests, {} rejected by the simulator ({} in the JSON), {:.1}/min, wall {:.1} s, detection latency mean {mean:.1} s max {max:.1} s, last request {:.1} s after the last run ended; said: {:?}",
+            "{bin}\n  rate-limit {:>7}: exit {}, {} of 12 succeeded, {} requests, {} rejected by the simulator ({} in the JSON), {:.1}/min, wall {:.1} s, detection latency mean {mean:.1} s max {max:.1} s, last request {:.1} s after the last run ended; said: {:?}",
             rate_limit.unwrap_or("default"),
-            out.code,
+            out.status.code().unwrap_or(-1),
             v["pipelines_succeeded"],
             reqs.len(),
             sim.rejected_requests(),
@@ -462,7 +478,7 @@ fn measure_the_request_budget() {
             reqs.len() as f64 * 60.0 / wall.as_secs_f64(),
             wall.as_secs_f64(),
             exit_after.as_secs_f64(),
-            lines_with(&out.stderr, "rate-limiting"),
+            lines_with(&stderr, "rate-limiting"),
         );
     }
 }
