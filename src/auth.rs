@@ -232,6 +232,7 @@ impl BearerAuth {
             ]),
             // Asking for a token twice is harmless.
             repeatable: true,
+            urgent: false,
             what: "the token endpoint".into(),
         };
         let reply = http

@@ -102,6 +102,7 @@ pub(crate) fn cancel_targets(
         runs: reports,
         max_parallel: cfg.fleet.as_ref().map_or(1, |f| f.max_parallel),
         fail_fast: false,
+        rejected_requests: platforms.first().map_or(0, |p| p.rejected_requests()),
     }
 }
 

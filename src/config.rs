@@ -71,6 +71,9 @@ pub struct Config {
     pub(crate) fleet: Option<Fleet>,
     /// `wait` and `status`: the execution to follow instead of triggering one.
     pub(crate) attach: Option<Attach>,
+    /// The request budget: the most requests a minute (`rate-limit`, else the platform's
+    /// documented limit).
+    pub(crate) rate_limit: u32,
 }
 /// Where the timeout came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -278,6 +281,7 @@ pub(crate) fn from_lookup_for(
     };
     let execution_id = r.string("execution-id");
     let ca_bundle = ca_bundle(&mut r);
+    let rate_limit = rate_limit(&mut r, scope);
     let attach = scope.and_then(|scope| {
         let given = attach::TriggerOnly { dry_run, wait };
         attach::read(&mut r, purpose, scope, given)
@@ -316,6 +320,7 @@ pub(crate) fn from_lookup_for(
                 ca_bundle,
                 fleet,
                 attach,
+                rate_limit,
             })
         }
         _ => Err(InputErrors(r.errors)),
@@ -385,6 +390,34 @@ fn poll_intervals(r: &mut Reader<'_>) -> (Option<Duration>, Option<Duration>) {
         }
     }
     (poll_interval, max_poll_interval)
+}
+
+/// `rate-limit`: a whole number of requests a minute, from 1 to
+/// [`inputs::MAX_RATE_LIMIT`]; by default the platform's documented limit.
+fn rate_limit(r: &mut Reader<'_>, scope: Option<Scope>) -> u32 {
+    let default = match scope {
+        Some(Scope::Datalab) => inputs::DEFAULT_RATE_LIMIT_DATALAB,
+        _ => inputs::DEFAULT_RATE_LIMIT_MATILLION,
+    };
+    let Some(given) = r.raw("rate-limit") else {
+        return default;
+    };
+    match given.value.parse::<u32>() {
+        Ok(n) if (1..=inputs::MAX_RATE_LIMIT).contains(&n) => n,
+        _ => {
+            r.err(
+                "rate-limit",
+                format!(
+                    "got {}; expected a whole number of requests a minute, from 1 to {} (Matillion documents {}, Datalab {}; an account on Matillion's older limit sets 60).",
+                    show(&given.value),
+                    inputs::MAX_RATE_LIMIT,
+                    inputs::DEFAULT_RATE_LIMIT_MATILLION,
+                    inputs::DEFAULT_RATE_LIMIT_DATALAB,
+                ),
+            );
+            default
+        }
+    }
 }
 
 /// `ca-bundle`, else `SSL_CERT_FILE`: a PEM file of root certificates, named here and read

@@ -338,7 +338,10 @@ fn report_files(cfg: &Config, f: &FleetReport) {
         write_file("JUnit report", p, &text);
     }
     if let Some(p) = &cfg.files.result {
-        let text = one.map_or_else(|| fleet::json(f), report::json::render);
+        let text = one.map_or_else(
+            || fleet::json(f),
+            |r| report::json::render(r, f.rejected_requests),
+        );
         write_file("JSON result", p, &text);
     }
 }

@@ -25,15 +25,19 @@
 //!   that says where it points.
 //! - No reply text is echoed without [`crate::redact`]; the token endpoint's replies are
 //!   never echoed at all ([`Http::secret_reply`]).
-//! - A 429's `Retry-After` holds back every request of every clone of the client (one
-//!   shared "not before" instant, [`Pace`]): several pipelines run side by side share one
-//!   rate limit, so one told to wait makes the others wait with it.
+//! - Every request of every clone of the client goes through one request budget, a token
+//!   bucket ([`Bucket`], `http/bucket.rs`): `rate-limit` requests a minute, in bursts of at
+//!   most 4, one after the other; a 429 lowers the rate for the whole process (and it
+//!   recovers slowly), and its `Retry-After` holds back every request: several pipelines
+//!   run side by side share one rate limit. A cancel, and the clean-up after a signal,
+//!   never wait for a token.
 //!
 //! Here: the client ([`Http`]), its errors, its budget and its entry points. The decision
 //! after a failed attempt is a pure function in `http/decide.rs`, the loop around it in
 //! `http/retry.rs`, the streaks of failures in `http/streak.rs`, one attempt on the wire
 //! in `http/attempt.rs`,
-//! the agents and the TLS roots they trust in `http/agents.rs`.
+//! the agents and the TLS roots they trust in `http/agents.rs`, the request budget in
+//! `http/bucket.rs`.
 
 use crate::clock::{Clock, Signal};
 use crate::secret::Secret;
@@ -44,9 +48,9 @@ use std::time::{Duration, Instant};
 
 mod agents;
 mod attempt;
+mod bucket;
 mod decide;
 mod encode;
-mod pace;
 mod problem;
 pub(crate) mod proxy;
 mod request;
@@ -55,8 +59,8 @@ mod streak;
 
 pub(crate) use agents::read_pem_certs;
 use agents::{Agents, LazyRoots};
+pub(crate) use bucket::{Bucket, Limit};
 pub(crate) use encode::{enc, upload_file_name};
-pub(crate) use pace::Pace;
 pub(crate) use problem::{Problem, clean, excerpt};
 pub(crate) use request::{Body, Method, Part, Request, Response, Upload};
 pub(crate) use streak::Streaks;
@@ -165,16 +169,17 @@ impl Authorizer for NoAuth {
 }
 
 /// The retry-policy HTTP client. Cheap to clone; one connection pool (keep-alive) and
-/// one [`Pace`], shared by every clone.
+/// one request budget ([`Bucket`]), shared by every clone.
 #[derive(Clone)]
 pub struct Http {
     /// Direct connections, and through the proxy when one is set.
     agents: Agents,
-    /// Set: `https://` requests go through the agents built from these roots.
-    pace: Arc<Pace>,
+    /// The request budget of the whole process.
+    bucket: Arc<Bucket>,
     /// The current streak of each request's failures (its own for each clock: each
     /// pipeline run beside others).
     streaks: Arc<Streaks>,
+    /// Set: `https://` requests go through the agents built from these roots.
     roots: Option<Arc<LazyRoots>>,
     proxy: Arc<proxy::ProxyEnv>,
     /// Origins (`scheme://host:port`) that have answered at least once.
@@ -205,7 +210,7 @@ impl Http {
         let proxy = Arc::new(proxy_env);
         Self {
             agents: Agents::new(None, &proxy),
-            pace: Arc::default(),
+            bucket: Arc::default(),
             streaks: Arc::default(),
             roots: None,
             proxy,
@@ -230,7 +235,7 @@ impl Http {
         self
     }
 
-    /// The same client (connections, pace, roots) on another clock: a pipeline run beside
+    /// The same client (connections, request budget, roots) on another clock: a pipeline run beside
     /// others sleeps on a clock of its own, which its supervisor can stop.
     pub(crate) fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
         Self {
@@ -243,6 +248,16 @@ impl Http {
     /// The clock.
     pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// Hold every request of every clone to `limit` (the same again changes nothing).
+    pub(crate) fn limit_rate(&self, limit: Limit) {
+        self.bucket.limit(limit);
+    }
+
+    /// How many requests the platform rejected with 429, over every clone.
+    pub(crate) fn rejected_requests(&self) -> u64 {
+        self.bucket.rejected_count()
     }
 
     /// Send with the retry policy and read a JSON body of type `T`.
@@ -317,3 +332,5 @@ impl Http {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_bucket;

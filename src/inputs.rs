@@ -82,6 +82,13 @@ pub(crate) const DEFAULT_MAX_POLL_INTERVAL: &str = "30s";
 /// Default for `max-parallel`.
 pub(crate) const DEFAULT_MAX_PARALLEL: &str = "4";
 
+/// Default `rate-limit` on Matillion: the documented limit, requests a minute.
+pub(crate) const DEFAULT_RATE_LIMIT_MATILLION: u32 = 1000;
+/// Default `rate-limit` on Datalab: the documented limit, requests a minute.
+pub(crate) const DEFAULT_RATE_LIMIT_DATALAB: u32 = 400;
+/// The largest `rate-limit` (1,000 a second).
+pub(crate) const MAX_RATE_LIMIT: u32 = 60_000;
+
 /// Every input, once.
 pub const INPUTS: &[Input] = &[
     input(
@@ -188,6 +195,12 @@ pub const INPUTS: &[Input] = &[
         Some(DEFAULT_MAX_PARALLEL),
         Matillion,
         "With several pipelines: how many run at once, from 1 to 50; the others wait for a free place.",
+    ),
+    input(
+        "rate-limit",
+        None,
+        Common,
+        "The most requests a minute this step sends, all pipelines together (a whole number); default: the documented limit, `1000` on Matillion, `400` on Datalab. An account on Matillion's older limit sets `60`. The limit is the account's: leave room for other jobs.",
     ),
     boolean(
         "fail-fast",

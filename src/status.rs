@@ -48,6 +48,7 @@ pub(crate) fn run(env: &dyn Fn(&str) -> Option<String>) -> Exit {
         runs: reports,
         max_parallel: cfg.fleet.as_ref().map_or(1, |f| f.max_parallel),
         fail_fast: false,
+        rejected_requests: platforms.first().map_or(0, |p| p.rejected_requests()),
     };
     if let Some(bad) = load::unusable_ca_bundle(&cfg, ci) {
         return bad;

@@ -8,6 +8,9 @@
 //! internal variable [`TEST_KNOB`] divides every duration by a whole number from 2 to 100
 //! (any other value is ignored with a warning). It is not an input: it is not in the
 //! inputs table, the help or the README, and a value outside the bounds changes nothing.
+//! Rates that are inputs (`rate-limit`) are not durations and are not changed; the
+//! request budget's own floor and recovery are, so a test that drives the rate down to
+//! its floor waits a tenth as long.
 
 use std::time::Duration;
 
@@ -80,6 +83,12 @@ pub struct Timings {
     /// After a lost trigger reply (or a 409 that follows one): how long the list of
     /// executions is searched for the run it created before the trigger is sent again.
     pub lost_reply_lookup: Duration,
+    /// The request budget's floor: however many 429s, the rate it lowers to never leaves
+    /// longer than this between two requests (10 s: 6 a minute).
+    pub(crate) rate_floor: Duration,
+    /// After a 429 lowered the request budget's rate, it doubles back after each of these
+    /// without another, up to `rate-limit`.
+    pub(crate) rate_recovery: Duration,
 }
 
 impl Timings {
@@ -116,6 +125,8 @@ impl Timings {
         connect_window: Duration::from_secs(120),
         not_found_grace: Duration::from_secs(30),
         lost_reply_lookup: Duration::from_secs(30),
+        rate_floor: Duration::from_secs(10),
+        rate_recovery: Duration::from_secs(120),
     };
 }
 
@@ -155,6 +166,8 @@ impl Timings {
             connect_window: self.connect_window / n,
             not_found_grace: self.not_found_grace / n,
             lost_reply_lookup: self.lost_reply_lookup / n,
+            rate_floor: self.rate_floor / n,
+            rate_recovery: self.rate_recovery / n,
         }
     }
 

@@ -179,6 +179,7 @@ fn base(r: &mut Reader<'_>, command: ArtifactCommand, dry_run: bool) -> Option<C
         Some(_) => r.duration("timeout"),
         None => Some(DEFAULT_ARTIFACT_TIMEOUT),
     };
+    let rate_limit = super::rate_limit(r, Some(crate::inputs::Scope::Matillion));
     let m = MatillionConfig {
         base_url: base_url?,
         auth: auth?,
@@ -208,6 +209,7 @@ fn base(r: &mut Reader<'_>, command: ArtifactCommand, dry_run: bool) -> Option<C
         ca_bundle: super::ca_bundle(r),
         fleet: None,
         attach: None,
+        rate_limit,
     })
 }
 

@@ -531,3 +531,41 @@ fn wait_and_status_refuse_what_they_cannot_follow() {
         "{errs:?}"
     );
 }
+
+#[test]
+fn rate_limit_defaults_to_each_platforms_documented_limit() {
+    assert_eq!(ok(&base()).rate_limit, 1000);
+    let mut e = base();
+    e.insert("INPUT_RATE-LIMIT".into(), " 60 ".into());
+    assert_eq!(ok(&e).rate_limit, 60);
+    let datalab = env(&[
+        ("INPUT_PLATFORM", "datalab"),
+        ("DATALAB_API_KEY", "key-s3cr3t"),
+        ("INPUT_PIPELINE", "pl_abc"),
+        ("INPUT_FILE-URL", "https://example.com/a.pdf"),
+    ]);
+    assert_eq!(ok(&datalab).rate_limit, 400);
+    let mut e = datalab.clone();
+    e.insert("DATALAB_RATE_LIMIT".into(), "100".into());
+    assert_eq!(ok(&e).rate_limit, 100);
+}
+
+#[test]
+fn rate_limit_is_a_positive_whole_number() {
+    for bad in ["0", "-1", "1.5", "sixty", "60/min", "60001", "99999999999"] {
+        let mut e = base();
+        e.insert("MATILLION_RATE_LIMIT".into(), bad.into());
+        assert_eq!(
+            errors(&e),
+            [format!(
+                "rate-limit: got '{bad}'; expected a whole number of requests a minute, from 1 to 60000 (Matillion documents 1000, Datalab 400; an account on Matillion's older limit sets 60)."
+            )],
+            "{bad}"
+        );
+    }
+    for good in ["1", "60000"] {
+        let mut e = base();
+        e.insert("MATILLION_RATE_LIMIT".into(), good.into());
+        assert_eq!(ok(&e).rate_limit.to_string(), good);
+    }
+}

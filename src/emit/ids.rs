@@ -60,7 +60,10 @@ impl IdSaver {
         } else {
             let mut r = self.one.clone();
             r.execution_id = Some(ids.clone());
-            (report::dotenv::render(&r), report::json::render(&r))
+            (
+                report::dotenv::render(&r),
+                report::json::render(&r, so_far.rejected_requests),
+            )
         };
         if let Some(p) = &self.files.dotenv {
             write_file_saying(what, p, &dotenv, first);

@@ -92,7 +92,8 @@ pub(super) enum Verdict {
         after: Duration,
         /// What failed, a sentence.
         why: String,
-        /// The shared pace, when the platform said it is rate-limiting.
+        /// How long the request budget holds every request back, when the platform said
+        /// it is rate-limiting (its `Retry-After`).
         hold: Option<Duration>,
     },
     /// The platform asked to wait longer than the time left: wait until the deadline, then
@@ -102,7 +103,7 @@ pub(super) enum Verdict {
         wait: Duration,
         /// What failed and what was asked, a sentence.
         why: String,
-        /// The shared pace.
+        /// How long the request budget holds every request back.
         hold: Option<Duration>,
     },
     /// Stop with this error.

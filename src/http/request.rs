@@ -76,6 +76,9 @@ pub(crate) struct Request {
     pub(crate) body: Body,
     /// Whether sending it twice is harmless (false for the trigger).
     pub(crate) repeatable: bool,
+    /// Whether it goes without waiting for a token of the request budget (a cancel: it
+    /// must never wait behind the polls it stops).
+    pub(crate) urgent: bool,
     /// What this request is, for messages ("the trigger", "the status poll").
     pub(crate) what: String,
 }
@@ -89,6 +92,7 @@ impl Request {
             query: Vec::new(),
             body: Body::None,
             repeatable: true,
+            urgent: false,
             what: what.into(),
         }
     }

@@ -1,16 +1,21 @@
-//! The retry loop every request goes through ([`Http::send_with`]): wait for the shared
-//! [`Pace`](super::Pace), send one attempt, read what it gave, and let the pure decision
-//! (`decide.rs`) say whether to return, send again after a delay, or give up. The policy
-//! itself is described in [`super`]. A failure repeated is logged once per streak, with
-//! its count (`streak.rs`).
+//! The retry loop every request goes through ([`Http::send_with`]): wait for its turn in
+//! the request budget ([`Bucket`](super::Bucket)), send one attempt, read what it gave, and
+//! let the pure decision (`decide.rs`) say whether to return, send again after a delay, or
+//! give up. The policy itself is described in [`super`]. A failure repeated is logged once
+//! per streak, with its count (`streak.rs`); the platform rate-limiting is said once for
+//! the process.
 
 use super::attempt::Attempt;
+use super::bucket::{Lowered, Turn};
 use super::decide::{Failed, Rules, Tally, Verdict, decide, round_ms};
 use super::{Authorizer, Budget, Http, HttpError, Problem, Request, Response};
 use crate::clock::Wake;
 use crate::secret::Secret;
 use backoff::backoff::Backoff;
 use std::time::{Duration, Instant};
+
+/// What a request that was never sent says at its deadline.
+const NOT_SENT: &str = "the deadline had passed before it could be sent";
 
 impl Http {
     fn backoff(&self) -> backoff::ExponentialBackoff {
@@ -51,7 +56,7 @@ impl Http {
         let mut tally = Tally::default();
         let mut refreshed = false;
         let origin = origin(&req.url);
-        let mut last = String::from("the deadline had passed before it could be sent");
+        let mut last = String::from(NOT_SENT);
         loop {
             let (header, sent) = self.ready(req, auth, budget, &last)?;
             let limit = budget.deadline.saturating_duration_since(sent);
@@ -64,6 +69,7 @@ impl Http {
                 Err(f) => f,
             };
             let fresh_credential = is_401(&failed) && !refreshed && auth.invalidate();
+            let rejected = is_429(&failed);
             let kind = failed.kind();
             let rules = Rules {
                 repeatable: req.repeatable,
@@ -80,7 +86,11 @@ impl Http {
                     .unwrap_or(self.retry_max)
                     .min(self.retry_max),
             };
-            match self.act(req, budget, &kind, decide(failed, &rules, &mut tally))? {
+            let verdict = decide(failed, &rules, &mut tally);
+            if rejected {
+                self.rejected(sent, &verdict);
+            }
+            match self.act(req, budget, &kind, verdict)? {
                 Some(why) => last = why,
                 None => refreshed = true,
             }
@@ -104,16 +114,14 @@ impl Http {
                 );
                 Ok(None)
             }
-            Verdict::Retry { after, why, hold } => {
-                self.hold(hold);
+            Verdict::Retry { after, why, .. } => {
                 self.note_retry(req, kind, &why, after);
                 if let Wake::Signal(s) = self.wait(budget, after) {
                     return Err(HttpError::Interrupted(s));
                 }
                 Ok(Some(why))
             }
-            Verdict::WaitOut { wait, why, hold } => {
-                self.hold(hold);
+            Verdict::WaitOut { wait, why, .. } => {
                 self.end_streak(req);
                 log::warn!(
                     "{why}: waiting until the deadline, {} from now",
@@ -139,8 +147,8 @@ impl Http {
         }
     }
 
-    /// Before an attempt: no signal, time left, the shared pace waited out (when that
-    /// fits), then the authorization header. The header and when the attempt goes.
+    /// Before an attempt: no signal, time left, its turn in the request budget, then the
+    /// authorization header. The header and when the attempt goes.
     fn ready(
         &self,
         req: &Request,
@@ -148,27 +156,103 @@ impl Http {
         budget: Budget,
         last: &str,
     ) -> Result<(Option<(String, Secret)>, Instant), HttpError> {
-        loop {
-            self.check(req, budget, last)?;
-            let now = self.clock.now();
-            // A 429 told every request to wait: this one waits too, when that fits.
-            let Some(left) = self.pace.left(now).filter(|l| now + *l <= budget.deadline) else {
-                break;
-            };
-            log::debug!(
-                "{}: waiting {} (the platform's Retry-After)",
-                req.what,
-                humantime::format_duration(round_ms(left))
-            );
-            if let Wake::Signal(s) = self.wait(budget, left) {
-                return Err(HttpError::Interrupted(s));
-            }
-        }
+        self.take_turn(req, budget, last)?;
         let header = auth.header(self, budget)?;
         // Fetching a token takes time: a signal that came meanwhile stops this request
         // before it is sent (nothing new starts after a signal).
         self.check(req, budget, last)?;
         Ok((header, self.clock.now()))
+    }
+
+    /// Wait for the request's turn: the platform's `Retry-After` (when that fits), then a
+    /// token of the bucket, reserved and waited for (again when a 429 voided it meanwhile).
+    /// A cancel, and a request a signal cannot stop (the clean-up after one), takes a token
+    /// without waiting. A turn that would come after the deadline is waited for until the
+    /// deadline, then given up.
+    fn take_turn(&self, req: &Request, budget: Budget, last: &str) -> Result<(), HttpError> {
+        let urgent = req.urgent || !budget.interruptible;
+        loop {
+            self.check(req, budget, last)?;
+            let now = self.clock.now();
+            // A 429 told every request to wait: this one waits too, when that fits.
+            if let Some(left) = self
+                .bucket
+                .held(now)
+                .filter(|l| now + *l <= budget.deadline)
+            {
+                log::debug!(
+                    "{}: waiting {} (the platform's Retry-After)",
+                    req.what,
+                    humantime::format_duration(round_ms(left))
+                );
+                self.wait_or_stop(budget, left)?;
+                continue;
+            }
+            match self.bucket.turn(now, budget.deadline, urgent) {
+                Turn::Go => return Ok(()),
+                Turn::Wait { wait, epoch } => {
+                    log::trace!(
+                        "{}: waiting {} for its turn in the request budget",
+                        req.what,
+                        humantime::format_duration(round_ms(wait))
+                    );
+                    self.wait_or_stop(budget, wait)?;
+                    if self.bucket.still_valid(epoch) {
+                        return Ok(());
+                    }
+                }
+                Turn::TooLate { left, per_minute } => {
+                    self.wait_or_stop(budget, left)?;
+                    let turn = format!(
+                        "its turn in the request budget ({per_minute} requests a minute) would have come after its deadline"
+                    );
+                    // What failed before, with the count of its streak, comes first.
+                    let earlier = self
+                        .streaks
+                        .so_far(&req.what)
+                        .or_else(|| (last != NOT_SENT).then(|| last.to_string()));
+                    return Err(HttpError::Deadline(match earlier {
+                        Some(e) => format!("{e}; {turn}"),
+                        None => format!("{}: {turn}", req.what),
+                    }));
+                }
+            }
+        }
+    }
+
+    /// Sleep `d` (see [`Http::wait`]); a signal is an error.
+    fn wait_or_stop(&self, budget: Budget, d: Duration) -> Result<(), HttpError> {
+        match self.wait(budget, d) {
+            Wake::Signal(s) => Err(HttpError::Interrupted(s)),
+            Wake::Elapsed => Ok(()),
+        }
+    }
+
+    /// A 429 to the attempt sent at `sent`: counted, the budget lowered and held back for
+    /// the `Retry-After` the verdict carries; the first lowering said once for the
+    /// process, later ones quietly.
+    fn rejected(&self, sent: Instant, verdict: &Verdict) {
+        let hold = match verdict {
+            Verdict::Retry { hold, .. } | Verdict::WaitOut { hold, .. } => *hold,
+            _ => None,
+        };
+        let Some(Lowered {
+            per_minute,
+            first,
+            platform,
+        }) = self.bucket.rejected(self.clock.now(), sent, hold)
+        else {
+            return;
+        };
+        if first {
+            log::warn!(
+                "{platform} is rate-limiting (429); this step now sends at most {per_minute} requests a minute"
+            );
+        } else {
+            log::debug!(
+                "{platform} is still rate-limiting (429); at most {per_minute} requests a minute now"
+            );
+        }
     }
 
     /// A signal (when the budget is interruptible) or a deadline passed stops the request
@@ -218,13 +302,6 @@ impl Http {
                 self.mark_reached(origin);
                 Err(Failed::Unusable(format!("{}: {m}", req.what)))
             }
-        }
-    }
-
-    /// Hold back every request of the client (a 429 that said how long).
-    fn hold(&self, hold: Option<Duration>) {
-        if let Some(d) = hold {
-            self.pace.hold_until(self.clock.now() + d);
         }
     }
 
@@ -293,6 +370,10 @@ fn read_reply<T>(
 
 fn is_401(failed: &Failed) -> bool {
     matches!(failed, Failed::Status { problem, .. } if problem.status == 401)
+}
+
+fn is_429(failed: &Failed) -> bool {
+    matches!(failed, Failed::Status { problem, .. } if problem.status == 429)
 }
 
 /// The `host[:port]` of an origin, for messages.

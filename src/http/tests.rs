@@ -128,6 +128,7 @@ fn post(url: String) -> Request {
         query: vec![],
         body: Body::Json(serde_json::json!({"a": 1})),
         repeatable: false,
+        urgent: false,
         what: "the trigger".into(),
     }
 }

@@ -1,12 +1,12 @@
 //! The platform clients, built from the validated config with the program's [`Timings`]:
 //! one pipeline's ([`client`]), and several pipelines' sharing one connection pool, one
-//! pace, one token, one lookup of the project and one look at each environment's past
-//! runs ([`clients`]).
+//! request budget, one token, one lookup of the project and one look at each
+//! environment's past runs ([`clients`]).
 
 use crate::auth::BearerAuth;
 use crate::ci::CiKind;
 use crate::config::{Config, MatillionAuth, MatillionConfig, PlatformConfig};
-use crate::http::Http;
+use crate::http::{Http, Limit};
 use crate::platform::Platform;
 use crate::platform::datalab::Datalab;
 use crate::platform::matillion::{HistoryBook, Matillion};
@@ -44,8 +44,8 @@ pub(crate) fn matillion_client(
 }
 
 /// The clients of the pipelines `runs` (from [`Config::runs`]): one connection pool and
-/// one pace (clones of `http`), one token, one lookup of the project, and one look at
-/// each environment's past runs, shared by all.
+/// one request budget (clones of `http`), one token, one lookup of the project, and one
+/// look at each environment's past runs, shared by all.
 pub(crate) fn clients(
     runs: &[Config],
     http: Http,
@@ -116,11 +116,20 @@ fn bearer(m: &MatillionConfig, ci: CiKind) -> BearerAuth {
     }
 }
 
-/// `http` with the retry timings and the CA bundle of `cfg`.
+/// `http` with the retry timings, the request budget and the CA bundle of `cfg`.
 fn configured(cfg: &Config, mut http: Http, timings: &Timings) -> Http {
     http.retry_initial = timings.retry_initial;
     http.retry_max = timings.retry_max;
     http.connect_window = timings.connect_window;
+    http.limit_rate(Limit {
+        per_minute: cfg.rate_limit,
+        floor: timings.rate_floor,
+        recovery: timings.rate_recovery,
+        platform: match cfg.platform {
+            PlatformConfig::Matillion(_) => "Matillion",
+            PlatformConfig::Datalab(_) => "Datalab",
+        },
+    });
     match &cfg.ca_bundle {
         // Read when the first TLS connection needs it; a file that cannot be used is then
         // an input error (`unusable_ca_bundle`).

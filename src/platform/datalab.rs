@@ -257,6 +257,10 @@ impl Platform for Datalab {
     fn can_cancel(&self) -> bool {
         false
     }
+
+    fn rejected_requests(&self) -> u64 {
+        self.http.rejected_requests()
+    }
 }
 
 #[cfg(test)]

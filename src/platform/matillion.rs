@@ -144,6 +144,10 @@ fn auth_hint(status: u16) -> Option<String> {
 }
 
 impl Platform for Matillion {
+    fn rejected_requests(&self) -> u64 {
+        self.http.rejected_requests()
+    }
+
     fn find_triggered(
         &self,
         first_attempt: std::time::SystemTime,
@@ -302,6 +306,8 @@ impl Platform for Matillion {
             body: Body::Json(serde_json::json!({"status": "CANCELLED", "forceUpdate": false})),
             // Asking twice to cancel is harmless.
             repeatable: true,
+            // It stops the run: it never waits behind the polls of the others.
+            urgent: true,
             what: "the cancel request".into(),
         };
         match self.http.send(&req, &self.auth, budget) {

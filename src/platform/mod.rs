@@ -151,4 +151,9 @@ pub trait Platform: Send + Sync {
     fn can_cancel(&self) -> bool {
         true
     }
+    /// How many requests the platform rejected with 429 so far, over every client sharing
+    /// this one's request budget (the whole process).
+    fn rejected_requests(&self) -> u64 {
+        0
+    }
 }

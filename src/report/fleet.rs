@@ -13,7 +13,8 @@
 //! { "schema": "pipeline-run/result/v2", "platform", "project"?, "project_id"?,
 //!   "outcome" {…, as in v1: the deciding pipeline's}, "status"?,
 //!   "pipelines_total", "pipelines_succeeded", "steps_total", "steps_failed",
-//!   "max_parallel", "fail_fast", "pipelines" [ v1 objects without "schema" ] }
+//!   "max_parallel", "fail_fast", "rejected_requests",
+//!   "pipelines" [ v1 objects without "schema" ] }
 //! ```
 
 use super::{RunReport, outcome_name, truncate_bytes};
@@ -38,6 +39,8 @@ pub struct FleetReport {
     pub max_parallel: usize,
     /// `fail-fast`.
     pub fail_fast: bool,
+    /// How many requests the platform rejected with 429 (the whole process).
+    pub rejected_requests: u64,
 }
 
 /// Whether an outcome counts as a success of its pipeline.
@@ -338,6 +341,7 @@ struct Document<'a> {
     steps_failed: usize,
     max_parallel: usize,
     fail_fast: bool,
+    rejected_requests: u64,
     pipelines: Vec<Entry<'a>>,
 }
 
@@ -360,6 +364,7 @@ pub(crate) fn json(f: &FleetReport) -> String {
         steps_failed: f.steps_failed(),
         max_parallel: f.max_parallel,
         fail_fast: f.fail_fast,
+        rejected_requests: f.rejected_requests,
         pipelines: f
             .runs
             .iter()

@@ -14,7 +14,7 @@
 //!   "steps" [{ "name", "status", "failed", "message"?, "started_at"?, "finished_at"?,
 //!              "duration_seconds"?, "child_pipeline"? }],
 //!   "notes" [strings], "history"? { "successful_runs", "median_seconds"?,
-//!   "change_percent"? }, "execution_url"? }
+//!   "change_percent"? }, "execution_url"?, "rejected_requests" }
 //! ```
 //!
 //! `cancel` is `"cancelled"`, `"requested"`, `"not-attempted"`, `"unsupported"` or
@@ -39,14 +39,18 @@ struct Document<'a> {
     /// The execution's page in the platform's web app ([`crate::links`]); Matillion only.
     #[serde(skip_serializing_if = "Option::is_none")]
     execution_url: Option<String>,
+    /// How many requests the platform rejected with 429.
+    rejected_requests: u64,
 }
 
-/// The result as pretty-printed JSON (no trailing newline).
-pub(crate) fn render(report: &RunReport) -> String {
+/// The result as pretty-printed JSON (no trailing newline); `rejected_requests`: how many
+/// requests the platform rejected with 429.
+pub(crate) fn render(report: &RunReport, rejected_requests: u64) -> String {
     let doc = Document {
         schema: SCHEMA,
         report,
         execution_url: crate::links::execution_url_of(report),
+        rejected_requests,
     };
     // Serialising plain strings, numbers and enums into a String cannot fail; the fallback
     // keeps the promise of valid JSON all the same.
@@ -66,7 +70,7 @@ mod tests {
 
     #[test]
     fn sample_shape() {
-        let text = render(&sample());
+        let text = render(&sample(), 3);
         assert!(text.starts_with(
             "{\n  \"schema\": \"pipeline-run/result/v1\",\n  \"platform\": \"matillion\","
         ));
@@ -100,7 +104,8 @@ mod tests {
                     }
                 ],
                 "notes": [],
-                "execution_url": "https://app.matillion.com/observability-dashboard/pipeline/7c4c0f5e-0a1b-4a8e-9d3c-1f2e3d4c5b6a"
+                "execution_url": "https://app.matillion.com/observability-dashboard/pipeline/7c4c0f5e-0a1b-4a8e-9d3c-1f2e3d4c5b6a",
+                "rejected_requests": 3
             })
         );
     }
@@ -109,7 +114,7 @@ mod tests {
     fn outcome_shapes() {
         let mut r = sample();
         let shape = |r: &RunReport| {
-            let v: serde_json::Value = serde_json::from_str(&render(r)).unwrap();
+            let v: serde_json::Value = serde_json::from_str(&render(r, 0)).unwrap();
             v["outcome"].clone()
         };
         r.outcome = Outcome::TimedOut {

@@ -6,10 +6,11 @@
 //! [`FleetReport`] with one report per pipeline, for the one writer of every report
 //! ([`crate::emit`]).
 //!
-//! The pipelines share one HTTP client (one connection pool, one pace for a 429's
-//! `Retry-After`), one token, one lookup of the project and one look at each
-//! environment's past runs ([`crate::platform::build`]). While several go at once, one
-//! look at the list of executions follows them all ([`board`]).
+//! The pipelines share one HTTP client (one connection pool, one request budget: the
+//! `rate-limit`, lowered by a 429, whose `Retry-After` holds them all back), one token,
+//! one lookup of the project and one look at each environment's past runs
+//! ([`crate::platform::build`]). While several go at once, one look at the list of
+//! executions follows them all ([`board`]).
 //! With `fail-fast`, the first pipeline to end in failure stops the others: their
 //! workers cancel their own runs, and pipelines not started yet are not started.
 

@@ -108,6 +108,12 @@ impl<'a> Supervisor<'a> {
                 .collect(),
             max_parallel: self.crew.max_parallel,
             fail_fast: self.crew.fail_fast,
+            // Every pipeline's client shares one request budget: any one counts for all.
+            rejected_requests: self
+                .crew
+                .platforms
+                .first()
+                .map_or(0, |p| p.rejected_requests()),
         }
     }
 

@@ -161,6 +161,7 @@ fn outputs_agree_with_what_the_step_writes() {
         runs: vec![report.clone(), report.clone()],
         max_parallel: 4,
         fail_fast: false,
+        rejected_requests: 0,
     };
     let names: Vec<&str> = pipeline_run::report::fleet::output_values(&fleet)
         .iter()

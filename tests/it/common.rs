@@ -98,14 +98,23 @@ pub struct Output {
 
 /// The binary's fixed durations (retries, cancel follow, signal windows) are divided by
 /// this in the tests (the internal `PIPELINE_RUN_TEST_TIMINGS`), proportions kept; a test
-/// that needs the real ones sets the variable to 1.
+/// that needs the real ones sets the variable to 1. Rates are not durations: `rate-limit`
+/// (an input, like `poll-interval`) and the simulator's `rate_limit` stay real requests a
+/// minute, so a test compares them as given. The request budget's own fixed durations are
+/// divided: its floor (one request every 10 s after 429s: every second here, 60 a minute)
+/// and its recovery (2 minutes: 12 s here).
 pub const TIMINGS_DIVISOR: u32 = 10;
 
 /// The binary with exactly `env` (plus PATH and the test timings), no proxies. Log lines
 /// carry no time unless `env` says otherwise (`*LOG_TIMESTAMPS`), so tests can compare
 /// them exactly.
 pub fn command(env: &[(String, String)], args: &[&str]) -> Command {
-    let mut cmd = Command::new(BIN);
+    command_of(BIN, env, args)
+}
+
+/// [`command`] for another build of the binary (a measurement against an earlier one).
+pub fn command_of(bin: &str, env: &[(String, String)], args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin);
     cmd.args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())

@@ -368,9 +368,12 @@ fn max_parallel_one_runs_them_one_after_the_other() {
 fn one_429_holds_back_every_pipeline() {
     let sim = sim(vec![Fault::once(
         Route::Status,
-        FaultAction::too_many_requests(1),
+        FaultAction::too_many_requests(2),
     )]);
-    let job = Job::new(&sim, "load-a\nload-c\nlong-1");
+    let mut job = Job::new(&sim, "load-a\nload-c\nlong-1");
+    // One request every 200 ms for the three (the request budget), so that a request
+    // already on its way when the 429 came is one, not a handful.
+    set(&mut job.env, "MATILLION_RATE_LIMIT", "300");
     let child = spawn(&job.env, &[]);
     wait_for(
         "the 429, then a request once its Retry-After is out",
@@ -380,27 +383,35 @@ fn one_429_holds_back_every_pipeline() {
                 return false;
             };
             reqs.iter()
-                .any(|r| r.at >= limited.at + Duration::from_millis(900))
+                .any(|r| r.at >= limited.at + Duration::from_millis(1900))
         },
     );
     let reqs = sim.requests();
     let i = reqs.iter().position(|r| r.status == Some(429)).unwrap();
     let limited_at = reqs[i].at;
-    // Every request sent once the 429 was read, whichever pipeline sent it, waited out its
-    // Retry-After (those already on their way in the first moments are answered at once).
-    let early: Vec<_> = reqs[i + 1..]
+    // Before it, one every 200 ms: about ten in a window as long as the Retry-After.
+    let before = reqs[..i]
         .iter()
-        .filter(|r| r.at > limited_at + Duration::from_millis(50))
-        .filter(|r| r.at < limited_at + Duration::from_millis(900))
+        .filter(|r| r.at + Duration::from_millis(1900) >= limited_at)
+        .count();
+    assert!(before >= 5, "{before} requests in the 1.9 s before the 429");
+    // Within its Retry-After, whichever pipeline sent it: at most the one whose turn had
+    // come before the 429 was read (the budget's turns after it are void and restart
+    // once the Retry-After is out).
+    let within: Vec<_> = reqs[i + 1..]
+        .iter()
+        .filter(|r| r.at < limited_at + Duration::from_millis(1900))
         .map(|r| (r.route, r.elapsed))
         .collect();
     assert!(
-        early.is_empty(),
-        "sent before the Retry-After was out: {early:?}"
+        within.len() <= 1,
+        "sent before the Retry-After was out: {within:?}"
     );
     signal(&child, "INT");
     let out = finish(child);
     assert_eq!(out.code, 130, "{}", out.stderr);
+    let v = job.result();
+    assert_eq!(v["rejected_requests"], 1, "{}", out.stderr);
 }
 
 /// Two long runs triggered with `wait: false`; their ids, as the step saved them.

@@ -528,12 +528,14 @@ fn a_fixed_access_token_refused_mid_wait_says_it_may_have_expired() {
 #[test]
 fn every_row_of_the_failure_table_names_a_test_that_exists() {
     const PAGE: &str = include_str!("../../docs/failure-handling.md");
-    const SOURCES: [&str; 6] = [
+    const SOURCES: [&str; 8] = [
         include_str!("hostile_api.rs"),
         include_str!("hostile_wait.rs"),
         include_str!("rate_limits.rs"),
         include_str!("missed_polls.rs"),
         include_str!("../../src/http/tests.rs"),
+        include_str!("../../src/http/tests_bucket.rs"),
+        include_str!("../../src/http/bucket/tests.rs"),
         include_str!("../../src/platform/pager.rs"),
     ];
     let table = PAGE
@@ -546,7 +548,7 @@ fn every_row_of_the_failure_table_names_a_test_that_exists() {
         .skip(1)
         .take_while(|l| l.starts_with('|'))
         .collect();
-    assert_eq!(rows.len(), 16, "one row per class");
+    assert_eq!(rows.len(), 18, "one row per class");
     for row in rows {
         let tests = row
             .trim_end_matches('|')

@@ -157,6 +157,9 @@ fn many_step_pages_fetched_several_at_a_time_come_back_whole_and_in_order() {
         "MATILLION_RESULT_FILE",
         scratch.path("result.json").to_string_lossy(),
     );
+    // The pages go several at a time when the request budget has room for them (at the
+    // default 1,000 a minute, a burst of 4, then one every 60 ms).
+    set(&mut env, "MATILLION_RATE_LIMIT", "60000");
     let out = run(&env, &[]);
     assert_eq!(out.code, 0, "{out:?}");
     let doc: serde_json::Value =

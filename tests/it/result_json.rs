@@ -345,7 +345,8 @@ fn a_failed_run_value_by_value() {
             "steps": [step(0, "Step 1", "SUCCESS"), failed, step(2, "Step 3", "SKIPPED")],
             "notes": [],
             // The past runs seeded are of another pipeline.
-            "history": {"successful_runs": 0}
+            "history": {"successful_runs": 0},
+            "rejected_requests": 0
         })
     );
 }

@@ -3,6 +3,7 @@
 
 use crate::datalab::DatalabPipeline;
 use crate::fault::Fault;
+use crate::limit::RateLimit;
 use crate::matillion::Project;
 use std::time::Duration;
 
@@ -37,6 +38,9 @@ pub struct SimConfig {
     pub list_lag: Duration,
     /// The order of the Datalab list of executions.
     pub datalab_list_order: ListOrder,
+    /// A rate limit on the whole API (every route, the token endpoint too), in clock time:
+    /// over it, `429` with `Retry-After` (`None`: no limit).
+    pub rate_limit: Option<RateLimit>,
 }
 
 /// The order a list of executions comes in.
@@ -68,6 +72,7 @@ impl Default for SimConfig {
             replica_lag: Duration::ZERO,
             list_lag: Duration::ZERO,
             datalab_list_order: ListOrder::NewestFirst,
+            rate_limit: None,
         }
     }
 }
@@ -155,6 +160,17 @@ impl SimConfig {
     /// `limit`/`offset` follows it.
     pub fn datalab_list_order(mut self, order: ListOrder) -> Self {
         self.datalab_list_order = order;
+        self
+    }
+
+    /// A rate limit on the whole API, as the platform enforces one (issue 20): at most
+    /// `per_minute` requests a minute on average, in bursts of at most `burst`, in clock
+    /// time (GCRA). A request over it, whatever its route (the token endpoint too), is
+    /// answered `429 Too Many Requests` with `Retry-After` (whole seconds, at least 1) and
+    /// counted ([`SimHandle::rejected_requests`](crate::SimHandle::rejected_requests));
+    /// faults apply only to the requests within it.
+    pub fn rate_limit(mut self, per_minute: u32, burst: u32) -> Self {
+        self.rate_limit = Some(RateLimit { per_minute, burst });
         self
     }
 }

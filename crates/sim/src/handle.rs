@@ -163,6 +163,11 @@ impl SimHandle {
         crate::datalab::seed_past(&self.state, pipeline_id, took, ago)
     }
 
+    /// How many requests the rate limit ([`SimConfig::rate_limit`]) answered 429.
+    pub fn rejected_requests(&self) -> u64 {
+        self.state.lock().rejected
+    }
+
     /// How many TCP connections were accepted.
     pub fn connections(&self) -> u64 {
         self.server.connections()

@@ -31,6 +31,7 @@ mod demo;
 mod fault;
 mod handle;
 mod http;
+mod limit;
 mod matillion;
 mod multipart;
 mod script;
@@ -46,6 +47,7 @@ pub use demo::{
 };
 pub use fault::{Fault, FaultAction, Matcher, ReplyEdit, ReplyParts, Route};
 pub use handle::{RecordedRequest, SimHandle};
+pub use limit::RateLimit;
 pub use matillion::{
     ArtifactFile, ArtifactInfo, Environment, ExecutionInfo, Project, PublishedPipeline,
     SeedArtifact, SeedExecution,
@@ -80,6 +82,10 @@ pub(crate) struct Inner {
     artifacts: Vec<matillion::ArtifactInfo>,
     requests: Vec<RecordedRequest>,
     request_count: u64,
+    /// The rate limit's theoretical arrival time of the next request.
+    tat: Option<Instant>,
+    /// Requests answered 429 by the rate limit.
+    rejected: u64,
 }
 
 impl State {

@@ -1,8 +1,10 @@
 //! `pipeline-run-sim`: run the bundled Matillion/Datalab simulator on loopback.
 //!
-//! - `serve [--port N] [--scenario success|failure|slow|hostile] [--start PIPELINE]`
-//!   serves the demo world (with its past runs, `demo_past_runs`) until Ctrl-C; `--start` first starts an execution of a demo
-//!   pipeline as its schedule would (for `pipeline-run wait` to follow).
+//! - `serve [--port N] [--scenario success|failure|slow|hostile] [--start PIPELINE]
+//!   [--rate-limit N[/BURST]]` serves the demo world (with its past runs,
+//!   `demo_past_runs`) until Ctrl-C; `--start` first starts an execution of a demo
+//!   pipeline as its schedule would (for `pipeline-run wait` to follow); `--rate-limit`
+//!   enforces a rate limit on the whole API.
 //! - `demo [pipeline-name]` starts the simulator in-process (the demo world and its past
 //!   runs), runs the sibling
 //!   `pipeline-run` binary against it as a CI job would (its log shows as it happens),
@@ -16,7 +18,8 @@ mod terminal;
 
 use pipeline_run_sim::{
     DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_DATALAB_KEY, DEMO_DATALAB_PIPELINE, DEMO_PROJECT_ID,
-    DEMO_PROJECT_NAME, Scenario, SimConfig, SimHandle, Simulator, WallTime, demo_past_runs,
+    DEMO_PROJECT_NAME, RateLimit, Scenario, SimConfig, SimHandle, Simulator, WallTime,
+    demo_past_runs,
 };
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -27,11 +30,14 @@ pipeline-run-sim: a local simulator of the Matillion DPC API (and a small Datala
 
 USAGE:
     pipeline-run-sim serve [--port N] [--scenario success|failure|slow|hostile] [--start PIPELINE]
+                           [--rate-limit N[/BURST]]
     pipeline-run-sim demo [pipeline-name | --datalab]
     pipeline-run-sim demo publish
 
 serve   Serve the demo project until Ctrl-C. --start first starts an execution of that
         pipeline in environment dev, as its schedule would (try `pipeline-run wait`).
+        --rate-limit answers 429 (with Retry-After) over N requests a minute on the whole
+        API, in bursts of at most BURST (default 5; Matillion's older limit is 60/5).
 demo    Run `pipeline-run` against an in-process simulator and show what it wrote.
         Pipelines: nightly-load (default), broken-load, hostile, slow-load, legacy-load.
         --datalab runs the Datalab pipeline pl_demo on a small uploaded document.
@@ -74,13 +80,29 @@ struct ServeOptions {
     scenario: Scenario,
     /// A pipeline to start at once, as its schedule would.
     start: Option<String>,
+    /// A rate limit on the whole API.
+    rate_limit: Option<RateLimit>,
 }
 
-/// Parse `serve` options: `--port N`, `--scenario S`, `--start P` (also `--opt=value`).
+/// `N` or `N/BURST`: requests a minute and the largest burst (5 when not given), both
+/// whole numbers from 1.
+fn rate_limit(v: &str) -> Result<RateLimit, String> {
+    let (n, burst) = v.split_once('/').unwrap_or((v, "5"));
+    match (n.trim().parse::<u32>(), burst.trim().parse::<u32>()) {
+        (Ok(per_minute @ 1..), Ok(burst @ 1..)) => Ok(RateLimit { per_minute, burst }),
+        _ => Err(format!(
+            "invalid --rate-limit {v:?}: expected N or N/BURST, whole numbers from 1 (e.g. 60/5)"
+        )),
+    }
+}
+
+/// Parse `serve` options: `--port N`, `--scenario S`, `--start P`, `--rate-limit N[/B]`
+/// (also `--opt=value`).
 fn serve_options(args: &[String]) -> Result<ServeOptions, String> {
     let mut port = 0u16;
     let mut scenario = Scenario::Success;
     let mut start = None;
+    let mut limit = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -100,6 +122,7 @@ fn serve_options(args: &[String]) -> Result<ServeOptions, String> {
             }
             "--scenario" => scenario = value()?.parse()?,
             "--start" => start = Some(value()?),
+            "--rate-limit" => limit = Some(rate_limit(&value()?)?),
             other => return Err(format!("unknown option {other:?}\n\n{USAGE}")),
         }
     }
@@ -107,6 +130,7 @@ fn serve_options(args: &[String]) -> Result<ServeOptions, String> {
         port,
         scenario,
         start,
+        rate_limit: limit,
     })
 }
 
@@ -115,11 +139,22 @@ fn serve(args: &[String]) -> Result<u8, String> {
         port,
         scenario,
         start,
+        rate_limit,
     } = serve_options(args)?;
-    let sim = Simulator::start(SimConfig::demo(scenario).port(port), real_clock())
+    let mut config = SimConfig::demo(scenario).port(port);
+    if let Some(RateLimit { per_minute, burst }) = rate_limit {
+        config = config.rate_limit(per_minute, burst);
+    }
+    let sim = Simulator::start(config, real_clock())
         .map_err(|e| format!("cannot start the simulator: {e}"))?;
     with_past(&sim);
     print_banner(&sim, scenario);
+    if let Some(RateLimit { per_minute, burst }) = rate_limit {
+        println!(
+            "  rate limit: {per_minute} requests a minute, bursts of {burst} (429 with Retry-After over it)"
+        );
+        println!();
+    }
     if let Some(pipeline) = start {
         let id = sim
             .start_scheduled("dev", &pipeline)
@@ -134,7 +169,11 @@ fn serve(args: &[String]) -> Result<u8, String> {
     ])
     .map_err(|e| format!("cannot listen for signals: {e}"))?;
     let _ = signals.forever().next();
-    eprintln!("\nstopping ({} connections served)", sim.connections());
+    eprintln!(
+        "\nstopping ({} connections served, {} requests rejected by the rate limit)",
+        sim.connections(),
+        sim.rejected_requests()
+    );
     sim.stop();
     Ok(0)
 }
@@ -368,9 +407,30 @@ mod tests {
             Ok(ServeOptions {
                 port: 8080,
                 scenario: Scenario::Hostile,
-                start: None
+                start: None,
+                rate_limit: None,
             })
         );
+        assert_eq!(
+            serve_options(&args(&["--rate-limit", "60"])).map(|o| o.rate_limit),
+            Ok(Some(RateLimit {
+                per_minute: 60,
+                burst: 5
+            }))
+        );
+        assert_eq!(
+            serve_options(&args(&["--rate-limit=1000/20"])).map(|o| o.rate_limit),
+            Ok(Some(RateLimit {
+                per_minute: 1000,
+                burst: 20
+            }))
+        );
+        for bad in ["0", "60/0", "x", "60/", "-1", "1.5"] {
+            assert!(
+                serve_options(&args(&["--rate-limit", bad])).is_err(),
+                "{bad}"
+            );
+        }
         assert_eq!(
             serve_options(&args(&["--start", "slow-load"])).map(|o| o.start),
             Ok(Some("slow-load".to_string()))

@@ -112,9 +112,13 @@ fn route_of(req: &Request) -> Route {
 pub(crate) fn handle(state: &Arc<State>, req: Request, conn: u64) -> Reply {
     let route = route_of(&req);
     let at = state.clock.now();
-    let (id, fault, recorded) = {
+    let (id, fault, recorded, limited) = {
         let mut inner = state.lock();
-        let fault = fault::take(&mut inner.faults, &req.method, &req.path, &req.query, route);
+        let limited = over_the_limit(state, &mut inner, at);
+        let fault = match limited {
+            Some(_) => None,
+            None => fault::take(&mut inner.faults, &req.method, &req.path, &req.query, route),
+        };
         inner.request_count += 1;
         let id = inner.request_count;
         let recorded = RecordedRequest {
@@ -127,14 +131,17 @@ pub(crate) fn handle(state: &Arc<State>, req: Request, conn: u64) -> Reply {
             body: req.body.clone(),
             route,
             status: None,
-            fault: fault.as_ref().map(FaultAction::kind),
+            fault: match limited {
+                Some(_) => Some("rate-limit"),
+                None => fault.as_ref().map(FaultAction::kind),
+            },
             at,
             elapsed: at.saturating_duration_since(state.start),
         };
         // Only an edit looks at the request again.
         let copy = matches!(fault, Some(FaultAction::Edit(_))).then(|| recorded.clone());
         inner.requests.push(recorded);
-        (id, fault, copy)
+        (id, fault, copy, limited)
     };
     if let Some(f) = &fault {
         log::debug!(
@@ -143,6 +150,9 @@ pub(crate) fn handle(state: &Arc<State>, req: Request, conn: u64) -> Reply {
             req.method,
             req.path
         );
+    }
+    if let Some(wait) = limited {
+        return answered(state, id, Reply::Send(too_many(wait)));
     }
     let reply = match fault {
         None => Reply::Send(dispatch(state, &req, route)),
@@ -217,6 +227,11 @@ pub(crate) fn handle(state: &Arc<State>, req: Request, conn: u64) -> Reply {
             Reply::Send(from_parts(parts))
         }
     };
+    answered(state, id, reply)
+}
+
+/// The reply to request `id`, its status recorded.
+fn answered(state: &State, id: u64, reply: Reply) -> Reply {
     if let Reply::Send(resp) = &reply {
         let mut inner = state.lock();
         if let Some(r) = inner.requests.iter_mut().rev().find(|r| r.id == id) {
@@ -224,6 +239,36 @@ pub(crate) fn handle(state: &Arc<State>, req: Request, conn: u64) -> Reply {
         }
     }
     reply
+}
+
+/// Whether a request at `at` goes over the configured rate limit: how long until it would
+/// not have (it is counted), or `None` (it is let through and spends its share).
+fn over_the_limit(state: &State, inner: &mut crate::Inner, at: Instant) -> Option<Duration> {
+    let limit = state.config.rate_limit?;
+    match crate::limit::admit(limit, inner.tat, at) {
+        Ok(tat) => {
+            inner.tat = Some(tat);
+            None
+        }
+        Err(wait) => {
+            inner.rejected += 1;
+            Some(wait)
+        }
+    }
+}
+
+/// The rate limit's answer: 429 with how long to wait, in whole seconds.
+fn too_many(wait: Duration) -> Response {
+    let mut resp = Response::new(
+        429,
+        "application/problem+json",
+        r#"{"type":"about:blank","title":"Too Many Requests","status":429,"detail":"Rate limit exceeded"}"#,
+    );
+    resp.headers.push((
+        "Retry-After".into(),
+        crate::limit::retry_after(wait).to_string(),
+    ));
+    resp
 }
 
 /// The request as a cache keyed on the path sees it: no `page`, `offset` or

@@ -39,6 +39,7 @@ impl Datalab {
             query: Vec::new(),
             body: Body::Multipart(parts),
             repeatable: false,
+            urgent: false,
             what: "the run request".into(),
         }
     }

@@ -123,6 +123,7 @@ impl Matillion {
             query: Vec::new(),
             body: Body::Upload(upload),
             repeatable: false,
+            urgent: false,
             what: "the artifact upload".into(),
         };
         self.http.json(&req, &self.auth, budget)
@@ -167,6 +168,7 @@ impl Matillion {
             query: Vec::new(),
             body: Body::Json(promotion_body(from, to, version)),
             repeatable: false,
+            urgent: false,
             what: "the promotion".into(),
         };
         self.http.json(&req, &self.auth, budget)

@@ -35,6 +35,7 @@ impl Matillion {
             query: Vec::new(),
             body: Body::Json(self.trigger_body()),
             repeatable: false,
+            urgent: false,
             what: "the trigger".into(),
         };
         let how = Once {

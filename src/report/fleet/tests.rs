@@ -25,6 +25,7 @@ fn three() -> FleetReport {
         runs: vec![ok, failed, stopped],
         max_parallel: 4,
         fail_fast: true,
+        rejected_requests: 7,
     }
 }
 
@@ -55,6 +56,7 @@ fn the_worst_outcome_decides_and_the_first_of_equals() {
         runs: vec![three().runs[0].clone()],
         max_parallel: 1,
         fail_fast: false,
+        rejected_requests: 0,
     };
     assert_eq!(all_ok.exit(), Exit::Success);
 }
@@ -129,6 +131,7 @@ fn json_v2_holds_one_v1_object_per_pipeline() {
     assert_eq!(v["steps_failed"], 1);
     assert_eq!(v["fail_fast"], true);
     assert_eq!(v["max_parallel"], 4);
+    assert_eq!(v["rejected_requests"], 7);
     let p = v["pipelines"].as_array().unwrap();
     assert_eq!(p.len(), 3);
     assert_eq!(p[1]["execution_id"], "b2");
@@ -137,10 +140,12 @@ fn json_v2_holds_one_v1_object_per_pipeline() {
         p[2]["outcome"],
         serde_json::json!({"kind": "stopped", "cancel": "not-attempted"})
     );
-    // The same fields as a v1 document, less the schema.
+    // The same fields as a v1 document, less the schema and the count of rejected requests
+    // (the step's, at the top).
     let v1: serde_json::Value =
-        serde_json::from_str(&crate::report::json::render(&three().runs[1])).unwrap();
+        serde_json::from_str(&crate::report::json::render(&three().runs[1], 7)).unwrap();
     let mut v1 = v1.as_object().unwrap().clone();
     v1.remove("schema");
+    assert_eq!(v1.remove("rejected_requests"), Some(7.into()));
     assert_eq!(&serde_json::Value::Object(v1), &p[1]);
 }

@@ -212,6 +212,7 @@ mod tests {
             runs: vec![ok, failed, stopped],
             max_parallel: 4,
             fail_fast: true,
+            rejected_requests: 0,
         }
     }
 

@@ -9,4 +9,5 @@ mod faults;
 mod http;
 mod lists;
 mod matillion;
+mod rate_limit;
 mod replies;
