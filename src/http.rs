@@ -260,6 +260,12 @@ impl Http {
         self.bucket.rejected_count()
     }
 
+    /// The request budget's rate now, requests a minute (`rate-limit`, or what 429s
+    /// lowered it to); `None` without a budget.
+    pub(crate) fn rate_now(&self) -> Option<f64> {
+        self.bucket.rate_now(self.clock.now())
+    }
+
     /// Send with the retry policy and read a JSON body of type `T`.
     pub(crate) fn json<T: DeserializeOwned>(
         &self,

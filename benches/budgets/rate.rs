@@ -35,6 +35,9 @@ use std::time::{Duration, Instant};
 const POLL: Duration = Duration::from_secs(5);
 const MAX_POLL: Duration = Duration::from_secs(30);
 
+/// Matillion's documented limit, the default `rate-limit`.
+const DEFAULT_RATE_LIMIT: u32 = 1000;
+
 /// First runs measured alone, of lengths evenly from 45 to 62 s.
 const FIRST_RUNS: usize = 40;
 
@@ -95,9 +98,9 @@ fn world(spec: &Spec) -> SimConfig {
     }
 }
 
-/// The simulator's rate limit (none in this build of the simulator).
-fn with_limit(cfg: SimConfig, _per_minute: u32, _burst: u32) -> SimConfig {
-    cfg
+/// The simulator's rate limit.
+fn with_limit(cfg: SimConfig, per_minute: u32, burst: u32) -> SimConfig {
+    cfg.rate_limit(per_minute, burst)
 }
 
 /// A duration in the binary's time: the platform's divided by the speed.
@@ -137,7 +140,9 @@ fn step(bin: &Path, spec: &Spec) -> Res<Measured> {
             format!("{}", spec.speed as u32),
         ));
     }
-    if let Some(r) = spec.rate_limit {
+    // On sped-up time, the budget too: the default (1,000 a minute) or the one given.
+    if spec.rate_limit.is_some() || spec.speed > 1.0 {
+        let r = spec.rate_limit.unwrap_or(DEFAULT_RATE_LIMIT);
         let per_min = (f64::from(r) * spec.speed).round() as u64;
         extra.push(("MATILLION_RATE_LIMIT".into(), per_min.to_string()));
     }
@@ -151,6 +156,15 @@ fn step(bin: &Path, spec: &Spec) -> Res<Measured> {
     let env = inputs(&sim, &pairs);
     let code = run(bin, &env, &dir)?;
     let exited = clock.now();
+    if let Ok(keep) = std::env::var("RATE_BENCH_KEEP") {
+        let tag = format!(
+            "{}-{}-{}",
+            spec.lengths.len(),
+            spec.rate_limit.unwrap_or(0),
+            spec.per_run
+        );
+        let _ = std::fs::copy(dir.path("stderr"), format!("{keep}/{tag}.log"));
+    }
     if code != 0 {
         return Err(format!("exit {code}:\n{}", stderr_tail(&dir)));
     }

@@ -288,6 +288,11 @@ impl Bucket {
     pub(crate) fn rejected_count(&self) -> u64 {
         self.lock().rejected
     }
+
+    /// The rate at `now`, requests a minute (`None` without a budget).
+    pub(crate) fn rate_now(&self, now: Instant) -> Option<f64> {
+        self.lock().rate(now)
+    }
 }
 
 impl State {

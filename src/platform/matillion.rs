@@ -148,6 +148,10 @@ impl Platform for Matillion {
         self.http.rejected_requests()
     }
 
+    fn request_rate(&self) -> Option<f64> {
+        self.http.rate_now()
+    }
+
     fn find_triggered(
         &self,
         first_attempt: std::time::SystemTime,

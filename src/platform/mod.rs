@@ -151,6 +151,11 @@ pub trait Platform: Send + Sync {
     fn can_cancel(&self) -> bool {
         true
     }
+    /// The request budget's rate now, requests a minute, shared by every client of the
+    /// process (`rate-limit`, or what 429s lowered it to); `None` when it has none.
+    fn request_rate(&self) -> Option<f64> {
+        None
+    }
     /// How many requests the platform rejected with 429 so far, over every client sharing
     /// this one's request budget (the whole process).
     fn rejected_requests(&self) -> u64 {

@@ -13,7 +13,8 @@
 //! - **When.** The tick follows the runs' combined chance of ending: the square root of
 //!   their hazards summed over the runs still going ([`crate::poll::shared_gap`]), each
 //!   run's from its own history. A new run brings the next tick forward when its schedule
-//!   asks for it sooner. No gap is longer than `max-poll-interval`; a seat that hears
+//!   asks for it sooner. The looks take at most [`LOOK_SHARE`] of the request budget
+//!   (`rate-limit`, or what 429s lowered it to: [`budget_gap`]). No gap is longer than `max-poll-interval`; a seat that hears
 //!   nothing for longer than that and a few seconds (a look held by a `429`) reads its run
 //!   itself.
 //! - **Off.** The list failing [`FAILURES_TO_STOP`] times in a row, a refusal, or a
@@ -62,6 +63,21 @@ pub(crate) enum Look {
     Use(RunState),
     /// Anything else: shown ended (confirm it), missing, the list failed, or no news.
     Read,
+}
+
+/// The share of the request budget the looks take at most: the rest is the runs' own
+/// (triggers, confirming reads, details and steps, live progress) and other jobs' on the
+/// same account.
+pub(crate) const LOOK_SHARE: f64 = 0.25;
+
+/// The shortest gap between two looks that keeps them within [`LOOK_SHARE`] of the
+/// request budget's rate now (`rate`, requests a minute; `None`: no budget), at most
+/// `max-poll-interval`.
+pub(crate) fn budget_gap(rate: Option<f64>, max: Duration) -> Duration {
+    match rate.filter(|r| *r > 0.0 && r.is_finite()) {
+        Some(r) => Duration::from_secs_f64(60.0 / (r * LOOK_SHARE)).min(max),
+        None => Duration::ZERO,
+    }
 }
 
 /// The decision of a look, from the news for a run (`None`: no news since the last look).
@@ -185,7 +201,9 @@ impl Board {
         })
     }
 
-    /// The gap to the next tick after one at `now`, for the runs on the board.
+    /// The gap to the next tick after one at `now`, for the runs on the board: their
+    /// shared schedule, no shorter than the request budget's share allows
+    /// ([`budget_gap`]).
     fn gap(&self, st: &mut State, now: Instant) -> Duration {
         let runs: Vec<(&Policy, Duration)> = st
             .entries
@@ -193,7 +211,9 @@ impl Board {
             .map(|e| (&e.policy, now.saturating_duration_since(e.started)))
             .collect();
         let draw = st.rng.next_f64();
-        shared_gap(&runs, self.poll_interval, self.max_poll_interval, draw)
+        let gap = shared_gap(&runs, self.poll_interval, self.max_poll_interval, draw);
+        let rate = self.platform.request_rate();
+        gap.max(budget_gap(rate, self.max_poll_interval))
     }
 
     fn leave(&self, ticket: u64) {

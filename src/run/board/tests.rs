@@ -303,3 +303,14 @@ fn the_thread_looks_when_due_and_the_seat_hears_it_then_a_close_ends_it() {
         assert!(w[1] - w[0] >= POLL.mul_f64(0.9), "{at:?}");
     }
 }
+
+#[test]
+fn the_looks_take_at_most_a_quarter_of_the_request_budget() {
+    // 60 a minute: a look every 4 s at most; 1,000: every 0.24 s (the schedule decides).
+    assert_eq!(budget_gap(Some(60.0), MAX), Duration::from_secs(4));
+    assert_eq!(budget_gap(Some(1000.0), MAX), Duration::from_millis(240));
+    // Lowered to 6 a minute by 429s: still never past max-poll-interval.
+    assert_eq!(budget_gap(Some(6.0), MAX), MAX);
+    assert_eq!(budget_gap(None, MAX), Duration::ZERO);
+    assert_eq!(budget_gap(Some(0.0), MAX), Duration::ZERO);
+}
