@@ -344,13 +344,21 @@ mod budget {
         // every request waits its turn, a second or more behind the others.
         set(&mut env, "MATILLION_RATE_LIMIT", "240");
         let child = spawn(&env, &[]);
-        wait_for("every run polled", || {
+        // Every run is followed: the list that follows them all has been read after the
+        // last trigger (or, were it not, each run's status polled).
+        wait_for("every run followed", || {
             let polls = sim.requests_to(Route::Status);
             let ids: Vec<String> = sim.executions().iter().map(|e| e.id.clone()).collect();
+            let last_trigger = sim.requests_to(Route::Trigger).iter().map(|r| r.id).max();
+            let looked = sim
+                .requests_to(Route::ListExecutions)
+                .iter()
+                .any(|r| r.query.contains("startedAfter") && Some(r.id) > last_trigger);
             ids.len() == 4
-                && ids
-                    .iter()
-                    .all(|id| polls.iter().any(|p| p.path.contains(id)))
+                && (looked
+                    || ids
+                        .iter()
+                        .all(|id| polls.iter().any(|p| p.path.contains(id))))
         });
         let signalled = Instant::now();
         signal(&child, "INT");
