@@ -1,7 +1,8 @@
 //! `fleet`: 20 pipelines of one minute at once, in one step, against the simulator on
 //! real time sped up 10 times (`ScaledTime`), so a minute of the platform's time passes
-//! in 6 s. The binary's intervals are scaled the same way (`poll-interval` 500 ms,
-//! `max-poll-interval` 3 s: the defaults ÷ 10), and no past runs are seeded, so its polls
+//! in 6 s. The binary's intervals and request budget are scaled the same way
+//! (`poll-interval` 500 ms, `max-poll-interval` 3 s, `rate-limit` 10,000: the defaults
+//! ÷ 10, × 10), and no past runs are seeded, so its polls
 //! per run are those of the defaults on a real minute. Measured: requests per pipeline
 //! (beside one pipeline alone on the same settings), peak memory and peak threads of the
 //! release binary, and the connections it opened.
@@ -108,6 +109,8 @@ fn step(bin: &Path, pipelines: &str) -> Res<(Sampled, SimHandle)> {
             ("MATILLION_MAX_PARALLEL", &PIPELINES.to_string()),
             ("MATILLION_POLL_INTERVAL", "500ms"),
             ("MATILLION_MAX_POLL_INTERVAL", "3s"),
+            // The default request budget (1,000 a minute) on time sped up 10 times.
+            ("MATILLION_RATE_LIMIT", "10000"),
             ("MATILLION_TIMEOUT", "2m"),
             ("GITHUB_ACTIONS", "true"),
             ("GITHUB_STEP_SUMMARY", &dir.path("summary.md")),

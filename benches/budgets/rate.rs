@@ -17,7 +17,8 @@
 //!   simulated time (`polling::simulated_run`), against a fixed 5 s poller.
 //!
 //! Latencies and delays are in the platform's time; on sped-up time, the binary's own
-//! work between two requests counts 10 times.
+//! work between two requests counts 10 times. `RATE_BENCH_KEEP=<dir>` keeps each step's
+//! log there (`<pipelines>-<rate-limit>-<per run>.log`).
 
 use crate::common::{Res, Row, Scratch, inputs, row, stderr_tail};
 use crate::polling::{fixed_requests, simulated_run};

@@ -354,3 +354,23 @@ fn every_row_of_the_table_of_the_list_names_a_test_that_exists() {
         }
     }
 }
+
+#[test]
+fn the_looks_take_at_most_a_quarter_of_the_request_budget() {
+    // 600 requests a minute: a look every 0.4 s at most, where the schedule alone (runs
+    // polled every 50 ms) would look every 25 ms.
+    let sim = start_sim(world());
+    let dir = Scratch::new("quarter");
+    let mut env = job(&sim, "load-a\nload-c\nload-d", &dir);
+    set(&mut env, "MATILLION_RATE_LIMIT", "600");
+    // (max-poll-interval bounds the gap even then: room above the 0.4 s.)
+    set(&mut env, "MATILLION_MAX_POLL_INTERVAL", "2s");
+    let out = run(&env, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let ticks = looks(&sim);
+    assert!(ticks.len() >= 2, "{}", out.stderr);
+    for pair in ticks.windows(2) {
+        let gap = pair[1].at - pair[0].at;
+        assert!(gap >= ms(390), "looks {gap:?} apart");
+    }
+}
