@@ -171,9 +171,11 @@ impl Platform for Matillion {
     }
 
     /// One page of the list of executions, newest first: this pipeline (the name filter is
-    /// a partial match, so the exact name is checked here) in this environment, ended.
+    /// a partial match, so the exact name is checked here) in this environment, ended, and
+    /// not the run itself (a short run may have ended before the list is read).
     fn history(&self, budget: Budget) -> Vec<PastRun> {
         let (pipeline, environment) = self.pipeline_and_environment();
+        let own = self.known_id();
         let req = Request::get(
             self.url("/v1/pipeline-executions"),
             "the list of past executions",
@@ -188,6 +190,7 @@ impl Platform for Matillion {
                 .iter()
                 .filter(|e| e.pipeline_name == pipeline && e.environment_name == environment)
                 .filter(|e| phase_of(&e.status) != Phase::Running)
+                .filter(|e| own.as_deref() != Some(e.pipeline_execution_id.as_str()))
                 .filter_map(|e| {
                     Some(PastRun {
                         took: timefmt::between(e.started_at.as_deref(), e.finished_at.as_deref())?,

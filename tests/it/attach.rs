@@ -439,3 +439,22 @@ fn wait_by_id_compares_the_run_with_its_pipelines_past_runs() {
     assert_eq!(v["history"]["successful_runs"], 5);
     assert_eq!(v["history"]["median_seconds"], 30.0);
 }
+
+#[test]
+fn a_run_that_ended_before_the_wait_is_not_one_of_its_own_past_runs() {
+    // The list of past runs is read after the execution is found: a run that ended by then
+    // is in that list, and is left out of its own history.
+    let sim = sim();
+    let dir = Scratch::new("attach-ended-history");
+    for ago in 2..=6 {
+        ended(&sim, "quick", Duration::from_secs(60 * ago));
+    }
+    let id = ended(&sim, "quick", Duration::from_secs(1));
+    let out = run(&job_for_id(&sim, &dir, &id), &["wait"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v = json(&dir);
+    assert_eq!(v["execution_id"], id.as_str());
+    assert_eq!(v["history"]["successful_runs"], 5);
+    assert_eq!(v["history"]["median_seconds"], 30.0);
+    assert_eq!(v["history"]["change_percent"], 0);
+}
