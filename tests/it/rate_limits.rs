@@ -22,11 +22,14 @@ fn every_poll_answered_429_retry_after_0_is_paced_by_the_backoff_until_the_deadl
         FaultAction::too_many_requests(0),
     )]);
     let mut env = env_for(&sim, "long");
-    set(&mut env, "MATILLION_TIMEOUT", "3s");
+    set(&mut env, "MATILLION_TIMEOUT", "1s");
+    // The backoff from 5 ms (0.5 s / 100), doubling, to 0.3 s (30 s / 100); the follow of
+    // the cancel, 0.3 s.
+    set(&mut env, "PIPELINE_RUN_TEST_TIMINGS", "100");
     let out = run(&env, &[]);
     assert_eq!(out.code, 3, "{}", out.stderr);
-    // The backoff from 50 ms (0.5 s / 10), doubling, to 3 s: a handful of polls in the 3 s
-    // wait and the follow of the cancel after it, not thousands.
+    // About two dozen requests in the 1 s wait and the follow of the cancel after it
+    // (each poll starts the backoff again), not thousands.
     let polls = sim.requests_to(Route::Status).len();
     eprintln!("status requests: {polls}");
     assert!((4..=40).contains(&polls), "{polls} status requests");
@@ -42,7 +45,7 @@ fn every_poll_answered_429_retry_after_0_is_paced_by_the_backoff_until_the_deadl
     // Cancelled at the deadline (the run was still going), and only then.
     has_line(
         &out.stderr,
-        "pipeline-run: warning: timed out after 3s while the run was running; cancelling it",
+        "pipeline-run: warning: timed out after 1s while the run was running; cancelling it",
     );
     assert_eq!(sim.requests_to(Route::Cancel).len(), 1);
     assert_eq!(
