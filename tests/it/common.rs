@@ -54,6 +54,14 @@ pub fn start_sim_fast(cfg: SimConfig, factor: f64) -> SimHandle {
     Simulator::start(cfg, ScaledTime::new(factor)).expect("start simulator")
 }
 
+/// The simulator on a real clock that the test can move forward at once
+/// ([`ScaledTime::skip`]): a run ends the moment the test has seen what it waited for.
+pub fn start_sim_skippable(cfg: SimConfig) -> (SimHandle, Arc<ScaledTime>) {
+    let clock = ScaledTime::new(1.0);
+    let sim = Simulator::start(cfg, clock.clone()).expect("start simulator");
+    (sim, clock)
+}
+
 /// Environment for a Matillion run against `sim` (demo credentials must match `cfg`),
 /// with fast polling.
 pub fn matillion_env(

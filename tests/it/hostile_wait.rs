@@ -18,6 +18,11 @@ const ENV: &str = "dev";
 /// `load` and `wide` end in 0.3 s, `slow` in 1.5 s, `steady` in 3 s; `long` runs for two
 /// minutes.
 pub(crate) fn sim_with(cfg: SimConfig, faults: Vec<Fault>) -> SimHandle {
+    start_sim(config_with(cfg, faults))
+}
+
+/// The configuration of [`sim_with`].
+pub(crate) fn config_with(cfg: SimConfig, faults: Vec<Fault>) -> SimConfig {
     let mut c = cfg.cancel_delay(Duration::from_millis(100)).project(
         Project::new(PROJECT_ID, PROJECT).environment(
             Environment::new(ENV)
@@ -46,7 +51,7 @@ pub(crate) fn sim_with(cfg: SimConfig, faults: Vec<Fault>) -> SimHandle {
     for f in faults {
         c = c.fault(f);
     }
-    start_sim(c)
+    c
 }
 
 pub(crate) fn env_for(sim: &SimHandle, pipeline: &str) -> Vec<(String, String)> {

@@ -80,7 +80,12 @@ fn a_retry_after_of_0_on_every_kind_of_request_waits_the_backoff_and_the_run_suc
     for (route, n) in routes {
         let reqs = sim.requests_to(route);
         let limited: Vec<_> = reqs.iter().filter(|r| r.status == Some(429)).collect();
-        assert_eq!(limited.len(), n as usize, "{route:?}: {:?}", statuses(&reqs));
+        assert_eq!(
+            limited.len(),
+            n as usize,
+            "{route:?}: {:?}",
+            statuses(&reqs)
+        );
         // Each next attempt came after a step of the backoff (50 ms ±30% at first), not
         // at once as the header said.
         let after = reqs
