@@ -254,8 +254,13 @@ fn a_timeout_leaves_the_run_going_unless_cancel_on_timeout_is_given() {
         sim.execution(&id).map(|e| e.status).as_deref(),
         Some("RUNNING")
     );
+}
 
+#[test]
+fn a_timeout_cancels_the_run_when_cancel_on_timeout_is_given() {
     // Given explicitly: cancelled on timeout, as `run` does.
+    let sim = sim();
+    let id = sim.start_scheduled("prod", "slow").expect("published");
     let dir = Scratch::new("attach-timeout-cancel");
     let mut env = job_for_id(&sim, &dir, &id);
     set(&mut env, "INPUT_TIMEOUT", "1s");
@@ -310,7 +315,10 @@ fn an_unknown_id_exits_4_naming_it_after_the_replica_lag_grace() {
     let sim = sim();
     let dir = Scratch::new("attach-unknown");
     let id = "0f6e1c2a-3b4d-4e5f-8a9b-0c1d2e3f4a5b";
-    let out = run(&job_for_id(&sim, &dir, id), &["wait"]);
+    let mut env = job_for_id(&sim, &dir, id);
+    // The grace, 30 s / 100: 0.3 s.
+    set(&mut env, "PIPELINE_RUN_TEST_TIMINGS", "100");
+    let out = run(&env, &["wait"]);
     assert_eq!(out.code, 4, "{}", out.stderr);
     let line = out
         .stderr
@@ -321,14 +329,14 @@ fn an_unknown_id_exits_4_naming_it_after_the_replica_lag_grace() {
     assert!(
         line.starts_with(&format!(
             "pipeline-run: error: Matillion does not know execution {id} in project 'Analytics' (404"
-        )) && line.ends_with("still 3s later): check the id and the project"),
+        )) && line.ends_with("still 300ms later): check the id and the project"),
         "{line}"
     );
-    // Asked again within the grace (3 s under the test timings), never cancelled.
+    // Asked again within the grace (0.3 s under these test timings), never cancelled.
     let details = sim.requests_to(Route::Details);
     assert!(details.len() >= 2, "{} requests", details.len());
     let span = details[details.len() - 1].elapsed - details[0].elapsed;
-    assert!(span >= ms(2500), "asked for {span:?}");
+    assert!(span >= ms(250), "asked for {span:?}");
     assert!(sim.requests_to(Route::Cancel).is_empty());
 }
 
@@ -380,7 +388,10 @@ fn a_followed_run_that_stops_being_found_is_never_cancelled() {
     let sim = sim();
     let dir = Scratch::new("attach-lost");
     let id = sim.start_scheduled("prod", "slow").expect("published");
-    let mut child = spawn(&job_for_id(&sim, &dir, &id), &["wait"]);
+    let mut env = job_for_id(&sim, &dir, &id);
+    // The grace, 30 s / 100: 0.3 s.
+    set(&mut env, "PIPELINE_RUN_TEST_TIMINGS", "100");
+    let mut child = spawn(&env, &["wait"]);
     let live = LiveStderr::take(&mut child);
     wait_for("the wait", || live.contains("status: RUNNING"));
     sim.add_fault(pipeline_run_sim::Fault::always(
@@ -401,7 +412,7 @@ fn a_followed_run_that_stops_being_found_is_never_cancelled() {
         .unwrap_or_default();
     assert!(
         line.ends_with(&format!(
-            "; execution {id} has not been found for 3s; this step did not start it and does not cancel it — check it in the Matillion console"
+            "; execution {id} has not been found for 300ms; this step did not start it and does not cancel it — check it in the Matillion console"
         )),
         "{}",
         out.stderr
