@@ -371,37 +371,45 @@ fn a_rate_limit_longer_than_the_time_left_waits_until_the_deadline() {
 
 #[test]
 fn an_unreachable_host_before_the_trigger_exits_4_naming_it_after_the_window() {
-    for dry_run in [false, true] {
-        let sim = sim(vec![]);
-        let port = closed_port();
-        let mut env = env_for(&sim, "load");
-        set(
-            &mut env,
-            "MATILLION_API_URL",
-            format!("http://127.0.0.1:{port}/dpc"),
-        );
-        set(&mut env, "MATILLION_TIMEOUT", "1h");
-        set(&mut env, "MATILLION_DRY_RUN", dry_run.to_string());
-        // The 2-minute window, divided by 100: 1.2 s.
-        set(&mut env, "PIPELINE_RUN_TEST_TIMINGS", "100");
-        let started = Instant::now();
-        let out = run(&env, &[]);
-        assert_eq!(out.code, 4, "dry run {dry_run}: {}", out.stderr);
-        assert!(started.elapsed() < Duration::from_secs(10));
-        assert!(
-            out.stderr.contains(&format!(
-                "Matillion could not be reached for the project list: could not connect to http://127.0.0.1:{port} for 1s"
-            )),
-            "{}",
-            out.stderr
-        );
-        assert!(
-            out.stderr.contains("check the URL and the network"),
-            "{}",
-            out.stderr
-        );
-        assert!(sim.requests_to(Route::Trigger).is_empty());
-    }
+    // A run and a dry run, side by side.
+    std::thread::scope(|s| {
+        for dry_run in [false, true] {
+            s.spawn(move || unreachable_before_the_trigger(dry_run));
+        }
+    });
+}
+
+/// A run (or a dry run) whose API host never answers: exit 4 at the end of the window.
+fn unreachable_before_the_trigger(dry_run: bool) {
+    let sim = sim(vec![]);
+    let port = closed_port();
+    let mut env = env_for(&sim, "load");
+    set(
+        &mut env,
+        "MATILLION_API_URL",
+        format!("http://127.0.0.1:{port}/dpc"),
+    );
+    set(&mut env, "MATILLION_TIMEOUT", "1h");
+    set(&mut env, "MATILLION_DRY_RUN", dry_run.to_string());
+    // The 2-minute window, divided by 100: 1.2 s.
+    set(&mut env, "PIPELINE_RUN_TEST_TIMINGS", "100");
+    let started = Instant::now();
+    let out = run(&env, &[]);
+    assert_eq!(out.code, 4, "dry run {dry_run}: {}", out.stderr);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        out.stderr.contains(&format!(
+            "Matillion could not be reached for the project list: could not connect to http://127.0.0.1:{port} for 1s"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("check the URL and the network"),
+        "{}",
+        out.stderr
+    );
+    assert!(sim.requests_to(Route::Trigger).is_empty());
 }
 
 // ---- class 9: network edges ------------------------------------------------------------

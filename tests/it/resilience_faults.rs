@@ -17,7 +17,7 @@ fn all_text(out: &Output) -> String {
 fn rate_limit_waits_as_long_as_retry_after_says() {
     let sim = sim(vec![Fault::once(
         Route::Status,
-        FaultAction::too_many_requests(2),
+        FaultAction::too_many_requests(1),
     )]);
     let out = run(&env_for(&sim, "load"), &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -29,13 +29,13 @@ fn rate_limit_waits_as_long_as_retry_after_says() {
     let next = &reqs[i + 1];
     let gap = next.at - reqs[i].at;
     assert!(
-        gap >= Duration::from_secs(2),
+        gap >= Duration::from_secs(1),
         "the next request came {gap:?} after the 429"
     );
     assert_eq!(next.route, Route::Status);
     assert!(
         out.stderr.contains(
-            "warning: the status poll answered 429 Too Many Requests: Rate limit exceeded; retrying in 2s"
+            "warning: the status poll answered 429 Too Many Requests: Rate limit exceeded; retrying in 1s"
         ),
         "{}",
         out.stderr
