@@ -7,8 +7,10 @@
 use crate::common::*;
 use crate::datalab_common::github;
 use pipeline_run_sim::{
-    Environment, Project, PublishedPipeline, Route, RunScript, SeedExecution, SimConfig, SimHandle,
+    Environment, ManualTime, Project, PublishedPipeline, Route, RunScript, SeedExecution,
+    SimConfig, SimHandle,
 };
+use std::sync::Arc;
 use std::time::Duration;
 
 pub(crate) const PROJECT_ID: &str = "5e6f7081-92a3-4b4c-8d5e-6f708192a3b4";
@@ -43,6 +45,29 @@ pub(crate) fn sim() -> SimHandle {
     start_sim(config())
 }
 
+/// The same on a clock that moves only when the test moves it: the short runs go on until
+/// the binary has found them, however slowly the machine runs.
+fn held() -> (SimHandle, Arc<ManualTime>) {
+    start_sim_held(config())
+}
+
+/// Run the binary with `env` and `args` until its log has every line of `seen` (it found
+/// the runs), then move the clock a second on (the short runs end); its output.
+fn found_then_ended(
+    clock: &ManualTime,
+    env: &[(String, String)],
+    args: &[&str],
+    seen: &[String],
+) -> Output {
+    let mut child = spawn(env, args);
+    let live = LiveStderr::take(&mut child);
+    wait_for("the runs to be found", || {
+        seen.iter().all(|l| live.contains(l))
+    });
+    clock.advance(Duration::from_secs(1));
+    live.finish(child)
+}
+
 /// A past run of `pipeline` in prod that took 30 s and ended `ago` before now; its id.
 pub(crate) fn ended(sim: &SimHandle, pipeline: &str, ago: Duration) -> String {
     sim.add_running_execution(
@@ -73,6 +98,11 @@ fn json(dir: &Scratch) -> serde_json::Value {
     crate::datalab_common::json(dir)
 }
 
+/// The start of the line that names the execution followed.
+fn found(pipeline: &str, id: &str) -> String {
+    format!("following Matillion '{pipeline}': execution {id}")
+}
+
 /// The line that names the execution followed, with its start as the report has it.
 fn following(pipeline: &str, id: &str, dir: &Scratch) -> String {
     let started = json(dir)["started_at"].as_str().unwrap_or("?").to_string();
@@ -83,12 +113,12 @@ fn following(pipeline: &str, id: &str, dir: &Scratch) -> String {
 
 #[test]
 fn wait_by_id_reports_a_scheduled_run_as_run_does_without_a_trigger() {
-    let sim = sim();
+    let (sim, clock) = held();
     let dir = Scratch::new("attach-id");
     let id = sim.start_scheduled("prod", "quick").expect("published");
     let mut env = job_for_id(&sim, &dir, &id);
     set(&mut env, "INPUT_COMMAND", "wait");
-    let out = run(&env, &[]);
+    let out = found_then_ended(&clock, &env, &[], &[found("quick", &id)]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     has_line(&out.stderr, &following("quick", &id, &dir));
     has_line(&out.stdout, &format!("::group::Waiting for execution {id}"));
@@ -124,10 +154,11 @@ fn wait_by_id_reports_a_scheduled_run_as_run_does_without_a_trigger() {
 
 #[test]
 fn wait_follows_a_failed_run_to_exit_1_with_its_failed_step() {
-    let sim = sim();
+    let (sim, clock) = held();
     let dir = Scratch::new("attach-failed");
     let id = sim.start_scheduled("prod", "broken").expect("published");
-    let out = run(&job_for_id(&sim, &dir, &id), &["wait"]);
+    let env = job_for_id(&sim, &dir, &id);
+    let out = found_then_ended(&clock, &env, &["wait"], &[found("broken", &id)]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(
         out.stdout.contains("::error title=Step 2::table missing"),
@@ -139,7 +170,7 @@ fn wait_follows_a_failed_run_to_exit_1_with_its_failed_step() {
 
 #[test]
 fn wait_by_pipeline_follows_the_most_recent_of_the_runs_going_and_says_which() {
-    let sim = sim();
+    let (sim, clock) = held();
     let dir = Scratch::new("attach-several");
     let older = sim.add_running_execution(
         SeedExecution::new("quick", "prod")
@@ -151,7 +182,8 @@ fn wait_by_pipeline_follows_the_most_recent_of_the_runs_going_and_says_which() {
         .start_scheduled("prod", "quick-reload")
         .expect("published");
     let newest = sim.start_scheduled("prod", "quick").expect("published");
-    let out = run(&job(&sim, &dir, "quick"), &["wait"]);
+    let seen = [format!("following the most recent, execution {newest}")];
+    let out = found_then_ended(&clock, &job(&sim, &dir, "quick"), &["wait"], &seen);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let started = json(&dir)["started_at"].as_str().unwrap_or("?").to_string();
     has_line(
@@ -203,7 +235,7 @@ fn wait_by_pipeline_with_none_going_exits_4_naming_pipeline_and_environment() {
 
 #[test]
 fn wait_for_start_follows_the_next_run_once_its_schedule_starts_it() {
-    let sim = sim();
+    let (sim, clock) = held();
     let dir = Scratch::new("attach-next");
     let mut env = job(&sim, &dir, "quick");
     set(&mut env, "INPUT_WAIT-FOR-START", "true");
@@ -213,6 +245,11 @@ fn wait_for_start_follows_the_next_run_once_its_schedule_starts_it() {
         live.contains("no run of pipeline 'quick' in environment 'prod' is going; waiting for the next one to start")
     });
     let id = sim.start_scheduled("prod", "quick").expect("published");
+    // It ends once it was found.
+    wait_for("the run to be found", || {
+        live.contains(&found("quick", &id))
+    });
+    clock.advance(Duration::from_secs(1));
     let out = live.finish(child);
     assert_eq!(out.code, 0, "{}", out.stderr);
     has_line(&out.stderr, &following("quick", &id, &dir));
@@ -342,9 +379,9 @@ fn an_unknown_id_exits_4_naming_it_after_the_replica_lag_grace() {
 
 #[test]
 fn a_run_not_yet_on_every_replica_is_found_within_the_grace() {
-    // The replica catches up once the test has seen a 404 for the run (the lag skipped),
-    // however long the binary took to ask.
-    let (sim, clock) = start_sim_skippable(config().replica_lag(Duration::from_secs(60)));
+    // The replica catches up once the test has seen a 404 for the run (the clock moved past
+    // the lag), however long the binary took to ask.
+    let (sim, clock) = start_sim_held(config().replica_lag(Duration::from_secs(60)));
     let dir = Scratch::new("attach-lag");
     let id = sim.start_scheduled("prod", "quick").expect("published");
     let child = spawn(&job_for_id(&sim, &dir, &id), &["wait"]);
@@ -353,7 +390,7 @@ fn a_run_not_yet_on_every_replica_is_found_within_the_grace() {
             .iter()
             .any(|r| r.status == Some(404))
     });
-    clock.skip(Duration::from_secs(60));
+    clock.advance(Duration::from_secs(60));
     let out = finish(child);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let details = sim.requests_to(Route::Details);
@@ -363,12 +400,13 @@ fn a_run_not_yet_on_every_replica_is_found_within_the_grace() {
 
 #[test]
 fn several_pipelines_attach_to_each() {
-    let sim = sim();
+    let (sim, clock) = held();
     let dir = Scratch::new("attach-fleet");
     let quick = sim.start_scheduled("prod", "quick").expect("published");
     let broken = sim.start_scheduled("prod", "broken").expect("published");
     let env = job(&sim, &dir, "quick\nbroken");
-    let out = run(&env, &["wait"]);
+    let seen = [&quick, &broken].map(|id| format!("': {id}, started "));
+    let out = found_then_ended(&clock, &env, &["wait"], &seen);
     assert_eq!(out.code, 1, "{}", out.stderr);
     let v = json(&dir);
     for (i, (name, id)) in [("quick", &quick), ("broken", &broken)]
@@ -435,13 +473,14 @@ fn a_followed_run_that_stops_being_found_is_never_cancelled() {
 
 #[test]
 fn wait_by_id_compares_the_run_with_its_pipelines_past_runs() {
-    let sim = sim();
+    let (sim, clock) = held();
     let dir = Scratch::new("attach-history");
     for ago in 1..=5 {
         ended(&sim, "quick", Duration::from_secs(60 * ago));
     }
     let id = sim.start_scheduled("prod", "quick").expect("published");
-    let out = run(&job_for_id(&sim, &dir, &id), &["wait"]);
+    let env = job_for_id(&sim, &dir, &id);
+    let out = found_then_ended(&clock, &env, &["wait"], &[found("quick", &id)]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     // The pipeline and environment come from the execution (the inputs named neither).
     let lists = sim.requests_to(Route::ListExecutions);

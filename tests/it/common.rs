@@ -2,7 +2,7 @@
 //! real `pipeline-run` binary as a child process with a hermetic environment, and a
 //! scratch directory per test.
 
-use pipeline_run_sim::{ScaledTime, SimConfig, SimHandle, Simulator, WallTime};
+use pipeline_run_sim::{ManualTime, ScaledTime, SimConfig, SimHandle, Simulator, WallTime};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -54,10 +54,11 @@ pub fn start_sim_fast(cfg: SimConfig, factor: f64) -> SimHandle {
     Simulator::start(cfg, ScaledTime::new(factor)).expect("start simulator")
 }
 
-/// The simulator on a real clock that the test can move forward at once
-/// ([`ScaledTime::skip`]): a run ends the moment the test has seen what it waited for.
-pub fn start_sim_skippable(cfg: SimConfig) -> (SimHandle, Arc<ScaledTime>) {
-    let clock = ScaledTime::new(1.0);
+/// The simulator on a clock that moves only when the test moves it
+/// ([`ManualTime::advance`]): a run goes on (a lag lasts) until the test has seen what it
+/// waits for, however slowly the machine runs, and ends the moment it has.
+pub fn start_sim_held(cfg: SimConfig) -> (SimHandle, Arc<ManualTime>) {
+    let clock = ManualTime::new();
     let sim = Simulator::start(cfg, clock.clone()).expect("start simulator");
     (sim, clock)
 }

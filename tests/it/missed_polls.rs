@@ -7,7 +7,7 @@
 use crate::common::*;
 use crate::hostile_wait::{config_with, env_for, sim_with};
 use crate::resilience_common::statuses;
-use pipeline_run_sim::{Fault, FaultAction, Route, ScaledTime, SimConfig, SimHandle};
+use pipeline_run_sim::{Fault, FaultAction, ManualTime, Route, SimConfig, SimHandle};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,18 +16,18 @@ fn sim(faults: Vec<Fault>) -> SimHandle {
     sim_with(SimConfig::new(), faults)
 }
 
-/// The same on a clock the test moves forward: `long` goes on as long as the test needs,
-/// and ends when the test skips its two minutes.
-fn skippable(faults: Vec<Fault>) -> (SimHandle, Arc<ScaledTime>) {
-    start_sim_skippable(config_with(SimConfig::new(), faults))
+/// The same on a clock that moves only when the test moves it: `long` goes on as long as
+/// the test needs, and ends when the test moves the clock past its two minutes.
+fn held(faults: Vec<Fault>) -> (SimHandle, Arc<ManualTime>) {
+    start_sim_held(config_with(SimConfig::new(), faults))
 }
 
 /// Run `long` with `env` until the simulator has answered `n` status polls the way
-/// `faulted` counts them, then end the run (its two minutes skipped); the binary's output.
+/// `faulted` counts them, then end the run (the clock moved past it); the binary's output.
 /// The unusable replies all come while the run is going, however slowly the machine runs.
 fn long_through(
     sim: &SimHandle,
-    clock: &ScaledTime,
+    clock: &ManualTime,
     env: &[(String, String)],
     n: usize,
     faulted: impl Fn(&SimHandle) -> usize,
@@ -35,7 +35,7 @@ fn long_through(
     let child = spawn(env, &[]);
     wait_for("the faulty replies", || faulted(sim) >= n);
     assert_eq!(sim.executions()[0].status, "RUNNING");
-    clock.skip(Duration::from_secs(120));
+    clock.advance(Duration::from_secs(120));
     finish(child)
 }
 
@@ -68,7 +68,7 @@ fn faulted(sim: &SimHandle, kind: &str) -> usize {
 #[test]
 fn block_pages_mid_run_are_missed_polls_and_the_run_succeeds() {
     // Twelve block pages after the third poll: three polls of four replies each.
-    let (sim, clock) = skippable(vec![
+    let (sim, clock) = held(vec![
         Fault::times(Route::Status, 12, FaultAction::block_page()).after(3),
     ]);
     let scratch = Scratch::new("block-pages");
@@ -110,7 +110,7 @@ fn block_pages_mid_run_are_missed_polls_and_the_run_succeeds() {
 
 #[test]
 fn bodies_over_the_read_limit_mid_run_are_missed_polls() {
-    let (sim, clock) = skippable(vec![
+    let (sim, clock) = held(vec![
         Fault::times(Route::Status, 4, FaultAction::huge_body(9 << 20)).after(2),
     ]);
     let scratch = Scratch::new("huge-polls");
@@ -174,7 +174,7 @@ fn block_pages_to_the_end_time_out_at_the_deadline_and_only_then() {
 #[test]
 fn a_404_for_a_run_already_seen_gets_the_replica_lag_grace() {
     // Five 404s after the third poll: the run was seen, then a lagging replica answers.
-    let (sim, clock) = skippable(vec![Fault::times(Route::Status, 5, not_found()).after(3)]);
+    let (sim, clock) = held(vec![Fault::times(Route::Status, 5, not_found()).after(3)]);
     let scratch = Scratch::new("404-mid-run");
     let env = with_result(&sim, "long", &scratch);
     let out = long_through(&sim, &clock, &env, 5, |s| faulted(s, "respond"));

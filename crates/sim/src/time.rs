@@ -72,13 +72,11 @@ impl SimTime for ManualTime {
 /// Real time, sped up: `factor` seconds of simulated time pass in each real second (from
 /// the moment it is made), so the demo world's runs of several seconds end in a fraction
 /// of one in tests that drive the real binary, which keeps polling on its own real clock.
-/// A test may also move it forward at once ([`ScaledTime::skip`]).
 #[derive(Debug)]
 pub struct ScaledTime {
     base: Instant,
     wall_base: SystemTime,
     factor: f64,
-    skipped: Mutex<Duration>,
 }
 
 impl ScaledTime {
@@ -92,19 +90,11 @@ impl ScaledTime {
             } else {
                 1.0
             },
-            skipped: Mutex::new(Duration::ZERO),
         })
-    }
-
-    /// Move time forward by `d` at once (it keeps running from there): a test ends a run
-    /// the moment it has seen what it waited for, instead of waiting out its length.
-    pub fn skip(&self, d: Duration) {
-        *self.skipped.lock().unwrap_or_else(|e| e.into_inner()) += d;
     }
 
     fn elapsed(&self) -> Duration {
         self.base.elapsed().mul_f64(self.factor)
-            + *self.skipped.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
