@@ -63,6 +63,25 @@ pub fn start_sim_held(cfg: SimConfig) -> (SimHandle, Arc<ManualTime>) {
     (sim, clock)
 }
 
+/// Run the binary with `env` and `args` against a simulator on `clock` (see
+/// [`start_sim_held`]): each time its log has the next text of `steps`, the clock moves on
+/// by that step's duration, so the binary sees every phase of a run however slowly the
+/// machine runs; its output.
+pub fn stepped(
+    clock: &ManualTime,
+    env: &[(String, String)],
+    args: &[&str],
+    steps: &[(&str, Duration)],
+) -> Output {
+    let mut child = spawn(env, args);
+    let live = LiveStderr::take(&mut child);
+    for (text, d) in steps {
+        wait_for(text, || live.contains(text));
+        clock.advance(*d);
+    }
+    live.finish(child)
+}
+
 /// Environment for a Matillion run against `sim` (demo credentials must match `cfg`),
 /// with fast polling.
 pub fn matillion_env(

@@ -20,7 +20,12 @@ pub(crate) fn pipeline(id: &str) -> DatalabPipeline {
 }
 
 pub(crate) fn sim_with(p: DatalabPipeline) -> SimHandle {
-    start_sim(SimConfig::new().datalab_key(KEY).datalab_pipeline(p))
+    start_sim(sim_config(p))
+}
+
+/// The configuration of [`sim_with`].
+pub(crate) fn sim_config(p: DatalabPipeline) -> SimConfig {
+    SimConfig::new().datalab_key(KEY).datalab_pipeline(p)
 }
 
 /// A Datalab run of `pipeline` on `file_url` (tests that upload replace it with `file`).

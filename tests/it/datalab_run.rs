@@ -11,11 +11,13 @@ use std::time::Duration;
 
 #[test]
 fn success_reports_every_step_in_summary_outputs_junit_and_json() {
-    let sim = sim_with(pipeline("pl_invoices").version(3));
+    // Pending until the binary has seen it so, then done.
+    let (sim, clock) = start_sim_held(sim_config(pipeline("pl_invoices").version(3)));
     let dir = Scratch::new("dl-ok");
     let mut env = datalab_env(&sim, "pl_invoices");
     github(&mut env, &dir);
-    let out = run(&env, &[]);
+    let steps = [("pipeline-run: status: pending\n", ms(600))];
+    let out = stepped(&clock, &env, &[], &steps);
     assert_eq!(out.code, 0, "{out:?}");
 
     let runs = sim.datalab_runs();
