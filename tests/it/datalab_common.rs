@@ -3,7 +3,8 @@
 //! inputs (50 ms polls), the GitHub Actions files, and what the simulator received.
 
 use crate::common::*;
-use pipeline_run_sim::{DatalabPipeline, Route, SimConfig, SimHandle};
+use pipeline_run_sim::{DatalabPipeline, ManualTime, Route, SimConfig, SimHandle};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub(crate) const KEY: &str = "dlk_live_7f3a9cSECRETb21e";
@@ -21,6 +22,26 @@ pub(crate) fn pipeline(id: &str) -> DatalabPipeline {
 
 pub(crate) fn sim_with(p: DatalabPipeline) -> SimHandle {
     start_sim(sim_config(p))
+}
+
+/// The same on a clock that moves only when the test moves it ([`ended_once`]).
+pub(crate) fn held_with(p: DatalabPipeline) -> (SimHandle, Arc<ManualTime>) {
+    start_sim_held(sim_config(p))
+}
+
+/// What the binary says once it has triggered a Datalab run.
+pub(crate) const TRIGGERED: &str = "pipeline-run: triggered Datalab '";
+
+/// Run the binary with `env` and `args` against a [`held_with`] simulator: the run ends
+/// (the clock moves a minute on) once the log has `said`, not after its own length; the
+/// output.
+pub(crate) fn ended_once(
+    clock: &ManualTime,
+    env: &[(String, String)],
+    args: &[&str],
+    said: &str,
+) -> Output {
+    stepped(clock, env, args, &[(said, Duration::from_secs(60))])
 }
 
 /// The configuration of [`sim_with`].

@@ -327,55 +327,63 @@ const DL_FILE: &str = "https://docs.example.com/invoices/sample.pdf";
 
 #[test]
 fn a_lost_datalab_run_is_found_whatever_the_list_order() {
-    for order in [ListOrder::OldestFirst, ListOrder::Shuffled(11)] {
-        let sim = start_sim(
-            SimConfig::new()
-                .datalab_key(DL_KEY)
-                .datalab_pipeline(
-                    DatalabPipeline::new("pl_hist", Duration::from_millis(300)).steps(&["convert"]),
-                )
-                .datalab_list_order(order)
-                .fault(Fault::once(Route::DatalabRun, FaultAction::LoseReply)),
-        );
-        // 150 earlier runs of the same pipeline on the same document, an hour ago: our
-        // run is not on the first page, and they are not ours.
-        let old = sim.add_datalab_runs("pl_hist", DL_FILE, 150, Duration::from_secs(3600));
-        assert_eq!(old.len(), 150);
-        let env = vec![
-            ("INPUT_PLATFORM".into(), "datalab".into()),
-            ("INPUT_API-URL".into(), sim.datalab_url()),
-            ("DATALAB_API_KEY".into(), DL_KEY.into()),
-            ("INPUT_PIPELINE".into(), "pl_hist".into()),
-            ("INPUT_FILE-URL".into(), DL_FILE.into()),
-            ("INPUT_POLL-INTERVAL".into(), "50ms".into()),
-            ("INPUT_MAX-POLL-INTERVAL".into(), "200ms".into()),
-            ("INPUT_TIMEOUT".into(), "30s".into()),
-        ];
-        let out = run(&env, &[]);
-        assert_eq!(out.code, 0, "{order:?}: {}", out.stderr);
-        let runs = sim.datalab_runs();
-        assert_eq!(runs.len(), 151, "{order:?}: a second run was started");
-        assert_eq!(sim.requests_to(Route::DatalabRun).len(), 1);
-        let ours = runs
-            .iter()
-            .find(|r| !old.contains(&r.execution_id))
-            .map(|r| r.execution_id.clone())
-            .unwrap_or_default();
-        assert!(
-            out.stderr.contains(&format!(
-                "The run request's reply was lost; adopted execution {ours}, which it created."
-            )),
-            "{order:?}: {}",
-            out.stderr
-        );
-        // Every page was read (bounded), not just the first; the other list request is the
-        // past runs for the schedule, after the trigger.
-        let lists = sim.requests_to(Route::DatalabList);
-        let lookups = lists
-            .iter()
-            .filter(|r| r.query.contains("limit=100"))
-            .count();
-        assert_eq!(lookups, 2, "{order:?}: {lists:?}");
-        assert_eq!(lists.len(), 3, "{order:?}: {lists:?}");
-    }
+    // The two orders side by side.
+    std::thread::scope(|s| {
+        for order in [ListOrder::OldestFirst, ListOrder::Shuffled(11)] {
+            s.spawn(move || lost_and_found(order));
+        }
+    });
+}
+
+/// A Datalab run whose reply was lost, looked up in a list in `order`.
+fn lost_and_found(order: ListOrder) {
+    let sim = start_sim(
+        SimConfig::new()
+            .datalab_key(DL_KEY)
+            .datalab_pipeline(
+                DatalabPipeline::new("pl_hist", Duration::from_millis(300)).steps(&["convert"]),
+            )
+            .datalab_list_order(order)
+            .fault(Fault::once(Route::DatalabRun, FaultAction::LoseReply)),
+    );
+    // 150 earlier runs of the same pipeline on the same document, an hour ago: our
+    // run is not on the first page, and they are not ours.
+    let old = sim.add_datalab_runs("pl_hist", DL_FILE, 150, Duration::from_secs(3600));
+    assert_eq!(old.len(), 150);
+    let env = vec![
+        ("INPUT_PLATFORM".into(), "datalab".into()),
+        ("INPUT_API-URL".into(), sim.datalab_url()),
+        ("DATALAB_API_KEY".into(), DL_KEY.into()),
+        ("INPUT_PIPELINE".into(), "pl_hist".into()),
+        ("INPUT_FILE-URL".into(), DL_FILE.into()),
+        ("INPUT_POLL-INTERVAL".into(), "50ms".into()),
+        ("INPUT_MAX-POLL-INTERVAL".into(), "200ms".into()),
+        ("INPUT_TIMEOUT".into(), "30s".into()),
+    ];
+    let out = run(&env, &[]);
+    assert_eq!(out.code, 0, "{order:?}: {}", out.stderr);
+    let runs = sim.datalab_runs();
+    assert_eq!(runs.len(), 151, "{order:?}: a second run was started");
+    assert_eq!(sim.requests_to(Route::DatalabRun).len(), 1);
+    let ours = runs
+        .iter()
+        .find(|r| !old.contains(&r.execution_id))
+        .map(|r| r.execution_id.clone())
+        .unwrap_or_default();
+    assert!(
+        out.stderr.contains(&format!(
+            "The run request's reply was lost; adopted execution {ours}, which it created."
+        )),
+        "{order:?}: {}",
+        out.stderr
+    );
+    // Every page was read (bounded), not just the first; the other list request is the
+    // past runs for the schedule, after the trigger.
+    let lists = sim.requests_to(Route::DatalabList);
+    let lookups = lists
+        .iter()
+        .filter(|r| r.query.contains("limit=100"))
+        .count();
+    assert_eq!(lookups, 2, "{order:?}: {lists:?}");
+    assert_eq!(lists.len(), 3, "{order:?}: {lists:?}");
 }
