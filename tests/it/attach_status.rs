@@ -232,6 +232,25 @@ fn datalab_wait_and_status_by_id() {
 }
 
 #[test]
+fn a_datalab_run_that_ended_before_the_wait_is_not_one_of_its_own_past_runs() {
+    let sim = sim_with(pipeline("pl_docs"));
+    let hour = Duration::from_secs(3600);
+    for i in 1..=5u32 {
+        sim.add_datalab_run("pl_docs", Duration::from_secs(40), hour * i)
+            .expect("seeded");
+    }
+    let id = sim
+        .add_datalab_run("pl_docs", Duration::from_secs(40), Duration::from_secs(1))
+        .expect("seeded");
+    let dir = Scratch::new("attach-datalab-ended");
+    let out = run(&datalab_job(&sim, &dir, &id), &["wait"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v = crate::datalab_common::json(&dir);
+    assert_eq!(v["execution_id"], id.as_str());
+    assert_eq!(v["history"]["successful_runs"], 5);
+}
+
+#[test]
 fn datalab_refuses_a_pipeline_without_an_id_and_names_an_unknown_id() {
     let sim = sim_with(pipeline("pl_docs"));
     let dir = Scratch::new("attach-datalab-bad");
