@@ -4,7 +4,7 @@
 
 use crate::attach::{PROJECT_ID, ended, job, job_for_id, sim};
 use crate::common::*;
-use crate::datalab_common::{datalab_env, ended_once, github, held_with, pipeline, sim_with};
+use crate::datalab_common::{datalab_env, github, held_with, pipeline, sim_with};
 use pipeline_run_sim::{Route, SeedExecution};
 use std::time::Duration;
 

@@ -82,6 +82,21 @@ pub fn stepped(
     live.finish(child)
 }
 
+/// What the binary says once it has triggered a Matillion run.
+pub const TRIGGERED: &str = "pipeline-run: triggered Matillion '";
+
+/// Run the binary with `env` and `args` against a simulator on `clock` (see
+/// [`start_sim_held`]): the run ends (the clock moves a minute on) once the log has
+/// `said` (e.g. [`TRIGGERED`]), not after its own length; the output.
+pub fn ended_once(
+    clock: &ManualTime,
+    env: &[(String, String)],
+    args: &[&str],
+    said: &str,
+) -> Output {
+    stepped(clock, env, args, &[(said, Duration::from_secs(60))])
+}
+
 /// Environment for a Matillion run against `sim` (demo credentials must match `cfg`),
 /// with fast polling.
 pub fn matillion_env(

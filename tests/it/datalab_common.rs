@@ -24,25 +24,14 @@ pub(crate) fn sim_with(p: DatalabPipeline) -> SimHandle {
     start_sim(sim_config(p))
 }
 
-/// The same on a clock that moves only when the test moves it ([`ended_once`]).
+/// The same on a clock that moves only when the test moves it
+/// ([`crate::common::ended_once`]).
 pub(crate) fn held_with(p: DatalabPipeline) -> (SimHandle, Arc<ManualTime>) {
     start_sim_held(sim_config(p))
 }
 
 /// What the binary says once it has triggered a Datalab run.
-pub(crate) const TRIGGERED: &str = "pipeline-run: triggered Datalab '";
-
-/// Run the binary with `env` and `args` against a [`held_with`] simulator: the run ends
-/// (the clock moves a minute on) once the log has `said`, not after its own length; the
-/// output.
-pub(crate) fn ended_once(
-    clock: &ManualTime,
-    env: &[(String, String)],
-    args: &[&str],
-    said: &str,
-) -> Output {
-    stepped(clock, env, args, &[(said, Duration::from_secs(60))])
-}
+pub(crate) const TRIGGERED_DATALAB: &str = "pipeline-run: triggered Datalab '";
 
 /// The configuration of [`sim_with`].
 pub(crate) fn sim_config(p: DatalabPipeline) -> SimConfig {

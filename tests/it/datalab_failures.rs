@@ -18,7 +18,7 @@ fn a_failed_step_fails_the_job_and_shows_its_error_message() {
     let dir = Scratch::new("dl-fail");
     let mut env = datalab_env(&sim, "pl_ocr");
     github(&mut env, &dir);
-    let out = ended_once(&clock, &env, &[], TRIGGERED);
+    let out = ended_once(&clock, &env, &[], TRIGGERED_DATALAB);
     assert_eq!(out.code, 1, "{out:?}");
     let msg = "Segmentation failed: page 3 is unreadable";
 
@@ -78,7 +78,7 @@ fn completed_with_errors_fails_unless_allowed() {
     let dir = Scratch::new("dl-cwe");
     let mut env = datalab_env(&sim, "pl_mixed");
     github(&mut env, &dir);
-    let out = ended_once(&clock, &env, &[], TRIGGERED);
+    let out = ended_once(&clock, &env, &[], TRIGGERED_DATALAB);
     assert_eq!(out.code, 1, "{out:?}");
     let o = parse_outputs(&dir.read("output.txt"));
     assert_eq!(
@@ -96,7 +96,7 @@ fn completed_with_errors_fails_unless_allowed() {
     let mut env = datalab_env(&sim, "pl_mixed");
     github(&mut env, &dir);
     set(&mut env, "INPUT_ALLOW-COMPLETED-WITH-ERRORS", "true");
-    let out = ended_once(&clock, &env, &[], TRIGGERED);
+    let out = ended_once(&clock, &env, &[], TRIGGERED_DATALAB);
     assert_eq!(out.code, 0, "{out:?}");
     let o = parse_outputs(&dir.read("output.txt"));
     assert_eq!(

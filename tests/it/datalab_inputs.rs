@@ -114,7 +114,7 @@ fn the_api_key_never_appears_in_any_output() {
         Route::DatalabExecution,
         FaultAction::bad_gateway_html(),
     ));
-    let out = ended_once(&clock, &env, &[], TRIGGERED);
+    let out = ended_once(&clock, &env, &[], TRIGGERED_DATALAB);
     assert_eq!(out.code, 1, "{out:?}");
     assert!(
         out.stderr.contains("pipeline-run: debug: "),

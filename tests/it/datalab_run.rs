@@ -132,7 +132,7 @@ fn uploads_the_exact_bytes_and_file_name_with_every_field() {
         "INPUT_WEBHOOK-URL",
         "https://hooks.example.com/datalab",
     );
-    let out = ended_once(&clock, &env, &[], TRIGGERED);
+    let out = ended_once(&clock, &env, &[], TRIGGERED_DATALAB);
     assert_eq!(out.code, 0, "{out:?}");
 
     let runs = sim.datalab_runs();
@@ -168,7 +168,7 @@ fn a_file_name_cannot_break_the_multipart_headers() {
     let mut env = datalab_env(&sim, "pl_upload");
     unset(&mut env, "INPUT_FILE-URL");
     set(&mut env, "INPUT_FILE", path.to_str().unwrap());
-    let out = ended_once(&clock, &env, &[], TRIGGERED);
+    let out = ended_once(&clock, &env, &[], TRIGGERED_DATALAB);
     assert_eq!(out.code, 0, "{out:?}");
     let runs = sim.datalab_runs();
     let upload = runs[0].file.clone().unwrap();
@@ -181,7 +181,7 @@ fn a_file_name_cannot_break_the_multipart_headers() {
 fn file_url_is_sent_instead_of_a_file() {
     let (sim, clock) = held_with(pipeline("pl_url"));
     let env = datalab_env(&sim, "pl_url");
-    let out = ended_once(&clock, &env, &[], TRIGGERED);
+    let out = ended_once(&clock, &env, &[], TRIGGERED_DATALAB);
     assert_eq!(out.code, 0, "{out:?}");
     let runs = sim.datalab_runs();
     assert_eq!(runs.len(), 1);
@@ -204,7 +204,7 @@ fn result_dir_gets_each_completed_steps_result() {
     let results = dir.path("out/results");
     let mut env = datalab_env(&sim, "pl_results");
     set(&mut env, "INPUT_RESULT-DIR", results.to_str().unwrap());
-    let out = ended_once(&clock, &env, &[], TRIGGERED);
+    let out = ended_once(&clock, &env, &[], TRIGGERED_DATALAB);
     assert_eq!(out.code, 1, "{out:?}");
 
     let mut files: Vec<String> = std::fs::read_dir(&results)
@@ -253,7 +253,12 @@ fn the_pipelines_past_runs_set_the_schedule() {
         sim.add_datalab_run("pl_hist", Duration::from_secs(40 + u64::from(i)), hour * i)
             .expect("seeded");
     }
-    let out = ended_once(&clock, &datalab_env(&sim, "pl_hist"), &[], TRIGGERED);
+    let out = ended_once(
+        &clock,
+        &datalab_env(&sim, "pl_hist"),
+        &[],
+        TRIGGERED_DATALAB,
+    );
     assert_eq!(out.code, 0, "{out:?}");
     // Started after the pending 100 ms: 40.9 s to 45.9 s, the median about 43 s.
     assert!(
