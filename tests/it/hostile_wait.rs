@@ -169,12 +169,20 @@ fn a_new_execution_still_not_found_after_the_grace_is_cancelled_and_named() {
 
 #[test]
 fn a_lost_reply_is_looked_up_while_the_list_lags_and_adopted() {
-    // The list shows the new run only after 1 s; the lookup window is 30 s / 10.
-    let sim = sim_with(
+    // The list shows the new run only after 1 s (once the test has seen the lookup miss
+    // it, on a clock the test moves); the lookup window is 30 s / 10.
+    let (sim, clock) = start_sim_held(config_with(
         SimConfig::new().list_lag(Duration::from_secs(1)),
         vec![Fault::once(Route::Trigger, FaultAction::LoseReply)],
-    );
-    let out = run(&env_for(&sim, "load"), &[]);
+    ));
+    let child = spawn(&env_for(&sim, "load"), &[]);
+    wait_for("a lookup that misses the run", || {
+        sim.requests_to(Route::ListExecutions)
+            .iter()
+            .any(|r| r.status.is_some())
+    });
+    clock.advance(Duration::from_secs(60));
+    let out = finish(child);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(sim.executions().len(), 1, "{}", out.stderr);
     // One POST: the second was never needed.
@@ -195,15 +203,23 @@ fn a_409_after_a_lost_reply_is_taken_for_our_own_run_and_adopted() {
     // A lookup window (0.3 s) shorter than the list's lag (1 s): the trigger is sent again,
     // answered 409 because our own run holds the tag, and that run is adopted — never
     // waited for and followed by a second run.
-    let sim = sim_with(
+    // On a clock the test moves: the lag ends once the 409 was seen, the run once adopted.
+    let (sim, clock) = start_sim_held(config_with(
         SimConfig::new().list_lag(Duration::from_secs(1)),
         vec![Fault::once(Route::Trigger, FaultAction::LoseReply)],
-    );
+    ));
     // A run that outlasts the lag, so that it holds the tag when the trigger is sent again.
     let mut env = env_for(&sim, "slow");
     set(&mut env, "MATILLION_EXECUTION_TAG", "nightly");
     set(&mut env, "PIPELINE_RUN_TEST_TIMINGS", "100");
-    let out = run(&env, &[]);
+    let steps = [
+        (
+            "the trigger was answered 409 after a lost reply",
+            Duration::from_secs(1),
+        ),
+        ("adopted execution ", Duration::from_secs(60)),
+    ];
+    let out = stepped(&clock, &env, &[], &steps);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(sim.executions().len(), 1, "{}", out.stderr);
     let triggers: Vec<_> = sim
