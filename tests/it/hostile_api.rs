@@ -126,25 +126,30 @@ impl ClosedPort {
 
 #[test]
 fn token_replies_of_other_shapes_are_read_and_the_token_is_never_shown() {
-    for (name, fault) in [
-        (
-            "expires_in as a string",
-            FaultAction::token_expires_in_as_string(),
-        ),
-        ("renamed fields", FaultAction::token_fields_renamed()),
-        ("form-encoded", FaultAction::token_form_encoded()),
-    ] {
-        let sim = sim(vec![Fault::always(Route::Token, fault)]);
-        let mut env = env_for(&sim, "load");
-        let files = Files::new("token-shape", &mut env);
-        let out = run(&env, &[]);
-        assert_eq!(out.code, 0, "{name}: {}", out.stderr);
-        assert_eq!(sim.requests_to(Route::Token).len(), 1, "{name}");
-        assert_eq!(sim.requests_to(Route::Trigger).len(), 1, "{name}");
-        let tokens = sim.issued_tokens();
-        assert_eq!(tokens.len(), 1);
-        files.assert_nowhere(&out, &tokens[0]);
-    }
+    // The three shapes side by side.
+    std::thread::scope(|s| {
+        for (name, fault) in [
+            (
+                "expires_in as a string",
+                FaultAction::token_expires_in_as_string(),
+            ),
+            ("renamed fields", FaultAction::token_fields_renamed()),
+            ("form-encoded", FaultAction::token_form_encoded()),
+        ] {
+            s.spawn(move || {
+                let sim = sim(vec![Fault::always(Route::Token, fault)]);
+                let mut env = env_for(&sim, "load");
+                let files = Files::new("token-shape", &mut env);
+                let out = run(&env, &[]);
+                assert_eq!(out.code, 0, "{name}: {}", out.stderr);
+                assert_eq!(sim.requests_to(Route::Token).len(), 1, "{name}");
+                assert_eq!(sim.requests_to(Route::Trigger).len(), 1, "{name}");
+                let tokens = sim.issued_tokens();
+                assert_eq!(tokens.len(), 1);
+                files.assert_nowhere(&out, &tokens[0]);
+            });
+        }
+    });
 }
 
 #[test]

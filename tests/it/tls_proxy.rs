@@ -264,12 +264,23 @@ fn fake_proxy() -> (u16, Arc<Mutex<Vec<String>>>) {
 
 #[test]
 fn proxy_variables_are_honoured_and_no_proxy_bypasses() {
-    let (port, seen) = fake_proxy();
+    // Both runs end at the deadline: side by side, each with its own proxy.
+    std::thread::scope(|s| {
+        s.spawn(through_the_proxy);
+        s.spawn(no_proxy_bypasses_it);
+    });
+}
+
+fn env_with_proxy(port: u16) -> Vec<(String, String)> {
     let mut env = env_for("https://api.pipeline-run.invalid/dpc");
-    // Both runs end at the deadline.
     set(&mut env, "MATILLION_TIMEOUT", "1s");
     set(&mut env, "HTTPS_PROXY", format!("http://127.0.0.1:{port}"));
-    let out = run(&env, &[]);
+    env
+}
+
+fn through_the_proxy() {
+    let (port, seen) = fake_proxy();
+    let out = run(&env_with_proxy(port), &[]);
     assert_eq!(out.code, 4, "{out:?}");
     let lines = seen.lock().unwrap().clone();
     assert!(!lines.is_empty(), "the proxy saw nothing: {}", out.stderr);
@@ -286,9 +297,12 @@ fn proxy_variables_are_honoured_and_no_proxy_bypasses() {
         "{}",
         out.stderr
     );
+}
 
+fn no_proxy_bypasses_it() {
     // The same host in NO_PROXY goes direct (and fails to resolve): the proxy sees nothing.
-    seen.lock().unwrap().clear();
+    let (port, seen) = fake_proxy();
+    let mut env = env_with_proxy(port);
     set(
         &mut env,
         "NO_PROXY",
