@@ -276,7 +276,7 @@ fn a_held_tag_on_one_pipeline_is_waited_for_the_others_run() {
     );
     let held = format!("[load-a] execution tag 'ta' is held by execution {holder}");
     let steps = [
-        (held.as_str(), Duration::from_millis(600)),
+        (held.as_str(), Duration::from_secs(1)),
         (
             "[load-a] triggered Matillion 'load-a'",
             Duration::from_secs(1),
