@@ -249,9 +249,14 @@ impl Waiter<'_> {
                         return Ok(end);
                     }
                 }
+                // A poll whose retries ran into the deadline: the timeout, with what kept
+                // failing (however far the last reply came before the deadline).
                 Err(Failure::Unreadable(m) | Failure::Unreachable(m))
-                    if self.clock.now() < self.deadline =>
+                    if self.clock.now() >= self.deadline =>
                 {
+                    return Err(watch.stop_failing(m));
+                }
+                Err(Failure::Unreadable(m) | Failure::Unreachable(m)) => {
                     watch.missed(m, &mut seen);
                 }
                 Err(f) => return Err(WaitStop::Failed(f)),
@@ -389,6 +394,12 @@ impl Watch {
         self.failing = None;
     }
 
+    /// At the deadline, the last poll failed with `why`: a timeout, said with it.
+    fn stop_failing(mut self, why: String) -> WaitStop {
+        self.failing = Some(why);
+        self.stop()
+    }
+
     /// At the deadline: what kept failing, if the last poll failed (a timeout too, said
     /// with it), or the last state seen.
     fn stop(self) -> WaitStop {
@@ -396,5 +407,76 @@ impl Watch {
             Some(m) => WaitStop::Failed(Failure::Unreachable(m)),
             None => WaitStop::TimedOut(self.last),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SimClock;
+
+    fn waiter(clock: &SimClock) -> Waiter<'_> {
+        Waiter {
+            clock,
+            deadline: clock.now() + Duration::from_secs(10),
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(1),
+            heartbeat: Duration::from_secs(60),
+            seed: 0,
+            lookup: Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn an_unreadable_poll_that_ends_past_the_deadline_is_the_timeout() {
+        // The poll's retries of unusable replies took it past the deadline (a busy
+        // machine): the timeout with what kept failing, as when the deadline cut them
+        // short, not a failure of its own.
+        let clock = SimClock::new();
+        let w = waiter(&clock);
+        let mut polls = 0;
+        let waited = w.until_end(
+            |_| {
+                polls += 1;
+                clock.pause(Duration::from_secs(6));
+                Err(Failure::Unreadable("a block page".into()))
+            },
+            |_| {},
+        );
+        // At 0 s and at 7 s (after the 1 s gap); the second ends at 13 s.
+        assert_eq!(polls, 2);
+        assert_eq!(
+            waited,
+            Err(WaitStop::Failed(Failure::Unreachable(
+                "a block page".into()
+            )))
+        );
+    }
+
+    #[test]
+    fn an_unreadable_poll_before_the_deadline_is_a_missed_poll() {
+        let clock = SimClock::new();
+        let w = waiter(&clock);
+        let mut polls = 0;
+        let mut unread = Vec::new();
+        let waited = w.until_end(
+            |_| {
+                polls += 1;
+                if polls < 3 {
+                    return Err(Failure::Unreadable("a block page".into()));
+                }
+                Ok(RunState {
+                    status: "SUCCESS".into(),
+                    phase: Phase::Succeeded,
+                })
+            },
+            |s| {
+                if let Seen::Unread(m) = s {
+                    unread.push(m);
+                }
+            },
+        );
+        assert_eq!(waited.map(|s| s.status), Ok("SUCCESS".to_string()));
+        assert_eq!(unread.len(), 2, "{unread:?}");
     }
 }

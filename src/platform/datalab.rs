@@ -35,6 +35,9 @@ pub(crate) struct Datalab {
     /// The pipeline of the execution `wait` or `status` follows (an id names none), as the
     /// execution says.
     followed_pipeline: std::sync::OnceLock<String>,
+    /// The execution this program started, adopted or follows: never one of its own past
+    /// runs.
+    own: std::sync::OnceLock<String>,
 }
 
 impl Datalab {
@@ -47,6 +50,7 @@ impl Datalab {
             auth,
             last_steps: std::sync::Mutex::new(Vec::new()),
             followed_pipeline: std::sync::OnceLock::new(),
+            own: std::sync::OnceLock::new(),
         }
     }
 
@@ -118,11 +122,14 @@ impl Platform for Datalab {
     }
 
     fn trigger(&self, w: &Waiter<'_>, report: &mut RunReport) -> Result<String, Failure> {
-        self.trigger_once(w, report)
+        let id = self.trigger_once(w, report)?;
+        let _ = self.own.set(id.clone());
+        Ok(id)
     }
 
     /// One page of the pipeline's executions (their order is not documented: the newest
-    /// of the page by start time come first), ended, from `started_at` to `completed_at`.
+    /// of the page by start time come first), ended, from `started_at` to `completed_at`,
+    /// and not the run itself (a short run may have ended before the list is read).
     fn history(&self, budget: Budget) -> Vec<PastRun> {
         let req = Request::get(
             self.url(&format!(
@@ -144,6 +151,7 @@ impl Platform for Datalab {
             .executions
             .iter()
             .filter(|e| self.phase(&e.status) != Phase::Running)
+            .filter(|e| self.own.get() != Some(&e.execution_id))
             .filter_map(|e| {
                 let started = timefmt::parse_rfc3339(e.started_at.as_deref()?)?;
                 let took = timefmt::between(e.started_at.as_deref(), e.completed_at.as_deref())?;
@@ -189,6 +197,7 @@ impl Platform for Datalab {
             }
             Err(e) => return Err(Failure::from_http(e, "Datalab", "the execution poll", hint)),
         };
+        let _ = self.own.set(id.to_string());
         if let Some(p) = e.pipeline_id.clone().filter(|p| !p.is_empty()) {
             let _ = self.followed_pipeline.set(p.clone());
             report.pipeline = p;

@@ -7,8 +7,10 @@
 use crate::common::*;
 use crate::datalab_common::github;
 use pipeline_run_sim::{
-    Environment, Project, PublishedPipeline, Route, RunScript, SeedExecution, SimConfig, SimHandle,
+    Environment, ManualTime, Project, PublishedPipeline, Route, RunScript, SeedExecution,
+    SimConfig, SimHandle,
 };
+use std::sync::Arc;
 use std::time::Duration;
 
 pub(crate) const PROJECT_ID: &str = "5e6f7081-92a3-4b4c-8d5e-6f708192a3b4";
@@ -43,6 +45,29 @@ pub(crate) fn sim() -> SimHandle {
     start_sim(config())
 }
 
+/// The same on a clock that moves only when the test moves it: the short runs go on until
+/// the binary has found them, however slowly the machine runs.
+fn held() -> (SimHandle, Arc<ManualTime>) {
+    start_sim_held(config())
+}
+
+/// Run the binary with `env` and `args` until its log has every line of `seen` (it found
+/// the runs), then move the clock a second on (the short runs end); its output.
+fn found_then_ended(
+    clock: &ManualTime,
+    env: &[(String, String)],
+    args: &[&str],
+    seen: &[String],
+) -> Output {
+    let mut child = spawn(env, args);
+    let live = LiveStderr::take(&mut child);
+    wait_for("the runs to be found", || {
+        seen.iter().all(|l| live.contains(l))
+    });
+    clock.advance(Duration::from_secs(1));
+    live.finish(child)
+}
+
 /// A past run of `pipeline` in prod that took 30 s and ended `ago` before now; its id.
 pub(crate) fn ended(sim: &SimHandle, pipeline: &str, ago: Duration) -> String {
     sim.add_running_execution(
@@ -73,6 +98,11 @@ fn json(dir: &Scratch) -> serde_json::Value {
     crate::datalab_common::json(dir)
 }
 
+/// The start of the line that names the execution followed.
+fn found(pipeline: &str, id: &str) -> String {
+    format!("following Matillion '{pipeline}': execution {id}")
+}
+
 /// The line that names the execution followed, with its start as the report has it.
 fn following(pipeline: &str, id: &str, dir: &Scratch) -> String {
     let started = json(dir)["started_at"].as_str().unwrap_or("?").to_string();
@@ -83,12 +113,12 @@ fn following(pipeline: &str, id: &str, dir: &Scratch) -> String {
 
 #[test]
 fn wait_by_id_reports_a_scheduled_run_as_run_does_without_a_trigger() {
-    let sim = sim();
+    let (sim, clock) = held();
     let dir = Scratch::new("attach-id");
     let id = sim.start_scheduled("prod", "quick").expect("published");
     let mut env = job_for_id(&sim, &dir, &id);
     set(&mut env, "INPUT_COMMAND", "wait");
-    let out = run(&env, &[]);
+    let out = found_then_ended(&clock, &env, &[], &[found("quick", &id)]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     has_line(&out.stderr, &following("quick", &id, &dir));
     has_line(&out.stdout, &format!("::group::Waiting for execution {id}"));
@@ -124,10 +154,11 @@ fn wait_by_id_reports_a_scheduled_run_as_run_does_without_a_trigger() {
 
 #[test]
 fn wait_follows_a_failed_run_to_exit_1_with_its_failed_step() {
-    let sim = sim();
+    let (sim, clock) = held();
     let dir = Scratch::new("attach-failed");
     let id = sim.start_scheduled("prod", "broken").expect("published");
-    let out = run(&job_for_id(&sim, &dir, &id), &["wait"]);
+    let env = job_for_id(&sim, &dir, &id);
+    let out = found_then_ended(&clock, &env, &["wait"], &[found("broken", &id)]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(
         out.stdout.contains("::error title=Step 2::table missing"),
@@ -139,7 +170,7 @@ fn wait_follows_a_failed_run_to_exit_1_with_its_failed_step() {
 
 #[test]
 fn wait_by_pipeline_follows_the_most_recent_of_the_runs_going_and_says_which() {
-    let sim = sim();
+    let (sim, clock) = held();
     let dir = Scratch::new("attach-several");
     let older = sim.add_running_execution(
         SeedExecution::new("quick", "prod")
@@ -151,7 +182,8 @@ fn wait_by_pipeline_follows_the_most_recent_of_the_runs_going_and_says_which() {
         .start_scheduled("prod", "quick-reload")
         .expect("published");
     let newest = sim.start_scheduled("prod", "quick").expect("published");
-    let out = run(&job(&sim, &dir, "quick"), &["wait"]);
+    let seen = [format!("following the most recent, execution {newest}")];
+    let out = found_then_ended(&clock, &job(&sim, &dir, "quick"), &["wait"], &seen);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let started = json(&dir)["started_at"].as_str().unwrap_or("?").to_string();
     has_line(
@@ -203,7 +235,7 @@ fn wait_by_pipeline_with_none_going_exits_4_naming_pipeline_and_environment() {
 
 #[test]
 fn wait_for_start_follows_the_next_run_once_its_schedule_starts_it() {
-    let sim = sim();
+    let (sim, clock) = held();
     let dir = Scratch::new("attach-next");
     let mut env = job(&sim, &dir, "quick");
     set(&mut env, "INPUT_WAIT-FOR-START", "true");
@@ -213,6 +245,11 @@ fn wait_for_start_follows_the_next_run_once_its_schedule_starts_it() {
         live.contains("no run of pipeline 'quick' in environment 'prod' is going; waiting for the next one to start")
     });
     let id = sim.start_scheduled("prod", "quick").expect("published");
+    // It ends once it was found.
+    wait_for("the run to be found", || {
+        live.contains(&found("quick", &id))
+    });
+    clock.advance(Duration::from_secs(1));
     let out = live.finish(child);
     assert_eq!(out.code, 0, "{}", out.stderr);
     has_line(&out.stderr, &following("quick", &id, &dir));
@@ -254,8 +291,13 @@ fn a_timeout_leaves_the_run_going_unless_cancel_on_timeout_is_given() {
         sim.execution(&id).map(|e| e.status).as_deref(),
         Some("RUNNING")
     );
+}
 
+#[test]
+fn a_timeout_cancels_the_run_when_cancel_on_timeout_is_given() {
     // Given explicitly: cancelled on timeout, as `run` does.
+    let sim = sim();
+    let id = sim.start_scheduled("prod", "slow").expect("published");
     let dir = Scratch::new("attach-timeout-cancel");
     let mut env = job_for_id(&sim, &dir, &id);
     set(&mut env, "INPUT_TIMEOUT", "1s");
@@ -310,7 +352,10 @@ fn an_unknown_id_exits_4_naming_it_after_the_replica_lag_grace() {
     let sim = sim();
     let dir = Scratch::new("attach-unknown");
     let id = "0f6e1c2a-3b4d-4e5f-8a9b-0c1d2e3f4a5b";
-    let out = run(&job_for_id(&sim, &dir, id), &["wait"]);
+    let mut env = job_for_id(&sim, &dir, id);
+    // The grace, 30 s / 100: 0.3 s.
+    set(&mut env, "PIPELINE_RUN_TEST_TIMINGS", "100");
+    let out = run(&env, &["wait"]);
     assert_eq!(out.code, 4, "{}", out.stderr);
     let line = out
         .stderr
@@ -321,23 +366,35 @@ fn an_unknown_id_exits_4_naming_it_after_the_replica_lag_grace() {
     assert!(
         line.starts_with(&format!(
             "pipeline-run: error: Matillion does not know execution {id} in project 'Analytics' (404"
-        )) && line.ends_with("still 3s later): check the id and the project"),
+        )) && line.ends_with("still 300ms later): check the id and the project"),
         "{line}"
     );
-    // Asked again within the grace (3 s under the test timings), never cancelled.
+    // Asked again for the grace (0.3 s under these test timings; it starts once the project
+    // is found, after its list was asked for), never cancelled. The last ask may leave
+    // before the grace ends (it ends while the reply is on its way): five sixths of it.
     let details = sim.requests_to(Route::Details);
     assert!(details.len() >= 2, "{} requests", details.len());
-    let span = details[details.len() - 1].elapsed - details[0].elapsed;
-    assert!(span >= ms(2500), "asked for {span:?}");
+    let project_found = sim.requests_to(Route::Projects)[0].elapsed;
+    let span = details[details.len() - 1].elapsed - project_found;
+    assert!(span >= ms(250), "asked until {span:?}");
     assert!(sim.requests_to(Route::Cancel).is_empty());
 }
 
 #[test]
 fn a_run_not_yet_on_every_replica_is_found_within_the_grace() {
-    let sim = start_sim(config().replica_lag(ms(300)));
+    // The replica catches up once the test has seen a 404 for the run (the clock moved past
+    // the lag), however long the binary took to ask.
+    let (sim, clock) = start_sim_held(config().replica_lag(Duration::from_secs(60)));
     let dir = Scratch::new("attach-lag");
     let id = sim.start_scheduled("prod", "quick").expect("published");
-    let out = run(&job_for_id(&sim, &dir, &id), &["wait"]);
+    let child = spawn(&job_for_id(&sim, &dir, &id), &["wait"]);
+    wait_for("a 404 for the run", || {
+        sim.requests_to(Route::Details)
+            .iter()
+            .any(|r| r.status == Some(404))
+    });
+    clock.advance(Duration::from_secs(60));
+    let out = finish(child);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let details = sim.requests_to(Route::Details);
     assert_eq!(details[0].status, Some(404));
@@ -346,12 +403,13 @@ fn a_run_not_yet_on_every_replica_is_found_within_the_grace() {
 
 #[test]
 fn several_pipelines_attach_to_each() {
-    let sim = sim();
+    let (sim, clock) = held();
     let dir = Scratch::new("attach-fleet");
     let quick = sim.start_scheduled("prod", "quick").expect("published");
     let broken = sim.start_scheduled("prod", "broken").expect("published");
     let env = job(&sim, &dir, "quick\nbroken");
-    let out = run(&env, &["wait"]);
+    let seen = [&quick, &broken].map(|id| format!("': {id}, started "));
+    let out = found_then_ended(&clock, &env, &["wait"], &seen);
     assert_eq!(out.code, 1, "{}", out.stderr);
     let v = json(&dir);
     for (i, (name, id)) in [("quick", &quick), ("broken", &broken)]
@@ -380,7 +438,10 @@ fn a_followed_run_that_stops_being_found_is_never_cancelled() {
     let sim = sim();
     let dir = Scratch::new("attach-lost");
     let id = sim.start_scheduled("prod", "slow").expect("published");
-    let mut child = spawn(&job_for_id(&sim, &dir, &id), &["wait"]);
+    let mut env = job_for_id(&sim, &dir, &id);
+    // The grace, 30 s / 100: 0.3 s.
+    set(&mut env, "PIPELINE_RUN_TEST_TIMINGS", "100");
+    let mut child = spawn(&env, &["wait"]);
     let live = LiveStderr::take(&mut child);
     wait_for("the wait", || live.contains("status: RUNNING"));
     sim.add_fault(pipeline_run_sim::Fault::always(
@@ -401,7 +462,7 @@ fn a_followed_run_that_stops_being_found_is_never_cancelled() {
         .unwrap_or_default();
     assert!(
         line.ends_with(&format!(
-            "; execution {id} has not been found for 3s; this step did not start it and does not cancel it — check it in the Matillion console"
+            "; execution {id} has not been found for 300ms; this step did not start it and does not cancel it — check it in the Matillion console"
         )),
         "{}",
         out.stderr
@@ -415,13 +476,14 @@ fn a_followed_run_that_stops_being_found_is_never_cancelled() {
 
 #[test]
 fn wait_by_id_compares_the_run_with_its_pipelines_past_runs() {
-    let sim = sim();
+    let (sim, clock) = held();
     let dir = Scratch::new("attach-history");
     for ago in 1..=5 {
         ended(&sim, "quick", Duration::from_secs(60 * ago));
     }
     let id = sim.start_scheduled("prod", "quick").expect("published");
-    let out = run(&job_for_id(&sim, &dir, &id), &["wait"]);
+    let env = job_for_id(&sim, &dir, &id);
+    let out = found_then_ended(&clock, &env, &["wait"], &[found("quick", &id)]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     // The pipeline and environment come from the execution (the inputs named neither).
     let lists = sim.requests_to(Route::ListExecutions);
@@ -438,4 +500,23 @@ fn wait_by_id_compares_the_run_with_its_pipelines_past_runs() {
     let v = json(&dir);
     assert_eq!(v["history"]["successful_runs"], 5);
     assert_eq!(v["history"]["median_seconds"], 30.0);
+}
+
+#[test]
+fn a_run_that_ended_before_the_wait_is_not_one_of_its_own_past_runs() {
+    // The list of past runs is read after the execution is found: a run that ended by then
+    // is in that list, and is left out of its own history.
+    let sim = sim();
+    let dir = Scratch::new("attach-ended-history");
+    for ago in 2..=6 {
+        ended(&sim, "quick", Duration::from_secs(60 * ago));
+    }
+    let id = ended(&sim, "quick", Duration::from_secs(1));
+    let out = run(&job_for_id(&sim, &dir, &id), &["wait"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v = json(&dir);
+    assert_eq!(v["execution_id"], id.as_str());
+    assert_eq!(v["history"]["successful_runs"], 5);
+    assert_eq!(v["history"]["median_seconds"], 30.0);
+    assert_eq!(v["history"]["change_percent"], 0);
 }

@@ -4,7 +4,7 @@
 
 use crate::attach::{PROJECT_ID, ended, job, job_for_id, sim};
 use crate::common::*;
-use crate::datalab_common::{datalab_env, github, pipeline, sim_with};
+use crate::datalab_common::{datalab_env, github, held_with, pipeline, sim_with};
 use pipeline_run_sim::{Route, SeedExecution};
 use std::time::Duration;
 
@@ -201,7 +201,8 @@ fn datalab_job(
 
 #[test]
 fn datalab_wait_and_status_by_id() {
-    let sim = sim_with(pipeline("pl_docs"));
+    // The run goes on until `wait` has found it.
+    let (sim, clock) = held_with(pipeline("pl_docs"));
     let id = sim
         .start_datalab_run("pl_docs", "https://docs.example.com/a.pdf")
         .expect("configured");
@@ -209,7 +210,8 @@ fn datalab_wait_and_status_by_id() {
     let out = run(&datalab_job(&sim, &dir, &id), &["status"]);
     assert_eq!(out.code, 5, "{}", out.stderr);
     let dir = Scratch::new("attach-datalab-wait");
-    let out = run(&datalab_job(&sim, &dir, &id), &["wait"]);
+    let following = format!("pipeline-run: following Datalab 'pl_docs': execution {id}, started ");
+    let out = ended_once(&clock, &datalab_job(&sim, &dir, &id), &["wait"], &following);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
         out.stderr.contains(&format!(
@@ -227,6 +229,25 @@ fn datalab_wait_and_status_by_id() {
     assert_eq!(lists.len(), 1, "{lists:?}");
     assert_eq!(lists[0].path, "/api/v1/pipelines/pl_docs/executions");
     assert_eq!(lists[0].status, Some(200));
+}
+
+#[test]
+fn a_datalab_run_that_ended_before_the_wait_is_not_one_of_its_own_past_runs() {
+    let sim = sim_with(pipeline("pl_docs"));
+    let hour = Duration::from_secs(3600);
+    for i in 1..=5u32 {
+        sim.add_datalab_run("pl_docs", Duration::from_secs(40), hour * i)
+            .expect("seeded");
+    }
+    let id = sim
+        .add_datalab_run("pl_docs", Duration::from_secs(40), Duration::from_secs(1))
+        .expect("seeded");
+    let dir = Scratch::new("attach-datalab-ended");
+    let out = run(&datalab_job(&sim, &dir, &id), &["wait"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v = crate::datalab_common::json(&dir);
+    assert_eq!(v["execution_id"], id.as_str());
+    assert_eq!(v["history"]["successful_runs"], 5);
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! real `pipeline-run` binary as a child process with a hermetic environment, and a
 //! scratch directory per test.
 
-use pipeline_run_sim::{ScaledTime, SimConfig, SimHandle, Simulator, WallTime};
+use pipeline_run_sim::{ManualTime, ScaledTime, SimConfig, SimHandle, Simulator, WallTime};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -52,6 +52,49 @@ pub fn start_sim(cfg: SimConfig) -> SimHandle {
 /// seconds end in a fraction of one (the binary polls every 50 ms of real time).
 pub fn start_sim_fast(cfg: SimConfig, factor: f64) -> SimHandle {
     Simulator::start(cfg, ScaledTime::new(factor)).expect("start simulator")
+}
+
+/// The simulator on a clock that moves only when the test moves it
+/// ([`ManualTime::advance`]): a run goes on (a lag lasts) until the test has seen what it
+/// waits for, however slowly the machine runs, and ends the moment it has.
+pub fn start_sim_held(cfg: SimConfig) -> (SimHandle, Arc<ManualTime>) {
+    let clock = ManualTime::new();
+    let sim = Simulator::start(cfg, clock.clone()).expect("start simulator");
+    (sim, clock)
+}
+
+/// Run the binary with `env` and `args` against a simulator on `clock` (see
+/// [`start_sim_held`]): each time its log has the next text of `steps`, the clock moves on
+/// by that step's duration, so the binary sees every phase of a run however slowly the
+/// machine runs; its output.
+pub fn stepped(
+    clock: &ManualTime,
+    env: &[(String, String)],
+    args: &[&str],
+    steps: &[(&str, Duration)],
+) -> Output {
+    let mut child = spawn(env, args);
+    let live = LiveStderr::take(&mut child);
+    for (text, d) in steps {
+        wait_for(text, || live.contains(text));
+        clock.advance(*d);
+    }
+    live.finish(child)
+}
+
+/// What the binary says once it has triggered a Matillion run.
+pub const TRIGGERED: &str = "pipeline-run: triggered Matillion '";
+
+/// Run the binary with `env` and `args` against a simulator on `clock` (see
+/// [`start_sim_held`]): the run ends (the clock moves a minute on) once the log has
+/// `said` (e.g. [`TRIGGERED`]), not after its own length; the output.
+pub fn ended_once(
+    clock: &ManualTime,
+    env: &[(String, String)],
+    args: &[&str],
+    said: &str,
+) -> Output {
+    stepped(clock, env, args, &[(said, Duration::from_secs(60))])
 }
 
 /// Environment for a Matillion run against `sim` (demo credentials must match `cfg`),

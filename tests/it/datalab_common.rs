@@ -3,7 +3,8 @@
 //! inputs (50 ms polls), the GitHub Actions files, and what the simulator received.
 
 use crate::common::*;
-use pipeline_run_sim::{DatalabPipeline, Route, SimConfig, SimHandle};
+use pipeline_run_sim::{DatalabPipeline, ManualTime, Route, SimConfig, SimHandle};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub(crate) const KEY: &str = "dlk_live_7f3a9cSECRETb21e";
@@ -20,7 +21,21 @@ pub(crate) fn pipeline(id: &str) -> DatalabPipeline {
 }
 
 pub(crate) fn sim_with(p: DatalabPipeline) -> SimHandle {
-    start_sim(SimConfig::new().datalab_key(KEY).datalab_pipeline(p))
+    start_sim(sim_config(p))
+}
+
+/// The same on a clock that moves only when the test moves it
+/// ([`crate::common::ended_once`]).
+pub(crate) fn held_with(p: DatalabPipeline) -> (SimHandle, Arc<ManualTime>) {
+    start_sim_held(sim_config(p))
+}
+
+/// What the binary says once it has triggered a Datalab run.
+pub(crate) const TRIGGERED_DATALAB: &str = "pipeline-run: triggered Datalab '";
+
+/// The configuration of [`sim_with`].
+pub(crate) fn sim_config(p: DatalabPipeline) -> SimConfig {
+    SimConfig::new().datalab_key(KEY).datalab_pipeline(p)
 }
 
 /// A Datalab run of `pipeline` on `file_url` (tests that upload replace it with `file`).

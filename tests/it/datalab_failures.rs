@@ -10,7 +10,7 @@ use std::time::Duration;
 
 #[test]
 fn a_failed_step_fails_the_job_and_shows_its_error_message() {
-    let sim = sim_with(
+    let (sim, clock) = held_with(
         pipeline("pl_ocr")
             .fail_step(1, "Segmentation failed: page 3 is unreadable")
             .final_status("failed"),
@@ -18,7 +18,7 @@ fn a_failed_step_fails_the_job_and_shows_its_error_message() {
     let dir = Scratch::new("dl-fail");
     let mut env = datalab_env(&sim, "pl_ocr");
     github(&mut env, &dir);
-    let out = run(&env, &[]);
+    let out = ended_once(&clock, &env, &[], TRIGGERED_DATALAB);
     assert_eq!(out.code, 1, "{out:?}");
     let msg = "Segmentation failed: page 3 is unreadable";
 
@@ -74,11 +74,11 @@ fn completed_with_errors_fails_unless_allowed() {
         .fail_step(2, "Extraction schema mismatch")
         .final_status("completed_with_errors");
 
-    let sim = sim_with(p.clone());
+    let (sim, clock) = held_with(p.clone());
     let dir = Scratch::new("dl-cwe");
     let mut env = datalab_env(&sim, "pl_mixed");
     github(&mut env, &dir);
-    let out = run(&env, &[]);
+    let out = ended_once(&clock, &env, &[], TRIGGERED_DATALAB);
     assert_eq!(out.code, 1, "{out:?}");
     let o = parse_outputs(&dir.read("output.txt"));
     assert_eq!(
@@ -91,12 +91,12 @@ fn completed_with_errors_fails_unless_allowed() {
             .starts_with("## ❌ pl_mixed failed\n")
     );
 
-    let sim = sim_with(p);
+    let (sim, clock) = held_with(p);
     let dir = Scratch::new("dl-cwe-ok");
     let mut env = datalab_env(&sim, "pl_mixed");
     github(&mut env, &dir);
     set(&mut env, "INPUT_ALLOW-COMPLETED-WITH-ERRORS", "true");
-    let out = run(&env, &[]);
+    let out = ended_once(&clock, &env, &[], TRIGGERED_DATALAB);
     assert_eq!(out.code, 0, "{out:?}");
     let o = parse_outputs(&dir.read("output.txt"));
     assert_eq!(
@@ -290,12 +290,12 @@ fn assert_no_cancel(sim: &SimHandle) {
 
 #[test]
 fn a_lost_run_reply_adopts_the_execution_instead_of_running_twice() {
-    let sim = sim_with(pipeline("pl_lost"));
+    let (sim, clock) = held_with(pipeline("pl_lost"));
     sim.add_fault(Fault::once(Route::DatalabRun, FaultAction::LoseReply));
     let dir = Scratch::new("dl-lost");
     let mut env = datalab_env(&sim, "pl_lost");
     github(&mut env, &dir);
-    let out = run(&env, &[]);
+    let out = ended_once(&clock, &env, &[], "adopted execution ");
     assert_eq!(out.code, 0, "{out:?}");
     let runs = sim.datalab_runs();
     assert_eq!(runs.len(), 1, "ran once");

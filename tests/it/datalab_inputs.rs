@@ -95,7 +95,7 @@ fn datalab_only_inputs_with_platform_matillion_are_exit_2() {
 
 #[test]
 fn the_api_key_never_appears_in_any_output() {
-    let sim = sim_with(
+    let (sim, clock) = held_with(
         pipeline("pl_secret")
             .fail_step(0, "bad")
             .final_status("failed"),
@@ -114,7 +114,7 @@ fn the_api_key_never_appears_in_any_output() {
         Route::DatalabExecution,
         FaultAction::bad_gateway_html(),
     ));
-    let out = run(&env, &[]);
+    let out = ended_once(&clock, &env, &[], TRIGGERED_DATALAB);
     assert_eq!(out.code, 1, "{out:?}");
     assert!(
         out.stderr.contains("pipeline-run: debug: "),

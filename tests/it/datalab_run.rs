@@ -11,11 +11,13 @@ use std::time::Duration;
 
 #[test]
 fn success_reports_every_step_in_summary_outputs_junit_and_json() {
-    let sim = sim_with(pipeline("pl_invoices").version(3));
+    // Pending until the binary has seen it so, then done.
+    let (sim, clock) = start_sim_held(sim_config(pipeline("pl_invoices").version(3)));
     let dir = Scratch::new("dl-ok");
     let mut env = datalab_env(&sim, "pl_invoices");
     github(&mut env, &dir);
-    let out = run(&env, &[]);
+    let steps = [("pipeline-run: status: pending\n", ms(600))];
+    let out = stepped(&clock, &env, &[], &steps);
     assert_eq!(out.code, 0, "{out:?}");
 
     let runs = sim.datalab_runs();
@@ -109,7 +111,7 @@ fn success_reports_every_step_in_summary_outputs_junit_and_json() {
 
 #[test]
 fn uploads_the_exact_bytes_and_file_name_with_every_field() {
-    let sim = sim_with(pipeline("pl_upload").version(4));
+    let (sim, clock) = held_with(pipeline("pl_upload").version(4));
     let dir = Scratch::new("dl-upload");
     // Bytes that would break a careless encoder: CRLF, a boundary-like line, NUL, high bytes.
     let mut bytes = b"%PDF-1.7\r\n--boundary\r\n\x00\xff\xfe".to_vec();
@@ -130,7 +132,7 @@ fn uploads_the_exact_bytes_and_file_name_with_every_field() {
         "INPUT_WEBHOOK-URL",
         "https://hooks.example.com/datalab",
     );
-    let out = run(&env, &[]);
+    let out = ended_once(&clock, &env, &[], TRIGGERED_DATALAB);
     assert_eq!(out.code, 0, "{out:?}");
 
     let runs = sim.datalab_runs();
@@ -159,14 +161,14 @@ fn uploads_the_exact_bytes_and_file_name_with_every_field() {
 
 #[test]
 fn a_file_name_cannot_break_the_multipart_headers() {
-    let sim = sim_with(pipeline("pl_upload"));
+    let (sim, clock) = held_with(pipeline("pl_upload"));
     let dir = Scratch::new("dl-upload-name");
     let path = dir.path("a\"b\r\nX-Evil: 1.txt");
     std::fs::write(&path, b"hello").unwrap();
     let mut env = datalab_env(&sim, "pl_upload");
     unset(&mut env, "INPUT_FILE-URL");
     set(&mut env, "INPUT_FILE", path.to_str().unwrap());
-    let out = run(&env, &[]);
+    let out = ended_once(&clock, &env, &[], TRIGGERED_DATALAB);
     assert_eq!(out.code, 0, "{out:?}");
     let runs = sim.datalab_runs();
     let upload = runs[0].file.clone().unwrap();
@@ -177,9 +179,9 @@ fn a_file_name_cannot_break_the_multipart_headers() {
 
 #[test]
 fn file_url_is_sent_instead_of_a_file() {
-    let sim = sim_with(pipeline("pl_url"));
+    let (sim, clock) = held_with(pipeline("pl_url"));
     let env = datalab_env(&sim, "pl_url");
-    let out = run(&env, &[]);
+    let out = ended_once(&clock, &env, &[], TRIGGERED_DATALAB);
     assert_eq!(out.code, 0, "{out:?}");
     let runs = sim.datalab_runs();
     assert_eq!(runs.len(), 1);
@@ -193,7 +195,7 @@ fn file_url_is_sent_instead_of_a_file() {
 
 #[test]
 fn result_dir_gets_each_completed_steps_result() {
-    let sim = sim_with(
+    let (sim, clock) = held_with(
         pipeline("pl_results")
             .fail_step(1, "no tables found")
             .final_status("completed_with_errors"),
@@ -202,7 +204,7 @@ fn result_dir_gets_each_completed_steps_result() {
     let results = dir.path("out/results");
     let mut env = datalab_env(&sim, "pl_results");
     set(&mut env, "INPUT_RESULT-DIR", results.to_str().unwrap());
-    let out = run(&env, &[]);
+    let out = ended_once(&clock, &env, &[], TRIGGERED_DATALAB);
     assert_eq!(out.code, 1, "{out:?}");
 
     let mut files: Vec<String> = std::fs::read_dir(&results)
@@ -245,13 +247,18 @@ fn result_dir_gets_each_completed_steps_result() {
 
 #[test]
 fn the_pipelines_past_runs_set_the_schedule() {
-    let sim = sim_with(pipeline("pl_hist"));
+    let (sim, clock) = held_with(pipeline("pl_hist"));
     let hour = Duration::from_secs(3600);
     for i in 1..=6u32 {
         sim.add_datalab_run("pl_hist", Duration::from_secs(40 + u64::from(i)), hour * i)
             .expect("seeded");
     }
-    let out = run(&datalab_env(&sim, "pl_hist"), &[]);
+    let out = ended_once(
+        &clock,
+        &datalab_env(&sim, "pl_hist"),
+        &[],
+        TRIGGERED_DATALAB,
+    );
     assert_eq!(out.code, 0, "{out:?}");
     // Started after the pending 100 ms: 40.9 s to 45.9 s, the median about 43 s.
     assert!(

@@ -41,25 +41,28 @@ fn documented_exit_codes() -> BTreeSet<i32> {
         .collect()
 }
 
+/// A cancelled run stops 100 ms after the request (within every follow of it).
 fn sim() -> SimHandle {
     start_sim(
-        SimConfig::new().project(
-            Project::new("4d5e6f70-8192-4a3b-9c4d-5e6f70819203", "Analytics").environment(
-                Environment::new("prod")
-                    .pipeline(PublishedPipeline::new(
-                        "quick",
-                        RunScript::new(Duration::from_millis(200), 2),
-                    ))
-                    .pipeline(PublishedPipeline::new(
-                        "broken",
-                        RunScript::failure(Duration::from_millis(200), 2, 1, "boom"),
-                    ))
-                    .pipeline(PublishedPipeline::new(
-                        "slow",
-                        RunScript::new(Duration::from_secs(600), 2),
-                    )),
+        SimConfig::new()
+            .cancel_delay(Duration::from_millis(100))
+            .project(
+                Project::new("4d5e6f70-8192-4a3b-9c4d-5e6f70819203", "Analytics").environment(
+                    Environment::new("prod")
+                        .pipeline(PublishedPipeline::new(
+                            "quick",
+                            RunScript::new(Duration::from_millis(200), 2),
+                        ))
+                        .pipeline(PublishedPipeline::new(
+                            "broken",
+                            RunScript::failure(Duration::from_millis(200), 2, 1, "boom"),
+                        ))
+                        .pipeline(PublishedPipeline::new(
+                            "slow",
+                            RunScript::new(Duration::from_secs(600), 2),
+                        )),
+                ),
             ),
-        ),
     )
 }
 

@@ -24,6 +24,11 @@ fn long() -> RunScript {
 }
 
 fn sim(faults: Vec<Fault>) -> SimHandle {
+    start_sim(config(faults))
+}
+
+/// The configuration of [`sim`].
+fn config(faults: Vec<Fault>) -> SimConfig {
     let mut c = SimConfig::new()
         .cancel_delay(Duration::from_millis(20))
         .project(
@@ -42,7 +47,7 @@ fn sim(faults: Vec<Fault>) -> SimHandle {
     for f in faults {
         c = c.fault(f);
     }
-    start_sim(c)
+    c
 }
 
 /// A GitHub job with every report asked for.
@@ -255,7 +260,9 @@ fn a_signal_cancels_every_run_still_going() {
 
 #[test]
 fn a_held_tag_on_one_pipeline_is_waited_for_the_others_run() {
-    let sim = sim(vec![]);
+    // The holder (and load-c) end once load-a was seen waiting for the tag; load-a's own
+    // run once it was triggered, however slowly the machine runs.
+    let (sim, clock) = start_sim_held(config(vec![]));
     let holder = sim.add_running_execution(
         SeedExecution::new("load-a", ENV)
             .tag("ta")
@@ -269,7 +276,15 @@ fn a_held_tag_on_one_pipeline_is_waited_for_the_others_run() {
         r#"[{"pipeline": "load-a", "execution-tag": "ta"},
             {"pipeline": "load-c", "execution-tag": "tc", "variables": {"day": "1"}}]"#,
     );
-    let out = run(&job.env, &[]);
+    let held = format!("[load-a] execution tag 'ta' is held by execution {holder}");
+    let steps = [
+        (held.as_str(), Duration::from_secs(1)),
+        (
+            "[load-a] triggered Matillion 'load-a'",
+            Duration::from_secs(1),
+        ),
+    ];
+    let out = stepped(&clock, &job.env, &[], &steps);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let a = executions_of(&sim, "load-a");
     assert_eq!(a.len(), 1, "exactly one new run of load-a");

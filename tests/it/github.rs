@@ -74,12 +74,14 @@ fn post_program(dir: &Scratch) -> PathBuf {
 }
 
 /// Run the post step the way the runner does: the post entrypoint, with `runs.args` (here
-/// a `run` that must be ignored) and the state the main step saved as `STATE_<name>`.
+/// a `run` that must be ignored) and the state the main step saved as `STATE_<name>` (on
+/// the test timings, as every other run here).
 fn run_post(dir: &Scratch, env: &[(String, String)]) -> Output {
     let mut cmd = std::process::Command::new(post_program(dir));
     cmd.arg("run")
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PIPELINE_RUN_TEST_TIMINGS", TIMINGS_DIVISOR.to_string())
         .env("NO_PROXY", "127.0.0.1,localhost")
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(std::process::Stdio::null())

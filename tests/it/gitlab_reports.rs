@@ -50,7 +50,7 @@ struct Run {
 }
 
 fn hostile_run(ci: &[(&str, &str)]) -> Run {
-    let sim = start_sim(SimConfig::new().project(
+    let (sim, clock) = start_sim_held(SimConfig::new().project(
         Project::new(PROJECT_ID, "Analytics").environment(
             Environment::new("prod").pipeline(PublishedPipeline::new(PIPELINE, hostile_script())),
         ),
@@ -75,7 +75,7 @@ fn hostile_run(ci: &[(&str, &str)]) -> Run {
     for (k, v) in ci {
         set(&mut env, k, *v);
     }
-    let out = run(&env, &[]);
+    let out = ended_once(&clock, &env, &[], TRIGGERED);
     let execs = sim.executions();
     assert_eq!(execs.len(), 1, "{out:?}");
     Run {

@@ -100,37 +100,56 @@ fn env_for(sim: &SimHandle, pipeline: &str) -> Vec<(String, String)> {
     matillion_env(sim, PROJECT, ENV, pipeline)
 }
 
-/// A loopback port nothing listens on.
-fn closed_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = l.local_addr().expect("addr").port();
-    drop(l);
-    port
+/// A loopback port nothing listens on, and no other test can take while this lives: the
+/// local port of a connection the test holds open (a port bound and let go at once could be
+/// taken by another test's simulator in between, on a busy machine).
+struct ClosedPort {
+    port: u16,
+    _held: (TcpListener, std::net::TcpStream, std::net::TcpStream),
+}
+
+impl ClosedPort {
+    fn new() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let client =
+            std::net::TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+        let (server, _) = listener.accept().expect("accept");
+        let port = client.local_addr().expect("local addr").port();
+        Self {
+            port,
+            _held: (listener, client, server),
+        }
+    }
 }
 
 // ---- class 1: a response body can hold a secret ----------------------------------------
 
 #[test]
 fn token_replies_of_other_shapes_are_read_and_the_token_is_never_shown() {
-    for (name, fault) in [
-        (
-            "expires_in as a string",
-            FaultAction::token_expires_in_as_string(),
-        ),
-        ("renamed fields", FaultAction::token_fields_renamed()),
-        ("form-encoded", FaultAction::token_form_encoded()),
-    ] {
-        let sim = sim(vec![Fault::always(Route::Token, fault)]);
-        let mut env = env_for(&sim, "load");
-        let files = Files::new("token-shape", &mut env);
-        let out = run(&env, &[]);
-        assert_eq!(out.code, 0, "{name}: {}", out.stderr);
-        assert_eq!(sim.requests_to(Route::Token).len(), 1, "{name}");
-        assert_eq!(sim.requests_to(Route::Trigger).len(), 1, "{name}");
-        let tokens = sim.issued_tokens();
-        assert_eq!(tokens.len(), 1);
-        files.assert_nowhere(&out, &tokens[0]);
-    }
+    // The three shapes side by side.
+    std::thread::scope(|s| {
+        for (name, fault) in [
+            (
+                "expires_in as a string",
+                FaultAction::token_expires_in_as_string(),
+            ),
+            ("renamed fields", FaultAction::token_fields_renamed()),
+            ("form-encoded", FaultAction::token_form_encoded()),
+        ] {
+            s.spawn(move || {
+                let sim = sim(vec![Fault::always(Route::Token, fault)]);
+                let mut env = env_for(&sim, "load");
+                let files = Files::new("token-shape", &mut env);
+                let out = run(&env, &[]);
+                assert_eq!(out.code, 0, "{name}: {}", out.stderr);
+                assert_eq!(sim.requests_to(Route::Token).len(), 1, "{name}");
+                assert_eq!(sim.requests_to(Route::Trigger).len(), 1, "{name}");
+                let tokens = sim.issued_tokens();
+                assert_eq!(tokens.len(), 1);
+                files.assert_nowhere(&out, &tokens[0]);
+            });
+        }
+    });
 }
 
 #[test]
@@ -341,14 +360,14 @@ fn a_rate_limit_longer_than_the_time_left_waits_until_the_deadline() {
     let started = Instant::now();
     let out = run(&env, &[]);
     assert_eq!(out.code, 3, "{}", out.stderr);
-    // Not cancelled before the user's timeout: the cancel comes at the deadline.
-    let trigger = sim.requests_to(Route::Trigger)[0].elapsed;
+    // Not cancelled before the user's timeout: the cancel comes at the deadline, 1 s after
+    // the binary started (which was after `started`; the simulator keeps real time).
     let cancel = sim.requests_to(Route::Cancel);
     assert_eq!(cancel.len(), 1, "{}", out.stderr);
     assert!(
-        cancel[0].elapsed - trigger >= Duration::from_millis(900),
-        "cancelled {:?} after the trigger",
-        cancel[0].elapsed - trigger
+        cancel[0].at - started >= Duration::from_secs(1),
+        "cancelled {:?} after the start",
+        cancel[0].at - started
     );
     // One status poll before the cancel: the 429 was waited out, not retried.
     let polls_before_cancel = sim
@@ -371,37 +390,46 @@ fn a_rate_limit_longer_than_the_time_left_waits_until_the_deadline() {
 
 #[test]
 fn an_unreachable_host_before_the_trigger_exits_4_naming_it_after_the_window() {
-    for dry_run in [false, true] {
-        let sim = sim(vec![]);
-        let port = closed_port();
-        let mut env = env_for(&sim, "load");
-        set(
-            &mut env,
-            "MATILLION_API_URL",
-            format!("http://127.0.0.1:{port}/dpc"),
-        );
-        set(&mut env, "MATILLION_TIMEOUT", "1h");
-        set(&mut env, "MATILLION_DRY_RUN", dry_run.to_string());
-        // The 2-minute window, divided by 100: 1.2 s.
-        set(&mut env, "PIPELINE_RUN_TEST_TIMINGS", "100");
-        let started = Instant::now();
-        let out = run(&env, &[]);
-        assert_eq!(out.code, 4, "dry run {dry_run}: {}", out.stderr);
-        assert!(started.elapsed() < Duration::from_secs(10));
-        assert!(
-            out.stderr.contains(&format!(
-                "Matillion could not be reached for the project list: could not connect to http://127.0.0.1:{port} for 1s"
-            )),
-            "{}",
-            out.stderr
-        );
-        assert!(
-            out.stderr.contains("check the URL and the network"),
-            "{}",
-            out.stderr
-        );
-        assert!(sim.requests_to(Route::Trigger).is_empty());
-    }
+    // A run and a dry run, side by side.
+    std::thread::scope(|s| {
+        for dry_run in [false, true] {
+            s.spawn(move || unreachable_before_the_trigger(dry_run));
+        }
+    });
+}
+
+/// A run (or a dry run) whose API host never answers: exit 4 at the end of the window.
+fn unreachable_before_the_trigger(dry_run: bool) {
+    let sim = sim(vec![]);
+    let closed = ClosedPort::new();
+    let port = closed.port;
+    let mut env = env_for(&sim, "load");
+    set(
+        &mut env,
+        "MATILLION_API_URL",
+        format!("http://127.0.0.1:{port}/dpc"),
+    );
+    set(&mut env, "MATILLION_TIMEOUT", "1h");
+    set(&mut env, "MATILLION_DRY_RUN", dry_run.to_string());
+    // The 2-minute window, divided by 100: 1.2 s.
+    set(&mut env, "PIPELINE_RUN_TEST_TIMINGS", "100");
+    let started = Instant::now();
+    let out = run(&env, &[]);
+    assert_eq!(out.code, 4, "dry run {dry_run}: {}", out.stderr);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        out.stderr.contains(&format!(
+            "Matillion could not be reached for the project list: could not connect to http://127.0.0.1:{port} for 1s"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("check the URL and the network"),
+        "{}",
+        out.stderr
+    );
+    assert!(sim.requests_to(Route::Trigger).is_empty());
 }
 
 // ---- class 9: network edges ------------------------------------------------------------
@@ -409,7 +437,8 @@ fn an_unreachable_host_before_the_trigger_exits_4_naming_it_after_the_window() {
 #[test]
 fn no_proxy_entries_with_spaces_are_honoured() {
     let sim = sim(vec![]);
-    let dead_proxy = format!("http://127.0.0.1:{}", closed_port());
+    let closed = ClosedPort::new();
+    let dead_proxy = format!("http://127.0.0.1:{}", closed.port);
     let mut env = env_for(&sim, "load");
     set(&mut env, "HTTPS_PROXY", dead_proxy.clone());
     set(&mut env, "HTTP_PROXY", dead_proxy);

@@ -18,6 +18,11 @@ const ENV: &str = "dev";
 /// `load` and `wide` end in 0.3 s, `slow` in 1.5 s, `steady` in 3 s; `long` runs for two
 /// minutes.
 pub(crate) fn sim_with(cfg: SimConfig, faults: Vec<Fault>) -> SimHandle {
+    start_sim(config_with(cfg, faults))
+}
+
+/// The configuration of [`sim_with`].
+pub(crate) fn config_with(cfg: SimConfig, faults: Vec<Fault>) -> SimConfig {
     let mut c = cfg.cancel_delay(Duration::from_millis(100)).project(
         Project::new(PROJECT_ID, PROJECT).environment(
             Environment::new(ENV)
@@ -46,7 +51,7 @@ pub(crate) fn sim_with(cfg: SimConfig, faults: Vec<Fault>) -> SimHandle {
     for f in faults {
         c = c.fault(f);
     }
-    start_sim(c)
+    c
 }
 
 pub(crate) fn env_for(sim: &SimHandle, pipeline: &str) -> Vec<(String, String)> {
@@ -164,12 +169,20 @@ fn a_new_execution_still_not_found_after_the_grace_is_cancelled_and_named() {
 
 #[test]
 fn a_lost_reply_is_looked_up_while_the_list_lags_and_adopted() {
-    // The list shows the new run only after 1 s; the lookup window is 30 s / 10.
-    let sim = sim_with(
+    // The list shows the new run only after 1 s (once the test has seen the lookup miss
+    // it, on a clock the test moves); the lookup window is 30 s / 10.
+    let (sim, clock) = start_sim_held(config_with(
         SimConfig::new().list_lag(Duration::from_secs(1)),
         vec![Fault::once(Route::Trigger, FaultAction::LoseReply)],
-    );
-    let out = run(&env_for(&sim, "load"), &[]);
+    ));
+    let child = spawn(&env_for(&sim, "load"), &[]);
+    wait_for("a lookup that misses the run", || {
+        sim.requests_to(Route::ListExecutions)
+            .iter()
+            .any(|r| r.status.is_some())
+    });
+    clock.advance(Duration::from_secs(60));
+    let out = finish(child);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(sim.executions().len(), 1, "{}", out.stderr);
     // One POST: the second was never needed.
@@ -190,15 +203,23 @@ fn a_409_after_a_lost_reply_is_taken_for_our_own_run_and_adopted() {
     // A lookup window (0.3 s) shorter than the list's lag (1 s): the trigger is sent again,
     // answered 409 because our own run holds the tag, and that run is adopted — never
     // waited for and followed by a second run.
-    let sim = sim_with(
+    // On a clock the test moves: the lag ends once the 409 was seen, the run once adopted.
+    let (sim, clock) = start_sim_held(config_with(
         SimConfig::new().list_lag(Duration::from_secs(1)),
         vec![Fault::once(Route::Trigger, FaultAction::LoseReply)],
-    );
+    ));
     // A run that outlasts the lag, so that it holds the tag when the trigger is sent again.
     let mut env = env_for(&sim, "slow");
     set(&mut env, "MATILLION_EXECUTION_TAG", "nightly");
     set(&mut env, "PIPELINE_RUN_TEST_TIMINGS", "100");
-    let out = run(&env, &[]);
+    let steps = [
+        (
+            "the trigger was answered 409 after a lost reply",
+            Duration::from_secs(1),
+        ),
+        ("adopted execution ", Duration::from_secs(60)),
+    ];
+    let out = stepped(&clock, &env, &[], &steps);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(sim.executions().len(), 1, "{}", out.stderr);
     let triggers: Vec<_> = sim
@@ -322,55 +343,63 @@ const DL_FILE: &str = "https://docs.example.com/invoices/sample.pdf";
 
 #[test]
 fn a_lost_datalab_run_is_found_whatever_the_list_order() {
-    for order in [ListOrder::OldestFirst, ListOrder::Shuffled(11)] {
-        let sim = start_sim(
-            SimConfig::new()
-                .datalab_key(DL_KEY)
-                .datalab_pipeline(
-                    DatalabPipeline::new("pl_hist", Duration::from_millis(300)).steps(&["convert"]),
-                )
-                .datalab_list_order(order)
-                .fault(Fault::once(Route::DatalabRun, FaultAction::LoseReply)),
-        );
-        // 150 earlier runs of the same pipeline on the same document, an hour ago: our
-        // run is not on the first page, and they are not ours.
-        let old = sim.add_datalab_runs("pl_hist", DL_FILE, 150, Duration::from_secs(3600));
-        assert_eq!(old.len(), 150);
-        let env = vec![
-            ("INPUT_PLATFORM".into(), "datalab".into()),
-            ("INPUT_API-URL".into(), sim.datalab_url()),
-            ("DATALAB_API_KEY".into(), DL_KEY.into()),
-            ("INPUT_PIPELINE".into(), "pl_hist".into()),
-            ("INPUT_FILE-URL".into(), DL_FILE.into()),
-            ("INPUT_POLL-INTERVAL".into(), "50ms".into()),
-            ("INPUT_MAX-POLL-INTERVAL".into(), "200ms".into()),
-            ("INPUT_TIMEOUT".into(), "30s".into()),
-        ];
-        let out = run(&env, &[]);
-        assert_eq!(out.code, 0, "{order:?}: {}", out.stderr);
-        let runs = sim.datalab_runs();
-        assert_eq!(runs.len(), 151, "{order:?}: a second run was started");
-        assert_eq!(sim.requests_to(Route::DatalabRun).len(), 1);
-        let ours = runs
-            .iter()
-            .find(|r| !old.contains(&r.execution_id))
-            .map(|r| r.execution_id.clone())
-            .unwrap_or_default();
-        assert!(
-            out.stderr.contains(&format!(
-                "The run request's reply was lost; adopted execution {ours}, which it created."
-            )),
-            "{order:?}: {}",
-            out.stderr
-        );
-        // Every page was read (bounded), not just the first; the other list request is the
-        // past runs for the schedule, after the trigger.
-        let lists = sim.requests_to(Route::DatalabList);
-        let lookups = lists
-            .iter()
-            .filter(|r| r.query.contains("limit=100"))
-            .count();
-        assert_eq!(lookups, 2, "{order:?}: {lists:?}");
-        assert_eq!(lists.len(), 3, "{order:?}: {lists:?}");
-    }
+    // The two orders side by side.
+    std::thread::scope(|s| {
+        for order in [ListOrder::OldestFirst, ListOrder::Shuffled(11)] {
+            s.spawn(move || lost_and_found(order));
+        }
+    });
+}
+
+/// A Datalab run whose reply was lost, looked up in a list in `order`.
+fn lost_and_found(order: ListOrder) {
+    let sim = start_sim(
+        SimConfig::new()
+            .datalab_key(DL_KEY)
+            .datalab_pipeline(
+                DatalabPipeline::new("pl_hist", Duration::from_millis(300)).steps(&["convert"]),
+            )
+            .datalab_list_order(order)
+            .fault(Fault::once(Route::DatalabRun, FaultAction::LoseReply)),
+    );
+    // 150 earlier runs of the same pipeline on the same document, an hour ago: our
+    // run is not on the first page, and they are not ours.
+    let old = sim.add_datalab_runs("pl_hist", DL_FILE, 150, Duration::from_secs(3600));
+    assert_eq!(old.len(), 150);
+    let env = vec![
+        ("INPUT_PLATFORM".into(), "datalab".into()),
+        ("INPUT_API-URL".into(), sim.datalab_url()),
+        ("DATALAB_API_KEY".into(), DL_KEY.into()),
+        ("INPUT_PIPELINE".into(), "pl_hist".into()),
+        ("INPUT_FILE-URL".into(), DL_FILE.into()),
+        ("INPUT_POLL-INTERVAL".into(), "50ms".into()),
+        ("INPUT_MAX-POLL-INTERVAL".into(), "200ms".into()),
+        ("INPUT_TIMEOUT".into(), "30s".into()),
+    ];
+    let out = run(&env, &[]);
+    assert_eq!(out.code, 0, "{order:?}: {}", out.stderr);
+    let runs = sim.datalab_runs();
+    assert_eq!(runs.len(), 151, "{order:?}: a second run was started");
+    assert_eq!(sim.requests_to(Route::DatalabRun).len(), 1);
+    let ours = runs
+        .iter()
+        .find(|r| !old.contains(&r.execution_id))
+        .map(|r| r.execution_id.clone())
+        .unwrap_or_default();
+    assert!(
+        out.stderr.contains(&format!(
+            "The run request's reply was lost; adopted execution {ours}, which it created."
+        )),
+        "{order:?}: {}",
+        out.stderr
+    );
+    // Every page was read (bounded), not just the first; the other list request is the
+    // past runs for the schedule, after the trigger.
+    let lists = sim.requests_to(Route::DatalabList);
+    let lookups = lists
+        .iter()
+        .filter(|r| r.query.contains("limit=100"))
+        .count();
+    assert_eq!(lookups, 2, "{order:?}: {lists:?}");
+    assert_eq!(lists.len(), 3, "{order:?}: {lists:?}");
 }

@@ -5,14 +5,38 @@
 //! timeout. The real binary against the simulator.
 
 use crate::common::*;
-use crate::hostile_wait::{env_for, sim_with};
+use crate::hostile_wait::{config_with, env_for, sim_with};
 use crate::resilience_common::statuses;
-use pipeline_run_sim::{Fault, FaultAction, Route, SimConfig, SimHandle};
+use pipeline_run_sim::{Fault, FaultAction, ManualTime, Route, SimConfig, SimHandle};
+use std::sync::Arc;
 use std::time::Duration;
 
-/// The simulator of the wait tests (`steady` runs for 3 s, `long` for two minutes).
+/// The simulator of the wait tests (`long` runs for two minutes).
 fn sim(faults: Vec<Fault>) -> SimHandle {
     sim_with(SimConfig::new(), faults)
+}
+
+/// The same on a clock that moves only when the test moves it: `long` goes on as long as
+/// the test needs, and ends when the test moves the clock past its two minutes.
+fn held(faults: Vec<Fault>) -> (SimHandle, Arc<ManualTime>) {
+    start_sim_held(config_with(SimConfig::new(), faults))
+}
+
+/// Run `long` with `env` until the simulator has answered `n` status polls the way
+/// `faulted` counts them, then end the run (the clock moved past it); the binary's output.
+/// The unusable replies all come while the run is going, however slowly the machine runs.
+fn long_through(
+    sim: &SimHandle,
+    clock: &ManualTime,
+    env: &[(String, String)],
+    n: usize,
+    faulted: impl Fn(&SimHandle) -> usize,
+) -> Output {
+    let child = spawn(env, &[]);
+    wait_for("the faulty replies", || faulted(sim) >= n);
+    assert_eq!(sim.executions()[0].status, "RUNNING");
+    clock.advance(Duration::from_secs(120));
+    finish(child)
 }
 
 fn with_result(sim: &SimHandle, pipeline: &str, scratch: &Scratch) -> Vec<(String, String)> {
@@ -44,11 +68,12 @@ fn faulted(sim: &SimHandle, kind: &str) -> usize {
 #[test]
 fn block_pages_mid_run_are_missed_polls_and_the_run_succeeds() {
     // Twelve block pages after the third poll: three polls of four replies each.
-    let sim = sim(vec![
+    let (sim, clock) = held(vec![
         Fault::times(Route::Status, 12, FaultAction::block_page()).after(3),
     ]);
     let scratch = Scratch::new("block-pages");
-    let out = run(&with_result(&sim, "steady", &scratch), &[]);
+    let env = with_result(&sim, "long", &scratch);
+    let out = long_through(&sim, &clock, &env, 12, |s| faulted(s, "respond"));
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(faulted(&sim, "respond"), 12);
     assert_eq!(
@@ -85,11 +110,12 @@ fn block_pages_mid_run_are_missed_polls_and_the_run_succeeds() {
 
 #[test]
 fn bodies_over_the_read_limit_mid_run_are_missed_polls() {
-    let sim = sim(vec![
+    let (sim, clock) = held(vec![
         Fault::times(Route::Status, 4, FaultAction::huge_body(9 << 20)).after(2),
     ]);
     let scratch = Scratch::new("huge-polls");
-    let out = run(&with_result(&sim, "steady", &scratch), &[]);
+    let env = with_result(&sim, "long", &scratch);
+    let out = long_through(&sim, &clock, &env, 4, |s| faulted(s, "raw"));
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(faulted(&sim, "raw"), 4);
     assert!(sim.requests_to(Route::Cancel).is_empty());
@@ -117,21 +143,21 @@ fn block_pages_to_the_end_time_out_at_the_deadline_and_only_then() {
     ]);
     let scratch = Scratch::new("block-to-end");
     let mut env = with_result(&sim, "long", &scratch);
-    set(&mut env, "MATILLION_TIMEOUT", "3s");
+    set(&mut env, "MATILLION_TIMEOUT", "2s");
     let out = run(&env, &[]);
     assert_eq!(out.code, 3, "{}", out.stderr);
-    // The cancel went out at the deadline (3 s after the start, which came after the
-    // simulator's), not after the fourth unusable reply.
+    // The cancel went out at the deadline (2 s after the start, which came after the
+    // simulator's), not after the fourth unusable reply (about 0.5 s in).
     let cancels = sim.requests_to(Route::Cancel);
     assert_eq!(cancels.len(), 1);
     assert!(
-        cancels[0].elapsed >= Duration::from_secs(3),
+        cancels[0].elapsed >= Duration::from_secs(2),
         "{:?}",
         cancels[0].elapsed
     );
     has_line(
         &out.stderr,
-        "pipeline-run: warning: timed out after 3s while the run was running; cancelling it",
+        "pipeline-run: warning: timed out after 2s while the run was running; cancelling it",
     );
     // Polls on the schedule, four replies each, until the deadline: bounded.
     let polls = sim.requests_to(Route::Status).len();
@@ -148,9 +174,10 @@ fn block_pages_to_the_end_time_out_at_the_deadline_and_only_then() {
 #[test]
 fn a_404_for_a_run_already_seen_gets_the_replica_lag_grace() {
     // Five 404s after the third poll: the run was seen, then a lagging replica answers.
-    let sim = sim(vec![Fault::times(Route::Status, 5, not_found()).after(3)]);
+    let (sim, clock) = held(vec![Fault::times(Route::Status, 5, not_found()).after(3)]);
     let scratch = Scratch::new("404-mid-run");
-    let out = run(&with_result(&sim, "steady", &scratch), &[]);
+    let env = with_result(&sim, "long", &scratch);
+    let out = long_through(&sim, &clock, &env, 5, |s| faulted(s, "respond"));
     assert_eq!(out.code, 0, "{}", out.stderr);
     let polls = statuses(&sim.requests_to(Route::Status));
     assert_eq!(polls[..3], [Some(200), Some(200), Some(200)], "{polls:?}");

@@ -463,62 +463,88 @@ fn dry_runs_list_what_would_be_sent_and_send_nothing() {
     assert!(sim.requests_to(Route::ArtifactPromotion).is_empty());
 }
 
+/// Run `args` with `env` against `sim`: refused with exit 2 before any request; the
+/// binary's output.
+fn refused(sim: &SimHandle, env: &[(String, String)], args: &[&str]) -> Output {
+    let out = run(env, args);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(sim.requests().is_empty(), "{:?}", sim.requests());
+    out
+}
+
 #[test]
-fn bad_input_is_refused_before_any_request() {
+fn bad_input_is_refused_before_any_request_no_directory() {
     let sim = sim();
     let dir = Scratch::new("publish-bad");
-    let env = publish_env(&sim, &dir);
-    // No directory.
-    let out = run(&env, &["publish"]);
-    assert_eq!(out.code, 2, "{out:?}");
-    let project = dir.path("project");
+    let out = refused(&sim, &publish_env(&sim, &dir), &["publish"]);
     assert!(
         out.stderr.contains(&format!(
             "pipeline-run: error: input 'artifact-dir': got '{}'; it cannot be read",
-            project.display()
+            dir.path("project").display()
         )),
         "{}",
         out.stderr
     );
-    // A name a part cannot carry.
+}
+
+#[test]
+fn bad_input_is_refused_before_any_request_a_name_a_part_cannot_carry() {
+    let sim = sim();
+    let dir = Scratch::new("publish-bad-name");
     write(&dir, "ok.sql", b"x");
     write(&dir, "say \"hi\".sql", b"x");
-    let out = run(&env, &["publish"]);
-    assert_eq!(out.code, 2, "{out:?}");
+    let out = refused(&sim, &publish_env(&sim, &dir), &["publish"]);
     has_line(
         &out.stderr,
         "pipeline-run: error: input 'artifact-dir': 1 file name(s) cannot be sent as a multipart part's name: 'say \"hi\".sql' (a double quote). Names are sent as UTF-8 without quotes, backslashes, line breaks or control characters: rename them.",
     );
-    // No version and no CI commit.
-    std::fs::remove_file(project.join("say \"hi\".sql")).expect("rm");
-    let mut no_sha = env.clone();
-    unset(&mut no_sha, "GITHUB_SHA");
-    let out = run(&no_sha, &["publish"]);
-    assert_eq!(out.code, 2, "{out:?}");
+}
+
+#[test]
+fn bad_input_is_refused_before_any_request_no_version_and_no_ci_commit() {
+    let sim = sim();
+    let dir = Scratch::new("publish-bad-version");
+    write(&dir, "ok.sql", b"x");
+    let mut env = publish_env(&sim, &dir);
+    unset(&mut env, "GITHUB_SHA");
+    let out = refused(&sim, &env, &["publish"]);
     has_line(
         &out.stderr,
         "pipeline-run: error: input 'version': is required: give the version to publish (no CI commit was found in GITHUB_SHA or CI_COMMIT_SHA to name it after).",
     );
-    // A command the input does not know.
-    let mut bogus = env.clone();
-    set(&mut bogus, "INPUT_COMMAND", "deploy");
-    let out = run(&bogus, &[]);
-    assert_eq!(out.code, 2, "{out:?}");
+}
+
+#[test]
+fn bad_input_is_refused_before_any_request_a_command_the_input_does_not_know() {
+    let sim = sim();
+    let dir = Scratch::new("publish-bad-command");
+    write(&dir, "ok.sql", b"x");
+    let mut env = publish_env(&sim, &dir);
+    set(&mut env, "INPUT_COMMAND", "deploy");
+    let out = refused(&sim, &env, &[]);
     has_line(
         &out.stderr,
         "pipeline-run: error: input 'command': got 'deploy' (from INPUT_COMMAND); expected `run`, `wait`, `status`, `publish`, `promote` or `cancel`.",
     );
-    // More files than the cap.
+}
+
+#[test]
+fn bad_input_is_refused_before_any_request_more_files_than_the_cap() {
+    let sim = sim();
+    let dir = Scratch::new("publish-bad-many");
+    write(&dir, "ok.sql", b"x");
+    // 5,001 more names for one file (hard links: each is a file to send, and they cost a
+    // directory entry each rather than a file each to write and remove).
+    let project = dir.path("project");
     for i in 0..5_001 {
-        std::fs::write(project.join(format!("f{i}.sql")), b"x").expect("write");
+        std::fs::hard_link(project.join("ok.sql"), project.join(format!("f{i}.sql")))
+            .expect("link");
     }
-    let out = run(&env, &["publish"]);
-    assert_eq!(out.code, 2, "{out:?}");
+    let out = refused(&sim, &publish_env(&sim, &dir), &["publish"]);
     has_line(
         &out.stderr,
         "pipeline-run: error: input 'artifact-dir': it holds more than 5000 files to send (the most sent in one artifact); give the project's own directory.",
     );
-    assert!(sim.requests().is_empty(), "{:?}", sim.requests());
 }
 
 #[test]

@@ -188,24 +188,38 @@ fn second_signal_exits_at_once() {
     );
 }
 
-/// A signal while the trigger's reply is slow to come (the platform creates the run after
-/// 2.25 s, divided as the binary's timings are: past the settle window, within the wait
-/// for the trigger's reply; in the middle of both, so that a signal sent a little late on
-/// a busy machine still lands there). Returns the output, and whether a cancel was sent
-/// and taken.
+/// A signal while the trigger's reply is slow to come: the platform holds the trigger
+/// until the binary has settled after the signal (exit with `wait: false`; with
+/// `wait: true`, the line saying it waits for the trigger's reply), then creates the run
+/// and answers, whenever that is on a busy machine. Returns the output, and whether a
+/// cancel was sent and taken.
 fn signal_during_trigger(wait: bool) -> (Output, bool) {
     let sim = sim(vec![Fault::once(
         Route::Trigger,
-        FaultAction::Delay(Duration::from_millis(2250) / TIMINGS_DIVISOR),
+        FaultAction::Delay(RUN_LIMIT),
     )]);
     let mut env = env_for(&sim, "long");
     set(&mut env, "MATILLION_WAIT", wait.to_string());
-    let child = spawn(&env, &[]);
+    // The wait for the trigger's reply, 1.5 s / 5: 0.3 s for the test to answer in, then
+    // as long again to find the run in the list.
+    set(&mut env, "PIPELINE_RUN_TEST_TIMINGS", "5");
+    let mut child = spawn(&env, &[]);
+    let live = LiveStderr::take(&mut child);
     wait_for("the trigger", || {
         !sim.requests_to(Route::Trigger).is_empty()
     });
     signal(&child, "INT");
-    let out = finish(child);
+    let out = if wait {
+        wait_for("the wait for the trigger's reply", || {
+            live.contains("waiting a moment for the trigger's reply")
+        });
+        sim.release_delayed();
+        live.finish(child)
+    } else {
+        let out = live.finish(child);
+        sim.release_delayed();
+        out
+    };
     wait_for("the execution", || sim.executions().len() == 1);
     let cancelled = !sim.requests_to(Route::Cancel).is_empty();
     assert_eq!(cancelled, sim.executions()[0].cancel_requested);

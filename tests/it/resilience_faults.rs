@@ -17,7 +17,7 @@ fn all_text(out: &Output) -> String {
 fn rate_limit_waits_as_long_as_retry_after_says() {
     let sim = sim(vec![Fault::once(
         Route::Status,
-        FaultAction::too_many_requests(2),
+        FaultAction::too_many_requests(1),
     )]);
     let out = run(&env_for(&sim, "load"), &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -29,13 +29,13 @@ fn rate_limit_waits_as_long_as_retry_after_says() {
     let next = &reqs[i + 1];
     let gap = next.at - reqs[i].at;
     assert!(
-        gap >= Duration::from_secs(2),
+        gap >= Duration::from_secs(1),
         "the next request came {gap:?} after the 429"
     );
     assert_eq!(next.route, Route::Status);
     assert!(
         out.stderr.contains(
-            "warning: the status poll answered 429 Too Many Requests: Rate limit exceeded; retrying in 2s"
+            "warning: the status poll answered 429 Too Many Requests: Rate limit exceeded; retrying in 1s"
         ),
         "{}",
         out.stderr
@@ -151,14 +151,18 @@ fn bad_credentials_exit_4_without_the_secret() {
 #[test]
 fn expired_token_mid_run_is_replaced_once() {
     // A 401 on a poll: one fresh token, the same poll again, and the run followed to its end.
-    let sim = start_sim(sim_config());
-    let mut env = env_for(&sim, "load");
-    set(&mut env, "MATILLION_POLL_INTERVAL", "150ms");
-    let child = spawn(&env, &[]);
-    wait_for("the first status poll", || {
-        !sim.requests_to(Route::Status).is_empty()
+    // The second poll is held at the simulator's door until the token has expired, so the
+    // expiry falls between two polls however slowly the machine runs (and the run cannot
+    // end first).
+    let sim = start_sim(
+        sim_config().fault(Fault::once(Route::Status, FaultAction::Delay(RUN_LIMIT)).after(1)),
+    );
+    let child = spawn(&env_for(&sim, "load"), &[]);
+    wait_for("the second status poll", || {
+        sim.requests_to(Route::Status).len() == 2
     });
     sim.expire_tokens();
+    sim.release_delayed();
     let out = finish(child);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(sim.issued_tokens().len(), 2, "{}", out.stderr);

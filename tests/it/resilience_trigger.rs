@@ -11,7 +11,9 @@ use std::time::Duration;
 
 #[test]
 fn held_tag_waits_for_the_holder_then_triggers_once() {
-    let sim = sim(vec![]);
+    // The holder ends once the binary was seen waiting for it; the new run once triggered
+    // (a clock the test moves: a busy machine cannot let the holder end first).
+    let (sim, clock) = start_sim_held(sim_config());
     let holder = sim.add_running_execution(
         SeedExecution::new("load", ENV)
             .tag("nightly")
@@ -19,7 +21,12 @@ fn held_tag_waits_for_the_holder_then_triggers_once() {
     );
     let mut env = env_for(&sim, "load");
     set(&mut env, "MATILLION_EXECUTION_TAG", "nightly");
-    let out = run(&env, &[]);
+    let held = format!("execution tag 'nightly' is held by execution {holder}");
+    let steps = [
+        (held.as_str(), Duration::from_secs(1)),
+        (TRIGGERED, Duration::from_secs(60)),
+    ];
+    let out = stepped(&clock, &env, &[], &steps);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let execs = sim.executions();
     assert_eq!(execs.len(), 2, "the holder and exactly one new execution");

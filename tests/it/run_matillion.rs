@@ -193,7 +193,7 @@ fn polls_through_to(status: &str, code: i32) {
         .phase(Duration::from_millis(300), "QUEUED")
         .phase(Duration::from_millis(600), "PENDING_AGENT")
         .status(status);
-    let sim = start_sim(world(script));
+    let (sim, clock) = start_sim_held(world(script));
     let scratch = Scratch::new("status");
     let mut env = env_for(&sim);
     set(
@@ -201,7 +201,10 @@ fn polls_through_to(status: &str, code: i32) {
         "GITHUB_OUTPUT",
         scratch.path("out").to_string_lossy(),
     );
-    let out = run(&env, &[]);
+    // Each phase lasts until the binary has seen it.
+    let phase = Duration::from_millis(300);
+    let steps = ["status: QUEUED", "status: PENDING_AGENT", "status: RUNNING"].map(|s| (s, phase));
+    let out = stepped(&clock, &env, &[], &steps);
     assert_eq!(out.code, code, "{status}: {out:?}");
     for s in [
         "status: QUEUED",

@@ -39,6 +39,14 @@ impl TlsServer {
             ),
         )
         .unwrap();
+        // An environment list without the run's environment: a dry run is refused at once.
+        let project = dir.join("projects").join(PROJECT_ID);
+        std::fs::create_dir_all(&project).unwrap();
+        std::fs::write(
+            project.join("environments?page=0&size=100"),
+            r#"{"page":0,"size":100,"total":1,"results":[{"name":"dev"}]}"#,
+        )
+        .unwrap();
         let f = fixtures();
         // Port 0: s_server takes a free port and says which ("ACCEPT 127.0.0.1:PORT"), so
         // no other listener can be on the port that is tried (a port chosen beforehand can
@@ -89,7 +97,9 @@ fn env_for(url: &str) -> Vec<(String, String)> {
         ("MATILLION_PROJECT".into(), "Analytics".into()),
         ("MATILLION_ENVIRONMENT".into(), "prod".into()),
         ("MATILLION_PIPELINE".into(), "Load orders".into()),
-        ("MATILLION_TIMEOUT".into(), "1s".into()),
+        // Never reached where the run ends by itself: s_server answers one connection at
+        // a time, slowly on a busy machine.
+        ("MATILLION_TIMEOUT".into(), "20s".into()),
     ]
 }
 
@@ -121,6 +131,10 @@ fn ca_bundle_and_ssl_cert_file_replace_the_bundled_roots() {
             s.spawn(move || {
                 let mut env = env_for(&format!("https://127.0.0.1:{}/dpc", server.port));
                 set(&mut env, var, ca.to_string_lossy());
+                // A dry run: only GETs, which s_server -WWW answers from its files (a trigger
+                // it cannot take would wait for the deadline); it ends refused at the
+                // environment list, which lacks 'prod'.
+                set(&mut env, "MATILLION_DRY_RUN", "true");
                 let out = run(&env, &[]);
                 assert!(
                     out.stderr.contains(&format!(
@@ -139,7 +153,14 @@ fn ca_bundle_and_ssl_cert_file_replace_the_bundled_roots() {
                     out.stderr
                 );
                 assert!(!out.stderr.contains("not trusted"), "{var}: {}", out.stderr);
-                // s_server -WWW cannot take the trigger (a POST): the run ends refused, not hung.
+                // And the next one: the environment list.
+                assert!(
+                    out.stderr.contains(
+                        "pipeline-run: error: environment 'prod' does not exist in project 'Analytics'"
+                    ),
+                    "{var}: {}",
+                    out.stderr
+                );
                 assert_eq!(out.code, 4, "{var}: {out:?}");
             });
         }
@@ -243,10 +264,23 @@ fn fake_proxy() -> (u16, Arc<Mutex<Vec<String>>>) {
 
 #[test]
 fn proxy_variables_are_honoured_and_no_proxy_bypasses() {
-    let (port, seen) = fake_proxy();
+    // Both runs end at the deadline: side by side, each with its own proxy.
+    std::thread::scope(|s| {
+        s.spawn(through_the_proxy);
+        s.spawn(no_proxy_bypasses_it);
+    });
+}
+
+fn env_with_proxy(port: u16) -> Vec<(String, String)> {
     let mut env = env_for("https://api.pipeline-run.invalid/dpc");
+    set(&mut env, "MATILLION_TIMEOUT", "1s");
     set(&mut env, "HTTPS_PROXY", format!("http://127.0.0.1:{port}"));
-    let out = run(&env, &[]);
+    env
+}
+
+fn through_the_proxy() {
+    let (port, seen) = fake_proxy();
+    let out = run(&env_with_proxy(port), &[]);
     assert_eq!(out.code, 4, "{out:?}");
     let lines = seen.lock().unwrap().clone();
     assert!(!lines.is_empty(), "the proxy saw nothing: {}", out.stderr);
@@ -263,9 +297,12 @@ fn proxy_variables_are_honoured_and_no_proxy_bypasses() {
         "{}",
         out.stderr
     );
+}
 
+fn no_proxy_bypasses_it() {
     // The same host in NO_PROXY goes direct (and fails to resolve): the proxy sees nothing.
-    seen.lock().unwrap().clear();
+    let (port, seen) = fake_proxy();
+    let mut env = env_with_proxy(port);
     set(
         &mut env,
         "NO_PROXY",

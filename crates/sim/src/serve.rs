@@ -17,12 +17,23 @@ pub(crate) struct Gate {
     cv: Condvar,
 }
 
+/// A place in the gate's queue, taken when a delayed request is recorded: a release from
+/// then on ends its wait, even one that comes before the wait itself begins (a test that
+/// sees the request recorded and releases it at once cannot miss it).
+#[derive(Clone, Copy)]
+pub(crate) struct Ticket(u64);
+
 impl Gate {
-    /// Wait up to `d`, or until released.
-    pub(crate) fn wait(&self, d: Duration) {
+    /// A ticket for a wait to come.
+    pub(crate) fn ticket(&self) -> Ticket {
+        Ticket(self.state.lock().unwrap_or_else(|e| e.into_inner()).0)
+    }
+
+    /// Wait up to `d`, or until released after `ticket` was taken.
+    pub(crate) fn wait(&self, ticket: Ticket, d: Duration) {
         let deadline = Instant::now() + d;
         let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let generation = g.0;
+        let generation = ticket.0;
         while !g.1 && g.0 == generation {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -112,6 +123,7 @@ fn route_of(req: &Request) -> Route {
 pub(crate) fn handle(state: &Arc<State>, req: Request, conn: u64) -> Reply {
     let route = route_of(&req);
     let at = state.clock.now();
+    let ticket;
     let (id, fault, recorded, limited) = {
         let mut inner = state.lock();
         let limited = over_the_limit(state, &mut inner, at);
@@ -140,6 +152,8 @@ pub(crate) fn handle(state: &Arc<State>, req: Request, conn: u64) -> Reply {
         };
         // Only an edit looks at the request again.
         let copy = matches!(fault, Some(FaultAction::Edit(_))).then(|| recorded.clone());
+        // Before the request can be seen recorded: a release from then on frees it.
+        ticket = state.gate.ticket();
         inner.requests.push(recorded);
         (id, fault, copy, limited)
     };
@@ -173,7 +187,7 @@ pub(crate) fn handle(state: &Arc<State>, req: Request, conn: u64) -> Reply {
         )),
         Some(FaultAction::Reset) => Reply::Close,
         Some(FaultAction::Delay(d)) => {
-            state.gate.wait(d);
+            state.gate.wait(ticket, d);
             Reply::Send(dispatch(state, &req, route))
         }
         Some(FaultAction::LoseReply) => {
@@ -199,7 +213,7 @@ pub(crate) fn handle(state: &Arc<State>, req: Request, conn: u64) -> Reply {
         }
         Some(FaultAction::DelayReply(d)) => {
             let resp = dispatch(state, &req, route);
-            state.gate.wait(d);
+            state.gate.wait(ticket, d);
             Reply::Send(resp)
         }
         Some(FaultAction::TooManyRequestsBehind(behind)) => {

@@ -42,6 +42,12 @@ impl Matillion {
         });
     }
 
+    /// The id of the execution this program created, adopted or follows.
+    pub(super) fn known_id(&self) -> Option<String> {
+        let created = self.created.lock().unwrap_or_else(|e| e.into_inner());
+        created.as_ref().map(|k| k.id.clone())
+    }
+
     /// A 404 for `id`: when this program created it, since when it has not been found (a
     /// 404 after it was found starts a new streak now).
     fn not_found_since(&self, id: &str) -> Option<Instant> {

@@ -38,12 +38,19 @@ pub(crate) struct HistoryBook {
 }
 
 /// The ended runs of exactly `pipeline` in `environment` in `listed`, newest first, each
-/// with both times readable, at most [`history::LIMIT`].
-fn past_runs(listed: &[Listed], pipeline: &str, environment: &str) -> Vec<PastRun> {
+/// with both times readable, at most [`history::LIMIT`]; never the run `own` itself (a
+/// short run may have ended before the list is read).
+fn past_runs(
+    listed: &[Listed],
+    pipeline: &str,
+    environment: &str,
+    own: Option<&str>,
+) -> Vec<PastRun> {
     listed
         .iter()
         .filter(|e| e.pipeline_name == pipeline && e.environment_name == environment)
         .filter(|e| phase_of(&e.status) != Phase::Running)
+        .filter(|e| own != Some(e.pipeline_execution_id.as_str()))
         .filter_map(|e| {
             Some(PastRun {
                 took: timefmt::between(e.started_at.as_deref(), e.finished_at.as_deref())?,
@@ -57,7 +64,12 @@ fn past_runs(listed: &[Listed], pipeline: &str, environment: &str) -> Vec<PastRu
 /// What the shared look says of `pipeline` in `environment`: its past runs when the look
 /// serves it (see the module documentation), `Some(empty)` when the look failed, `None`
 /// when it needs its own request.
-fn served(shelf: Option<&Shelf>, pipeline: &str, environment: &str) -> Option<Vec<PastRun>> {
+fn served(
+    shelf: Option<&Shelf>,
+    pipeline: &str,
+    environment: &str,
+    own: Option<&str>,
+) -> Option<Vec<PastRun>> {
     let Some((listed, complete)) = shelf else {
         return Some(Vec::new());
     };
@@ -65,7 +77,7 @@ fn served(shelf: Option<&Shelf>, pipeline: &str, environment: &str) -> Option<Ve
         .iter()
         .filter(|e| e.pipeline_name == pipeline && e.environment_name == environment)
         .count();
-    (*complete || mine >= history::LIMIT).then(|| past_runs(listed, pipeline, environment))
+    (*complete || mine >= history::LIMIT).then(|| past_runs(listed, pipeline, environment, own))
 }
 
 impl Matillion {
@@ -73,6 +85,7 @@ impl Matillion {
     /// environment, ended.
     pub(super) fn own_history(&self, budget: Budget) -> Vec<PastRun> {
         let (pipeline, environment) = self.pipeline_and_environment();
+        let own = self.known_id();
         let req = Request::get(
             self.url("/v1/pipeline-executions"),
             "the list of past executions",
@@ -82,7 +95,7 @@ impl Matillion {
         .query("environmentName", environment)
         .query("limit", history::LIMIT.to_string());
         match self.get::<super::wire::ListReply>(&req, budget) {
-            Ok(reply) => past_runs(&reply.results, pipeline, environment),
+            Ok(reply) => past_runs(&reply.results, pipeline, environment, own.as_deref()),
             Err(e) => {
                 history::unavailable("Matillion", &e);
                 Vec::new()
@@ -115,7 +128,12 @@ impl Matillion {
                 }
             }
         });
-        served(shelf.as_ref(), pipeline, environment)
+        served(
+            shelf.as_ref(),
+            pipeline,
+            environment,
+            self.known_id().as_deref(),
+        )
     }
 
     /// The newest executions of `environment`, every pipeline's (at most
@@ -163,16 +181,19 @@ mod tests {
             listed("other", "prod", "SUCCESS", 100),
         ];
         let shelf = (list, true);
-        let load = served(Some(&shelf), "load", "prod").unwrap();
+        let load = served(Some(&shelf), "load", "prod", None).unwrap();
         let took: Vec<u64> = load.iter().map(|r| r.took.as_secs()).collect();
         assert_eq!(took, [60, 90]);
         assert_eq!(
             load.iter().map(|r| r.succeeded).collect::<Vec<_>>(),
             [true, false]
         );
-        assert_eq!(served(Some(&shelf), "other", "prod").unwrap().len(), 1);
+        assert_eq!(
+            served(Some(&shelf), "other", "prod", None).unwrap().len(),
+            1
+        );
         // A pipeline with no run in a complete list has no history, as on its own.
-        assert_eq!(served(Some(&shelf), "new", "prod"), Some(Vec::new()));
+        assert_eq!(served(Some(&shelf), "new", "prod", None), Some(Vec::new()));
     }
 
     #[test]
@@ -183,10 +204,10 @@ mod tests {
         list.push(listed("rare", "prod", "SUCCESS", 60));
         let shelf = (list, false);
         assert_eq!(
-            served(Some(&shelf), "busy", "prod").map(|r| r.len()),
+            served(Some(&shelf), "busy", "prod", None).map(|r| r.len()),
             Some(history::LIMIT)
         );
-        assert_eq!(served(Some(&shelf), "rare", "prod"), None);
+        assert_eq!(served(Some(&shelf), "rare", "prod", None), None);
         // A failed look: no history, and no request of its own either.
         assert_eq!(served(None, "rare", "prod"), Some(Vec::new()));
     }
