@@ -209,6 +209,6 @@ mod tests {
         );
         assert_eq!(served(Some(&shelf), "rare", "prod", None), None);
         // A failed look: no history, and no request of its own either.
-        assert_eq!(served(None, "rare", "prod"), Some(Vec::new()));
+        assert_eq!(served(None, "rare", "prod", None), Some(Vec::new()));
     }
 }
