@@ -143,6 +143,26 @@ pub(crate) struct Finished {
     pub(crate) peak_how: &'static str,
 }
 
+/// `cmd` with exactly `env` (plus PATH, loopback left out of any proxy), no stdin or
+/// stdout, and its stderr in `dir`'s file `stderr`.
+pub(crate) fn quiet<'c>(
+    cmd: &'c mut Command,
+    env: &HashMap<String, String>,
+    dir: &Scratch,
+) -> &'c mut Command {
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .envs(env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(
+            std::fs::File::create(dir.path("stderr"))
+                .map(Stdio::from)
+                .unwrap_or_else(|_| Stdio::null()),
+        )
+}
+
 /// Run `bin` with exactly `env` (plus PATH), measuring its peak memory.
 pub(crate) fn run_measured(
     bin: &Path,
@@ -159,17 +179,7 @@ pub(crate) fn run_measured(
         }
         None => Command::new(bin),
     };
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .envs(env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(
-            std::fs::File::create(dir.path("stderr"))
-                .map(Stdio::from)
-                .unwrap_or_else(|_| Stdio::null()),
-        );
+    quiet(&mut cmd, env, dir);
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;

@@ -14,7 +14,7 @@ use pipeline_run_sim::{
 };
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Pipelines run at once.
@@ -46,18 +46,7 @@ struct Sampled {
 /// Run `bin` with `env`, sampling its `VmHWM` and `Threads` every millisecond.
 fn run_sampled(bin: &Path, env: &HashMap<String, String>, dir: &Scratch) -> Res<Sampled> {
     let started = Instant::now();
-    let mut child = Command::new(bin)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .envs(env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(
-            std::fs::File::create(dir.path("stderr"))
-                .map(Stdio::from)
-                .unwrap_or_else(|_| Stdio::null()),
-        )
+    let mut child = crate::common::quiet(&mut Command::new(bin), env, dir)
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
     let path = format!("/proc/{}/status", child.id());

@@ -28,7 +28,7 @@ use pipeline_run_sim::{
 };
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -174,18 +174,7 @@ fn step(bin: &Path, spec: &Spec) -> Res<Measured> {
 
 /// Run `bin` with exactly `env` (plus PATH); its exit code.
 fn run(bin: &Path, env: &HashMap<String, String>, dir: &Scratch) -> Res<i32> {
-    let status = Command::new(bin)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .envs(env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(
-            std::fs::File::create(dir.path("stderr"))
-                .map(Stdio::from)
-                .unwrap_or_else(|_| Stdio::null()),
-        )
+    let status = crate::common::quiet(&mut Command::new(bin), env, dir)
         .status()
         .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
     Ok(status.code().unwrap_or(-1))
