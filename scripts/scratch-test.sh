@@ -1,22 +1,40 @@
 #!/usr/bin/env bash
-# The release binary in an empty root filesystem, as the `FROM scratch` image runs it:
-# no /etc, no CA files, no libc, no shell, no /proc. Builds the static release binary, then
-# checks that it starts (--version), reports a bad input with exit 2, runs the post step
-# through its link, and runs a whole pipeline against the simulator over loopback.
+# The static binary in an empty root filesystem, as the `FROM scratch` image runs it:
+# no /etc, no CA files, no libc, no shell, no /proc. Checks that it starts (--version),
+# reports a bad input with exit 2, runs the post step through its link, and runs a whole
+# pipeline against the simulator over loopback.
 #
-# Needs root (chroot), passwordless sudo, or user namespaces (unshare -r). Prints the binary size.
+#   scripts/scratch-test.sh              builds the static release binary, tests it, prints its size
+#   scripts/scratch-test.sh --built DIR  tests DIR/pipeline-run, already built static, with the
+#                                        simulator DIR/pipeline-run-sim (what .ci/run does with
+#                                        the static build its tests just ran)
+#
+# Needs root (chroot), passwordless sudo, or user namespaces (unshare -r).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-host=$(rustc -vV | sed -n 's/^host: //p')
-echo "== static release build for $host"
-# glibc static here (the image uses musl; both give a binary that needs nothing at run time).
-RUSTFLAGS='-C target-feature=+crt-static' \
-  cargo build --release --locked --target "$host" --bin pipeline-run
-bin="target/$host/release/pipeline-run"
-# The simulator runs outside the empty root; a debug build is enough.
-cargo build --locked --bin pipeline-run-sim
-sim_bin="target/debug/pipeline-run-sim"
+if [ "${1:-}" = "--built" ] && [ -n "${2:-}" ]; then
+  bin="$2/pipeline-run"
+  sim_bin="$2/pipeline-run-sim"
+  release=""
+  for b in "$bin" "$sim_bin"; do
+    [ -x "$b" ] || { echo "scratch-test: no binary at $b" >&2; exit 1; }
+  done
+elif [ $# -eq 0 ]; then
+  host=$(rustc -vV | sed -n 's/^host: //p')
+  echo "== static release build for $host"
+  # glibc static here (the image uses musl; both give a binary that needs nothing at run time).
+  RUSTFLAGS='-C target-feature=+crt-static' \
+    cargo build --release --locked --target "$host" --bin pipeline-run
+  bin="target/$host/release/pipeline-run"
+  # The simulator runs outside the empty root; a debug build is enough.
+  cargo build --locked --bin pipeline-run-sim
+  sim_bin="target/debug/pipeline-run-sim"
+  release=yes
+else
+  echo "usage: scripts/scratch-test.sh [--built DIR]" >&2
+  exit 2
+fi
 
 root=$(mktemp -d)
 sim_pid=""
@@ -99,6 +117,8 @@ grep -q "succeeded" "$root/out/output" || fail "outcome is not succeeded"
 grep -q "SUCCESS" "$root/out/summary.md" || fail "no summary written"
 echo "exit 0; outputs, summary and state written: $(wc -c <"$root/out/summary.md") bytes of summary"
 
-size=$(stat -c %s "$bin")
-gz=$(gzip -9c "$bin" | wc -c)
-echo "== static binary: $size bytes ($((size / 1024)) KiB), gzip -9: $gz bytes ($((gz / 1024)) KiB)"
+if [ -n "$release" ]; then
+  size=$(stat -c %s "$bin")
+  gz=$(gzip -9c "$bin" | wc -c)
+  echo "== static release binary: $size bytes ($((size / 1024)) KiB), gzip -9: $gz bytes ($((gz / 1024)) KiB)"
+fi
