@@ -29,7 +29,7 @@ mod timeline;
 
 use super::{RunReport, describe_cancel, humanize_duration, truncate_bytes};
 use crate::model::Outcome;
-use crate::text::one_line;
+use crate::text::{one_line, one_line_chars};
 use markdown::{clean_block, code_block, fence_for, inline, inline_at_line_start};
 use std::fmt::Write as _;
 use steps::{FailedSection, StepsTable};
@@ -218,10 +218,19 @@ fn push_notes(out: &mut String, notes: &[String]) {
 fn run_message(report: &RunReport) -> Option<&str> {
     let message = non_empty(&report.message)?;
     let run = one_line(message);
+    // Compared character by character, stopping at the first difference: a run with
+    // thousands of long step messages costs a few characters each, not a copy of each.
+    let same = |chars: &mut dyn Iterator<Item = char>| chars.eq(run.chars());
     let repeats = report.failed_steps().any(|step| {
         non_empty(&step.message).is_some_and(|m| {
-            let m = one_line(m);
-            run == m || run == format!("\"{}\": {m}", one_line(&step.name))
+            same(&mut one_line_chars(m))
+                || same(
+                    &mut "\""
+                        .chars()
+                        .chain(one_line_chars(&step.name))
+                        .chain("\": ".chars())
+                        .chain(one_line_chars(m)),
+                )
         })
     });
     (!repeats).then_some(message)

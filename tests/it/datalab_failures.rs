@@ -169,7 +169,10 @@ fn a_429_is_retried_honouring_retry_after_and_runs_once() {
             r#"{"detail":"Rate limit exceeded"}"#,
         ),
     ));
-    let env = datalab_env(&sim, "pl_busy");
+    let mut env = datalab_env(&sim, "pl_busy");
+    // Each 429 halves the request budget: from 6000 a minute, the three leave 750, so the
+    // steps are read without waiting on it (from the default 400, a second a request).
+    set(&mut env, "INPUT_RATE-LIMIT", "6000");
     let out = run(&env, &[]);
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(sim.datalab_runs().len(), 1, "one execution, not two");

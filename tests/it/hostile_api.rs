@@ -357,6 +357,7 @@ fn a_rate_limit_longer_than_the_time_left_waits_until_the_deadline() {
     )]);
     let mut env = env_for(&sim, "long");
     set(&mut env, "MATILLION_TIMEOUT", "1s");
+    set(&mut env, "PIPELINE_RUN_TEST_TIMINGS", "100");
     let started = Instant::now();
     let out = run(&env, &[]);
     assert_eq!(out.code, 3, "{}", out.stderr);

@@ -149,8 +149,13 @@ pub(super) fn inline_at_line_start(s: &str, max_chars: usize) -> String {
 }
 
 /// A multi-line message cleaned for a code block: line endings become `\n`, other control
-/// characters (except tab) spaces.
+/// characters (except tab) spaces, trailing white space trimmed.
 pub(super) fn clean_block(s: &str) -> String {
+    // Most messages have nothing to rewrite: one pass over the bytes finds out, and the
+    // text is copied once (failed steps' messages can add up to megabytes).
+    if !s.bytes().any(may_need_cleaning) {
+        return s.trim_end().to_string();
+    }
     let s = s.replace("\r\n", "\n").replace('\r', "\n");
     s.chars()
         .map(|c| {
@@ -165,11 +170,19 @@ pub(super) fn clean_block(s: &str) -> String {
         .to_string()
 }
 
+/// Whether a byte can belong to a character [`clean_block`] rewrites: an ASCII control
+/// character other than a line feed or tab, or `0xC2`, the first byte of every C1 control
+/// (U+0080 to U+009F; it also starts harmless characters, which the slow path keeps).
+fn may_need_cleaning(b: u8) -> bool {
+    (b < 0x20 && b != b'\n' && b != b'\t') || b == 0x7F || b == 0xC2
+}
+
 /// A backtick fence longer than any backtick run in `text` (at least three).
 pub(super) fn fence_for(text: &str) -> String {
+    // Bytes, not characters: a backtick is ASCII and never part of a longer character.
     let (mut longest, mut run) = (0, 0);
-    for c in text.chars() {
-        run = if c == '`' { run + 1 } else { 0 };
+    for &b in text.as_bytes() {
+        run = if b == b'`' { run + 1 } else { 0 };
         longest = longest.max(run);
     }
     "`".repeat((longest + 1).max(3))

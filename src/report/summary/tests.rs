@@ -1,7 +1,7 @@
 //! Tests of the job summary: exact snapshots, the Markdown read back with a real GFM
 //! parser (comrak) the way GitHub will read it, hostile text, and the byte budget.
 
-use super::markdown::{Place, fence_for, push_escaped};
+use super::markdown::{Place, clean_block, fence_for, push_escaped};
 use super::*;
 use crate::model::{CancelResult, PlatformKind, sample};
 use crate::report::Step;
@@ -197,6 +197,21 @@ fn escape_inline_exact() {
 fn fences_outgrow_backticks() {
     assert_eq!(fence_for("no ticks"), "```");
     assert_eq!(fence_for("a ```` b ` c"), "`````");
+    assert_eq!(fence_for("é`` ``` ü"), "````");
+}
+
+#[test]
+fn code_block_text_is_cleaned_whichever_path_it_takes() {
+    // Nothing to rewrite (a tab, a no-break space, accents): only the end is trimmed.
+    assert_eq!(
+        clean_block("plain\n\ttext é\u{a0}ü  \n"),
+        "plain\n\ttext é\u{a0}ü"
+    );
+    // Line endings, ESC, DEL and a C1 control rewritten.
+    assert_eq!(
+        clean_block("a\r\nb\rc\u{1b}d\u{7f}e\u{85}f \r\n"),
+        "a\nb\nc d e f"
+    );
 }
 
 #[test]

@@ -154,6 +154,17 @@ fn the_run_message_is_shown_once() {
     // Matillion's run message repeats the failed step's: only the step's block shows it.
     let md = render(&sample(), GITHUB_SUMMARY_LIMIT);
     assert_eq!(md.matches("table missing").count(), 1, "{md}");
+    // Compared on one line: the step's message over two lines is still the same message.
+    let mut r = sample();
+    r.steps[1].message = Some("table\r\n  missing".into());
+    let md = render(&r, GITHUB_SUMMARY_LIMIT);
+    assert!(!md.contains("| Message |"), "{md}");
+    r.message = Some("table missing".into());
+    let md = render(&r, GITHUB_SUMMARY_LIMIT);
+    assert!(!md.contains("| Message |"), "{md}");
+    r.message = Some("table missing!".into());
+    let md = render(&r, GITHUB_SUMMARY_LIMIT);
+    assert!(md.contains("| Message | table missing! |\n"), "{md}");
     // A message of its own, short: in the facts only.
     let mut r = sample();
     r.message = Some("Agent lost".into());
