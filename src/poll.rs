@@ -457,20 +457,29 @@ fn quantile(v: &[f64], p: f64) -> f64 {
     v[i] + (pos - i as f64) * (v[j] - v[i])
 }
 
+/// The coefficients `c1` to `c9` of the Chebyshev fit in [`upper_tail`].
+const ERFC_SERIES: [f64; 9] = [
+    1.000_023_68,
+    0.374_091_96,
+    0.096_784_18,
+    -0.186_288_06,
+    0.278_868_07,
+    -1.135_203_98,
+    1.488_515_87,
+    -0.822_152_23,
+    0.170_872_77,
+];
+
 /// `P(Z > z)` for a standard normal `Z` (erfc by Numerical Recipes' Chebyshev fit,
 /// relative error below 1.2e-7).
 fn upper_tail(z: f64) -> f64 {
     let x = z / std::f64::consts::SQRT_2;
     let a = x.abs();
     let t = 1.0 / (1.0 + 0.5 * a);
-    let poly = -a * a - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98
-                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    // Horner's rule, innermost coefficient first: the same operations as the nested form
+    // `c1 + t * (c2 + t * (… + t * c9))`, which rustfmt took seconds to lay out.
+    let series = ERFC_SERIES.iter().rev().fold(0.0, |acc, c| c + t * acc);
+    let poly = -a * a - 1.265_512_23 + t * series;
     let erfc = t * poly.exp();
     0.5 * if x >= 0.0 { erfc } else { 2.0 - erfc }
 }
