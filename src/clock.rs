@@ -42,6 +42,16 @@ pub enum Wake {
     Signal(Signal),
 }
 
+impl Wake {
+    /// `Err` with the signal that ended the sleep early, `Ok` when it ran its course.
+    pub(crate) fn or_signal(self) -> Result<(), Signal> {
+        match self {
+            Wake::Elapsed => Ok(()),
+            Wake::Signal(s) => Err(s),
+        }
+    }
+}
+
 /// Where time comes from, and how to wait.
 pub trait Clock: Send + Sync {
     /// Monotonic now, for deadlines and intervals.

@@ -124,7 +124,7 @@ const POINTS_PER_BANDWIDTH: f64 = 8.0;
 const BISECTION_STEPS: usize = 60;
 
 /// The polling schedule of one run. See the module documentation.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Policy {
     model: Option<Model>,
     /// Past runs given.
@@ -272,7 +272,7 @@ fn fmt_secs(s: f64) -> String {
 }
 
 /// The fitted schedule: the cumulative rate `Λ` on a grid of times.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Model {
     /// Grid times, seconds, increasing; `t[0] = 0`.
     t: Vec<f64>,

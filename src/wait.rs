@@ -3,7 +3,7 @@
 //! sees ([`RunState`]), and why a platform call or a wait stopped ([`Failure`],
 //! [`WaitStop`]). It knows no platform: the poll is a closure.
 
-use crate::clock::{Clock, Signal, Wake};
+use crate::clock::{Clock, Signal};
 use crate::http::{Budget, HttpError};
 use crate::poll::Policy;
 use backoff::backoff::Backoff;
@@ -136,10 +136,7 @@ pub(crate) trait Pace {
     fn next_gap(&mut self, elapsed: Duration) -> Duration;
     /// Rest up to `d` on `clock`: `Ok(true)` when news came first (look now).
     fn rest(&mut self, clock: &dyn Clock, d: Duration) -> Result<bool, Signal> {
-        match clock.sleep(d) {
-            Wake::Elapsed => Ok(false),
-            Wake::Signal(s) => Err(s),
-        }
+        clock.sleep(d).or_signal().map(|()| false)
     }
     /// Whether the first look waits for news (else it is made at once).
     fn rests_first(&self) -> bool {
@@ -199,10 +196,7 @@ impl Waiter<'_> {
     pub(crate) fn sleep(&self, d: Duration) -> Result<(), Signal> {
         let now = self.clock.now();
         let d = d.min(self.deadline.saturating_duration_since(now));
-        match self.clock.sleep(d) {
-            Wake::Elapsed => Ok(()),
-            Wake::Signal(s) => Err(s),
-        }
+        self.clock.sleep(d).or_signal()
     }
 
     /// The polling schedule for a run whose past runs took `history` (newest first).

@@ -68,8 +68,8 @@ impl Http {
                 }
                 Err(f) => f,
             };
-            let fresh_credential = is_401(&failed) && !refreshed && auth.invalidate();
-            let rejected = is_429(&failed);
+            let fresh_credential = answered(&failed, 401) && !refreshed && auth.invalidate();
+            let rejected = answered(&failed, 429);
             let kind = failed.kind();
             let rules = Rules {
                 repeatable: req.repeatable,
@@ -116,9 +116,7 @@ impl Http {
             }
             Verdict::Retry { after, why, .. } => {
                 self.note_retry(req, kind, &why, after);
-                if let Wake::Signal(s) = self.wait(budget, after) {
-                    return Err(HttpError::Interrupted(s));
-                }
+                self.wait_or_stop(budget, after)?;
                 Ok(Some(why))
             }
             Verdict::WaitOut { wait, why, .. } => {
@@ -127,9 +125,7 @@ impl Http {
                     "{why}: waiting until the deadline, {} from now",
                     humantime::format_duration(round_ms(wait))
                 );
-                if let Wake::Signal(s) = self.wait(budget, wait) {
-                    return Err(HttpError::Interrupted(s));
-                }
+                self.wait_or_stop(budget, wait)?;
                 Err(HttpError::Deadline(why))
             }
             Verdict::GiveUp(HttpError::Deadline(why)) => {
@@ -222,10 +218,9 @@ impl Http {
 
     /// Sleep `d` (see [`Http::wait`]); a signal is an error.
     fn wait_or_stop(&self, budget: Budget, d: Duration) -> Result<(), HttpError> {
-        match self.wait(budget, d) {
-            Wake::Signal(s) => Err(HttpError::Interrupted(s)),
-            Wake::Elapsed => Ok(()),
-        }
+        self.wait(budget, d)
+            .or_signal()
+            .map_err(HttpError::Interrupted)
     }
 
     /// A 429 to the attempt sent at `sent`: counted, the budget lowered and held back for
@@ -368,12 +363,9 @@ fn read_reply<T>(
     })
 }
 
-fn is_401(failed: &Failed) -> bool {
-    matches!(failed, Failed::Status { problem, .. } if problem.status == 401)
-}
-
-fn is_429(failed: &Failed) -> bool {
-    matches!(failed, Failed::Status { problem, .. } if problem.status == 429)
+/// Whether the attempt was answered with HTTP `status`.
+fn answered(failed: &Failed, status: u16) -> bool {
+    matches!(failed, Failed::Status { problem, .. } if problem.status == status)
 }
 
 /// The `host[:port]` of an origin, for messages.

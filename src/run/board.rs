@@ -117,6 +117,17 @@ struct State {
     rng: SplitMix64,
 }
 
+impl State {
+    /// The news for `ticket` newer than tick `seen`.
+    fn news_after(&self, ticket: u64, seen: u64) -> Option<&(u64, Sighting)> {
+        self.entries
+            .iter()
+            .find(|e| e.ticket == ticket)
+            .and_then(|e| e.news.as_ref())
+            .filter(|(tick, _)| *tick > seen)
+    }
+}
+
 /// The runs going, the list's news of them, and when to look again. See the module
 /// documentation.
 pub(crate) struct Board {
@@ -171,8 +182,8 @@ impl Board {
     }
 
     /// A seat for run `id` (in `environment`, triggered at `since`, started at `started`),
-    /// waiting on the board with `policy`'s rate and polling on `own` if the board goes
-    /// off; `None` when the board is off already.
+    /// waiting on the board with `policy`'s rate and polling on a copy of it if the board
+    /// goes off; `None` when the board is off already.
     pub(crate) fn join(&self, run: Joining, now: Instant) -> Option<Seat<'_>> {
         let mut st = self.lock();
         if st.off || st.closed {
@@ -180,6 +191,7 @@ impl Board {
         }
         st.tickets += 1;
         let ticket = st.tickets;
+        let own = run.policy.clone();
         st.entries.push(Entry {
             ticket,
             id: run.id,
@@ -197,7 +209,7 @@ impl Board {
             board: self,
             ticket,
             seen: Cell::new(0),
-            own: RefCell::new(run.own),
+            own: RefCell::new(own),
         })
     }
 
@@ -357,12 +369,7 @@ impl Board {
 
     /// The news for `ticket` newer than tick `seen`: the tick and what it said.
     fn news_after(&self, ticket: u64, seen: u64) -> Option<(u64, Sighting)> {
-        let st = self.lock();
-        st.entries
-            .iter()
-            .find(|e| e.ticket == ticket)
-            .and_then(|e| e.news.clone())
-            .filter(|(tick, _)| *tick > seen)
+        self.lock().news_after(ticket, seen).cloned()
     }
 
     /// Wait up to `d` (real time) for news for `ticket` newer than `seen`, or for the
@@ -371,13 +378,7 @@ impl Board {
         let end = Instant::now() + d;
         let mut st = self.lock();
         loop {
-            let fresh = st
-                .entries
-                .iter()
-                .find(|e| e.ticket == ticket)
-                .and_then(|e| e.news.as_ref())
-                .is_some_and(|(tick, _)| *tick > seen);
-            if fresh || st.off || st.closed {
+            if st.news_after(ticket, seen).is_some() || st.off || st.closed {
                 return true;
             }
             let left = end.saturating_duration_since(Instant::now());
@@ -403,10 +404,9 @@ pub(crate) struct Joining {
     pub(crate) since: SystemTime,
     /// When it started (the clock's instant).
     pub(crate) started: Instant,
-    /// Its schedule, for its rate on the board.
+    /// Its schedule: its rate on the board, and (a copy in the seat) what it polls on if
+    /// the board goes off.
     pub(crate) policy: Policy,
-    /// Its schedule again, to poll on if the board goes off.
-    pub(crate) own: Policy,
 }
 
 /// A run's place on the board, for its worker: what to do at a look ([`Seat::read`]) and
@@ -448,10 +448,7 @@ impl Pace for &Seat<'_> {
 
     fn rest(&mut self, clock: &dyn Clock, d: Duration) -> Result<bool, Signal> {
         if self.board.off() {
-            return match clock.sleep(d) {
-                Wake::Elapsed => Ok(false),
-                Wake::Signal(s) => Err(s),
-            };
+            return clock.sleep(d).or_signal().map(|()| false);
         }
         let end = Instant::now() + d;
         loop {

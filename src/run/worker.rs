@@ -17,6 +17,7 @@ use crate::config::{Attach, Config};
 use crate::http::Budget;
 use crate::model::{CancelResult, HistoryComparison, Outcome, RunReport, Step};
 use crate::platform::{PastRun, Platform, history};
+use crate::poll::Policy;
 use crate::progress::{Cadence, Tracker};
 use crate::timings::Timings;
 use crate::wait::{Failure, Pace, Phase, RunState, Seen, WaitStop, Waiter};
@@ -220,14 +221,13 @@ fn wait(
     report: &mut RunReport,
 ) -> (Result<RunState, WaitStop>, Vec<Vec<Step>>) {
     let platform = job.platform;
-    let durations = history::durations(history);
-    let mut policy = job.waiter.policy(&durations);
+    let mut policy = job.waiter.policy(&history::durations(history));
     if policy.uses_history() {
         log::info!("{}", policy.describe());
     } else {
         log::debug!("{}", policy.describe());
     }
-    let seat = seat_for(job, started, report, &durations);
+    let seat = seat_for(job, started, report, &policy);
     let mut progress = job.cfg.progress.then(|| Progress {
         cadence: Cadence::new(job.cfg.poll_interval),
         tracker: Tracker::new(),
@@ -270,13 +270,13 @@ fn wait(
     (waited, complete)
 }
 
-/// A seat on the step's poll board for `started`, when the step has one and this worker
-/// triggered the run.
+/// A seat on the step's poll board for `started`, with (a copy of) its schedule `policy`,
+/// when the step has one and this worker triggered the run.
 fn seat_for<'a>(
     job: &Job<'a>,
     started: &Started,
     report: &RunReport,
-    durations: &[Duration],
+    policy: &Policy,
 ) -> Option<Seat<'a>> {
     let (board, since) = (job.board?, started.sent?);
     let run = Joining {
@@ -284,8 +284,7 @@ fn seat_for<'a>(
         environment: report.environment.clone(),
         since,
         started: started.at,
-        policy: job.waiter.policy(durations),
-        own: job.waiter.policy(durations),
+        policy: policy.clone(),
     };
     board.join(run, job.clock.now())
 }

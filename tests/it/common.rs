@@ -323,3 +323,42 @@ pub fn output(outputs: &[(String, String)], name: &str) -> Option<String> {
 pub fn exists(p: &Path) -> bool {
     p.exists()
 }
+
+/// Checks the table under `## {heading}` in docs/failure-handling.md: the last cell of every
+/// row names tests in backticks (file names, `*.rs`, aside), each a `fn name()` in one of
+/// `sources`. Returns how many rows the table has.
+pub fn assert_failure_table_names_tests(heading: &str, sources: &[&str]) -> usize {
+    const PAGE: &str = include_str!("../../docs/failure-handling.md");
+    let table = PAGE
+        .split(&format!("\n## {heading}\n"))
+        .nth(1)
+        .and_then(|t| t.split("\n## ").next())
+        .unwrap_or_else(|| panic!("docs/failure-handling.md has no section {heading:?}"));
+    let rows: Vec<&str> = table
+        .lines()
+        .skip_while(|l| !l.starts_with("| ---"))
+        .skip(1)
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    for row in &rows {
+        let cell = row
+            .trim_end_matches('|')
+            .rsplit('|')
+            .next()
+            .unwrap_or_default();
+        let names: Vec<&str> = cell
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|n| !n.ends_with(".rs"))
+            .collect();
+        assert!(!names.is_empty(), "a row without a test: {row}");
+        for name in names {
+            assert!(
+                sources.iter().any(|s| s.contains(&format!("fn {name}()"))),
+                "no test named {name}"
+            );
+        }
+    }
+    rows.len()
+}

@@ -557,7 +557,6 @@ fn a_fixed_access_token_refused_mid_wait_says_it_may_have_expired() {
 
 #[test]
 fn every_row_of_the_failure_table_names_a_test_that_exists() {
-    const PAGE: &str = include_str!("../../docs/failure-handling.md");
     const SOURCES: [&str; 8] = [
         include_str!("hostile_api.rs"),
         include_str!("hostile_wait.rs"),
@@ -568,30 +567,6 @@ fn every_row_of_the_failure_table_names_a_test_that_exists() {
         include_str!("../../src/http/bucket/tests.rs"),
         include_str!("../../src/platform/pager.rs"),
     ];
-    let table = PAGE
-        .split("\n## Misbehaving APIs and networks\n")
-        .nth(1)
-        .expect("docs/failure-handling.md has the table");
-    let rows: Vec<&str> = table
-        .lines()
-        .skip_while(|l| !l.starts_with("| ---"))
-        .skip(1)
-        .take_while(|l| l.starts_with('|'))
-        .collect();
-    assert_eq!(rows.len(), 18, "one row per class");
-    for row in rows {
-        let tests = row
-            .trim_end_matches('|')
-            .rsplit('|')
-            .next()
-            .unwrap_or_default();
-        let names: Vec<&str> = tests.split('`').skip(1).step_by(2).collect();
-        assert!(!names.is_empty(), "a row without a test: {row}");
-        for name in names {
-            assert!(
-                SOURCES.iter().any(|s| s.contains(&format!("fn {name}()"))),
-                "no test named {name}"
-            );
-        }
-    }
+    let rows = assert_failure_table_names_tests("Misbehaving APIs and networks", &SOURCES);
+    assert_eq!(rows, 18, "one row per class");
 }

@@ -319,40 +319,10 @@ fn one_pipeline_alone_sends_the_requests_it_always_did() {
 
 #[test]
 fn every_row_of_the_table_of_the_list_names_a_test_that_exists() {
-    const PAGE: &str = include_str!("../../docs/failure-handling.md");
     const SOURCES: [&str; 2] = [include_str!("shared_poll.rs"), include_str!("fleet.rs")];
-    let table = PAGE
-        .split("\n## Several runs: the list that follows them\n")
-        .nth(1)
-        .and_then(|t| t.split("\n## ").next())
-        .expect("docs/failure-handling.md has the section");
-    let rows: Vec<&str> = table
-        .lines()
-        .skip_while(|l| !l.starts_with("| ---"))
-        .skip(1)
-        .take_while(|l| l.starts_with('|'))
-        .collect();
-    assert_eq!(rows.len(), 4);
-    for row in rows {
-        let cell = row
-            .trim_end_matches('|')
-            .rsplit('|')
-            .next()
-            .unwrap_or_default();
-        let names: Vec<&str> = cell
-            .split('`')
-            .skip(1)
-            .step_by(2)
-            .filter(|n| !n.ends_with(".rs"))
-            .collect();
-        assert!(!names.is_empty(), "a row without a test: {row}");
-        for name in names {
-            assert!(
-                SOURCES.iter().any(|s| s.contains(&format!("fn {name}()"))),
-                "no test named {name}"
-            );
-        }
-    }
+    let rows =
+        assert_failure_table_names_tests("Several runs: the list that follows them", &SOURCES);
+    assert_eq!(rows, 4);
 }
 
 #[test]

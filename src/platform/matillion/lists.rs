@@ -146,7 +146,7 @@ impl Matillion {
             let mut req = Request::get(self.url("/v1/pipeline-executions"), look.what)
                 .query("projectId", self.project())
                 .query("limit", PAGE_SIZE.to_string());
-            // Not retried: an error is at once an answer (a 429 is still waited out).
+            // Not `retried`: an error is at once an answer (a 429 is still waited out).
             req.repeatable = look.retried;
             for (k, v) in filters {
                 req = req.query(k, v.clone());

@@ -142,7 +142,7 @@ impl Matillion {
         &self,
         environment: &str,
         budget: Budget,
-    ) -> Result<(Vec<Listed>, bool), HttpError> {
+    ) -> Result<Shelf, HttpError> {
         let filters = [("environmentName", environment.to_string())];
         let look = ListLook {
             pages: SHARED_PAGES,

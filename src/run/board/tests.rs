@@ -106,7 +106,6 @@ fn joining(id: &str, env: &str, since: SystemTime, started: Instant) -> Joining 
         since,
         started,
         policy: Policy::new(&[], POLL, MAX, 1),
-        own: Policy::new(&[], POLL, MAX, 1),
     }
 }
 
